@@ -1,0 +1,30 @@
+/**
+ * The armv8 (AArch64) arch plugin: cores identified by MPIDR with up to four
+ * affinity levels; partitions start their secondary cores with PSCI.
+ *
+ * @example
+ * ```ts
+ * import { armv8 } from "./mod.ts";
+ * armv8().validateCoreId(0x100); // undefined: Aff1 1, Aff0 0 is fine
+ * ```
+ * @module
+ */
+import type { ArchPlugin } from "../../core/registry/mod.ts";
+import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
+import { describeMpidr, mpidrProblem } from "../arm/mpidr.ts";
+
+/** Makes the armv8 arch plugin. */
+export function armv8(): ArchPlugin {
+  return {
+    kind: "arch",
+    name: "armv8",
+    version: "0.1.0",
+    apiVersion: PLUGIN_API_VERSION,
+    description: "AArch64: MPIDR core ids (Aff3..Aff0), PSCI",
+    bits: 64,
+    coreIdName: "MPIDR",
+    powerInterface: "psci",
+    validateCoreId: (hwid) => mpidrProblem(hwid, true),
+    describeCoreId: describeMpidr,
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * `create`, `start`, `stop`, `destroy`.
+ *
+ * @module
+ */
+import type { CommandSpec } from "../args.ts";
+import type { CliContext } from "../context.ts";
+import { partitionView } from "../output.ts";
+import type { PartitionRecord } from "../../model.ts";
+import {
+  createPartition,
+  destroyPartition,
+  startPartition,
+  stopPartition,
+} from "../../partition/lifecycle.ts";
+import { specFromInput, specOptions } from "./spec_input.ts";
+
+function report(ctx: CliContext, record: PartitionRecord, text: string): number {
+  if (ctx.globals.json) ctx.json(partitionView(record));
+  else ctx.io.out(text);
+  return 0;
+}
+
+/** `create NAME [-f SPEC.yaml] [--cpus N | --cpu-ids 2,3] …` */
+export const createCommand: CommandSpec<CliContext> = {
+  name: "create",
+  summary: "Define a partition: allocate its cores, memory window and devices.",
+  args: [{ name: "NAME", required: true }],
+  options: specOptions,
+  async run(ctx, input) {
+    const spec = await specFromInput(input.args.NAME!, input.options);
+    const record = await createPartition(await ctx.lifecycle(), spec);
+    const m = record.allocation.memory;
+    return report(
+      ctx,
+      record,
+      `Partition ${record.name} defined: cores ${record.allocation.cores.join(",")}, ` +
+        `memory 0x${m.base.toString(16)}+0x${m.size.toString(16)}`,
+    );
+  },
+};
+
+/** `start NAME` */
+export const startCommand: CommandSpec<CliContext> = {
+  name: "start",
+  summary: "Start a partition: describe it to the monitor and start its boot core.",
+  args: [{ name: "NAME", required: true, complete: "partition" }],
+  options: [],
+  async run(ctx, input) {
+    const record = await startPartition(await ctx.lifecycle(), input.args.NAME!);
+    return report(ctx, record, `Partition ${record.name} started`);
+  },
+};
+
+/** `stop NAME` */
+export const stopCommand: CommandSpec<CliContext> = {
+  name: "stop",
+  summary: "Stop a running partition; it stays defined.",
+  args: [{ name: "NAME", required: true, complete: "partition" }],
+  options: [],
+  async run(ctx, input) {
+    const record = await stopPartition(await ctx.lifecycle(), input.args.NAME!);
+    return report(ctx, record, `Partition ${record.name} stopped`);
+  },
+};
+
+/** `destroy NAME` */
+export const destroyCommand: CommandSpec<CliContext> = {
+  name: "destroy",
+  summary: "Remove a partition (stopping it first) and free its resources.",
+  args: [{ name: "NAME", required: true, complete: "partition" }],
+  options: [],
+  async run(ctx, input) {
+    const record = await destroyPartition(await ctx.lifecycle(), input.args.NAME!);
+    return report(
+      ctx,
+      { ...record, state: "destroyed" as PartitionRecord["state"] },
+      `Partition ${record.name} destroyed`,
+    );
+  },
+};

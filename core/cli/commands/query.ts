@@ -1,0 +1,118 @@
+/**
+ * `list`, `show`, `plan`.
+ *
+ * @module
+ */
+import type { CommandSpec } from "../args.ts";
+import type { CliContext } from "../context.ts";
+import { partitionTable, partitionText, partitionView } from "../output.ts";
+import { InputError } from "../../errors.ts";
+import type { Board, MonitorCall, PartitionRecord } from "../../model.ts";
+import { getPartition, listPartitions, planSpec, planStart } from "../../partition/lifecycle.ts";
+import { memoryMap } from "../../partition/memory_map.ts";
+import { specFromInput, specOptions } from "./spec_input.ts";
+
+/** `list [--name]` */
+export const listCommand: CommandSpec<CliContext> = {
+  name: "list",
+  summary: "List the partitions.",
+  args: [],
+  options: [{ name: "name", help: "print only the names, one per line" }],
+  async run(ctx, input) {
+    const records = await listPartitions(await ctx.store());
+    if (ctx.globals.json) ctx.json(records.map(partitionView));
+    else if (input.options.name) records.forEach((r) => ctx.io.out(r.name));
+    else ctx.io.out(records.length > 0 ? partitionTable(records) : "No partitions.");
+    return 0;
+  },
+};
+
+function detail(
+  ctx: CliContext,
+  record: PartitionRecord,
+  board: Board,
+  backend: string,
+  calls: MonitorCall[],
+  callsTitle: string,
+): number {
+  const regions = memoryMap(board, record.allocation);
+  if (ctx.globals.json) {
+    ctx.json({
+      ...partitionView(record),
+      board: board.name,
+      arch: board.arch,
+      backend,
+      created: record.created,
+      updated: record.updated,
+      memoryMap: regions,
+      monitorCalls: calls,
+    });
+  } else {
+    ctx.io.out(partitionText(record, board, backend, regions, calls, callsTitle));
+  }
+  return 0;
+}
+
+/** `show NAME` */
+export const showCommand: CommandSpec<CliContext> = {
+  name: "show",
+  summary:
+    "Show a partition: its resources, memory map and the monitor calls of its last start or stop.",
+  args: [{ name: "NAME", required: true, complete: "partition" }],
+  options: [],
+  async run(ctx, input) {
+    const { record, board, backend } = await getPartition(await ctx.store(), input.args.NAME!);
+    return detail(
+      ctx,
+      record,
+      board,
+      backend,
+      record.monitorCalls,
+      "Monitor calls of the last start/stop",
+    );
+  },
+};
+
+/** `plan NAME | plan -f SPEC.yaml [options]` */
+export const planCommand: CommandSpec<CliContext> = {
+  name: "plan",
+  summary:
+    "Show what starting a partition would do (NAME), or what a spec would get (-f or options), changing nothing.",
+  args: [{ name: "NAME", required: false, complete: "partition" }],
+  options: specOptions,
+  async run(ctx, input) {
+    const name = input.args.NAME;
+    const hasSpec = specOptions.some((o) => input.options[o.name] !== undefined);
+    const store = await ctx.store();
+    if (name !== undefined && !hasSpec) {
+      const doc = await store.read();
+      if (doc?.partitions.some((p) => p.name === name)) {
+        const { record, board, backend } = await getPartition(store, name);
+        return detail(
+          ctx,
+          record,
+          board,
+          backend,
+          await planStart(board, record),
+          "Monitor calls a start would make",
+        );
+      }
+      throw new InputError(
+        `no partition named '${name}' (plan a new one with -f SPEC.yaml or options)`,
+        "NAME",
+      );
+    }
+    if (!hasSpec) {
+      throw new InputError(
+        "give a partition NAME or a spec (-f SPEC.yaml or options)",
+        "vmanctl plan",
+      );
+    }
+    const spec = await specFromInput(name, input.options);
+    const lifecycle = await ctx.lifecycle();
+    const { record, board, calls } = await planSpec(lifecycle, spec);
+    const backend = (await store.read())?.backend ?? ctx.globals.backend ??
+      (await ctx.config()).backend ?? "dry-run";
+    return detail(ctx, record, board, backend, calls, "Monitor calls a start would make");
+  },
+};

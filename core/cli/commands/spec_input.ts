@@ -1,0 +1,67 @@
+/**
+ * The spec options shared by `create` and `plan`, and the spec they make.
+ *
+ * @module
+ */
+import type { OptionSpec, OptionValues } from "../args.ts";
+import type { PartitionSpec } from "../../model.ts";
+import { InputError } from "../../errors.ts";
+import type { SpecText } from "../../partition/spec.ts";
+import { readSpecFile, resolveImages, specFromText } from "../../partition/spec.ts";
+
+/** Options describing a partition. */
+export const specOptions: OptionSpec[] = [
+  {
+    name: "file",
+    short: "f",
+    value: "SPEC.yaml",
+    help: "read the spec from a YAML file (options override it)",
+  },
+  { name: "cpus", value: "N", help: "number of cores, picked by the allocator" },
+  { name: "cpu-ids", value: "LIST", help: "exact core ids, e.g. 2,3 or 2-3" },
+  { name: "memory", value: "SIZE", help: "memory size, e.g. 512M, 1G (default 256M)" },
+  { name: "memory-base", value: "ADDR", help: "memory window base, e.g. 0x60000000" },
+  {
+    name: "device",
+    value: "NAME",
+    repeat: true,
+    help: "give a board device (default: the board's defaults)",
+  },
+  { name: "kernel", value: "FILE", help: "kernel image" },
+  { name: "initrd", value: "FILE", help: "initial ramdisk" },
+  { name: "cmdline", value: "TEXT", help: "kernel command line" },
+];
+
+/** Builds a spec from a name (or the file's) and the option values. */
+export async function specFromInput(
+  name: string | undefined,
+  options: OptionValues,
+): Promise<PartitionSpec> {
+  const file = options.file !== undefined ? await readSpecFile(options.file as string) : undefined;
+  const str = (key: string) => options[key] as string | undefined;
+  const flags: SpecText = {
+    cpus: str("cpus"),
+    cpuIds: str("cpu-ids"),
+    memory: str("memory"),
+    memoryBase: str("memory-base"),
+    devices: options.device as string[] | undefined,
+    kernel: str("kernel"),
+    initrd: str("initrd"),
+    cmdline: str("cmdline"),
+  };
+  const values: SpecText = { ...file?.values };
+  for (const [key, value] of Object.entries(flags) as [keyof SpecText, string & string[]][]) {
+    if (value !== undefined) values[key] = value;
+  }
+  // A count on the command line replaces ids from the file, and the other way round.
+  if (flags.cpus !== undefined && flags.cpuIds === undefined) delete values.cpuIds;
+  if (flags.cpuIds !== undefined && flags.cpus === undefined) delete values.cpus;
+  const partitionName = name ?? file?.name;
+  if (partitionName === undefined) {
+    throw new InputError(
+      "the partition has no name: give NAME or a 'name' field in the spec file",
+      "NAME",
+    );
+  }
+  return await resolveImages(specFromText(partitionName, values));
+}

@@ -1,0 +1,176 @@
+/**
+ * What every command gets: its output channels, the global options, the state
+ * store, and lazily the configuration, the plugin registry and the lifecycle
+ * context. Commands that only read the state (list, show) load no plugins.
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import type { VmanConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
+import type { Board } from "../model.ts";
+import type { LifecycleContext } from "../partition/lifecycle.ts";
+import type { BoardFile } from "../registry/discover.ts";
+import type { Plugin } from "../registry/plugin.ts";
+import type { Registry } from "../registry/registry.ts";
+import { StateStore } from "../state/store.ts";
+
+/** Where a command writes. */
+export interface Io {
+  /** Standard output (a newline is added). */
+  out(text: string): void;
+  /** Standard error (a newline is added). */
+  err(text: string): void;
+}
+
+/** What the composition root hands the CLI. */
+export interface CliHost {
+  /** Output channels. */
+  io: Io;
+  /** Environment lookup. */
+  env(name: string): string | undefined;
+  /** The built-in plugins. */
+  builtins(): readonly Plugin[];
+  /** The built-in board files. */
+  boardFiles(): readonly BoardFile[];
+}
+
+/** Global options after parsing. */
+export interface GlobalOptions {
+  /** `--state-dir`. */
+  stateDir?: string;
+  /** `--config`. */
+  config?: string;
+  /** `--board`. */
+  board?: string;
+  /** `--backend`. */
+  backend?: string;
+  /** `--plugin-dir` values. */
+  pluginDirs: string[];
+  /** `--json`. */
+  json: boolean;
+  /** `-v`. */
+  verbose: boolean;
+}
+
+/** The default state directory. */
+export const DEFAULT_STATE_DIR = "/var/lib/vmanager";
+/** The backend of a new state dir when nothing names one. */
+export const DEFAULT_BACKEND = "dry-run";
+
+/** The context of one command run. */
+export class CliContext {
+  private configCache?: Promise<VmanConfig>;
+  private registryCache?: Promise<Registry>;
+  private storeCache?: Promise<StateStore>;
+
+  /** Makes the context from the host and the parsed global options. */
+  constructor(readonly host: CliHost, readonly globals: GlobalOptions) {}
+
+  /** Output channels. */
+  get io(): Io {
+    return this.host.io;
+  }
+
+  /** Prints a JSON document on stdout. */
+  json(value: unknown): void {
+    this.io.out(JSON.stringify(value, null, 2));
+  }
+
+  /** The configuration file's values (empty when there is none). */
+  config(): Promise<VmanConfig> {
+    return this.configCache ??= loadConfig(this.globals.config);
+  }
+
+  /** The state store: `--state-dir`, `VMAN_STATE_DIR`, the configuration's, or the default. */
+  store(): Promise<StateStore> {
+    return this.storeCache ??= (async () => {
+      const dir = this.globals.stateDir ?? this.host.env("VMAN_STATE_DIR") ??
+        (await this.config()).stateDir ?? DEFAULT_STATE_DIR;
+      return new StateStore(dir);
+    })();
+  }
+
+  /** The plugin registry: built-ins and the plugin directories' plugins. */
+  registry(): Promise<Registry> {
+    return this.registryCache ??= (async () => {
+      const { buildRegistry, pluginDirs } = await import("../registry/discover.ts");
+      const config = await this.config();
+      let { dirs, isDefault } = pluginDirs(
+        this.globals.pluginDirs,
+        this.host.env("VMAN_PLUGIN_PATH"),
+      );
+      if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
+      return await buildRegistry({
+        builtins: this.host.builtins(),
+        boardFiles: this.host.boardFiles(),
+        pluginDirs: dirs,
+        defaultDirs: isDefault,
+        warn: (line) => this.io.err(`vmanctl: warning: ${line}`),
+      });
+    })();
+  }
+
+  /** A board by name, or from a board YAML file when the value is a path. */
+  async board(nameOrFile: string): Promise<Board> {
+    const registry = await this.registry();
+    if (isBoardFile(nameOrFile)) {
+      const { boardPluginFromYaml } = await import("../board/load.ts");
+      let text: string;
+      try {
+        text = await Deno.readTextFile(nameOrFile);
+      } catch (error) {
+        throw new InputError(`cannot read the board file: ${(error as Error).message}`, nameOrFile);
+      }
+      const plugin = boardPluginFromYaml(
+        text,
+        nameOrFile,
+        (arch) => registry.has("arch", arch) ? registry.get("arch", arch) : undefined,
+      );
+      if (!registry.has("arch", plugin.board.arch)) {
+        throw new InputError(
+          `board ${plugin.name} needs arch plugin '${plugin.board.arch}'`,
+          nameOrFile,
+        );
+      }
+      return plugin.board;
+    }
+    return registry.get("board", nameOrFile).board;
+  }
+
+  /** The lifecycle context: state store, set-up of new state dirs, monitor backends. */
+  async lifecycle(): Promise<LifecycleContext> {
+    const store = await this.store();
+    return {
+      store,
+      // A board given as a file is checked by name once loaded; a name is checked here.
+      requested: {
+        board: this.globals.board !== undefined && !isBoardFile(this.globals.board)
+          ? this.globals.board
+          : undefined,
+        backend: this.globals.backend,
+      },
+      setup: async () => {
+        const config = await this.config();
+        const boardName = this.globals.board ?? config.board;
+        if (boardName === undefined) {
+          throw new InputError(
+            `the state dir has no board yet: give --board NAME (vmanctl board list shows them)`,
+            store.dir,
+          );
+        }
+        const board = await this.board(boardName);
+        const backend = this.globals.backend ?? config.backend ?? DEFAULT_BACKEND;
+        (await this.registry()).get("monitor", backend);
+        return { board, backend };
+      },
+      monitor: async (backend, board) =>
+        (await this.registry()).get("monitor", backend).create({ stateDir: store.dir, board }),
+    };
+  }
+}
+
+/** True when a `--board` value names a file rather than a registered board. */
+export function isBoardFile(value: string): boolean {
+  return /[/\\]|\.ya?ml$/.test(value);
+}

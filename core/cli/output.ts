@@ -1,0 +1,150 @@
+/**
+ * Plain-text tables and JSON views of partitions and boards: the shapes
+ * `--json` prints (documented in docs/cli.md).
+ *
+ * @module
+ */
+import type { Board, MonitorCall, PartitionRecord } from "../model.ts";
+import type { MapRegion } from "../partition/memory_map.ts";
+import { formatRange } from "../ranges.ts";
+import { formatHex, formatSize } from "../units.ts";
+
+/** Lays out rows under headers, columns padded to their widest cell. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** A compact core list: `1-3`, `0,2`. */
+export function coreList(ids: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ids.length;) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
+    parts.push(
+      j > i + 1 ? `${ids[i]}-${ids[j]}` : j === i + 1 ? `${ids[i]},${ids[j]}` : `${ids[i]}`,
+    );
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** The JSON shape of a partition in `list`. */
+export interface PartitionView {
+  /** Name. */
+  name: string;
+  /** Monitor partition id. */
+  id: number;
+  /** Lifecycle state. */
+  state: string;
+  /** Core ids. */
+  cores: number[];
+  /** Boot core id. */
+  bootCore: number;
+  /** Memory window. */
+  memory: { base: number; size: number };
+  /** Device names. */
+  devices: string[];
+  /** Kernel path, when given. */
+  kernel?: string;
+  /** Initrd path, when given. */
+  initrd?: string;
+  /** Command line, when given. */
+  cmdline?: string;
+}
+
+/** The list view of a partition. */
+export function partitionView(record: PartitionRecord): PartitionView {
+  const { allocation: a, spec } = record;
+  return {
+    name: record.name,
+    id: record.id,
+    state: record.state,
+    cores: a.cores,
+    bootCore: a.bootCore,
+    memory: { base: a.memory.base, size: a.memory.size },
+    devices: a.devices,
+    ...(spec.kernel !== undefined ? { kernel: spec.kernel } : {}),
+    ...(spec.initrd !== undefined ? { initrd: spec.initrd } : {}),
+    ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}),
+  };
+}
+
+/** The `list` table. */
+export function partitionTable(records: readonly PartitionRecord[]): string {
+  return table(
+    ["Name", "Id", "State", "Cores", "Memory", "Size", "Devices"],
+    records.map((r) => [
+      r.name,
+      String(r.id),
+      r.state,
+      coreList(r.allocation.cores),
+      formatRange(r.allocation.memory),
+      formatSize(r.allocation.memory.size),
+      r.allocation.devices.join(",") || "-",
+    ]),
+  );
+}
+
+/** A memory map as a table. */
+export function memoryMapTable(regions: readonly MapRegion[]): string {
+  return table(
+    ["Region", "Start", "End", "Size", "Content"],
+    regions.map((
+      r,
+    ) => [
+      r.name,
+      formatHex(r.base),
+      formatHex(r.base + r.size - 1),
+      formatSize(r.size),
+      r.content,
+    ]),
+  );
+}
+
+/** Monitor calls, one per line: `core_start partition=1 hwid=0x2 entry=0x50000000 context=0x0`. */
+export function callLines(calls: readonly MonitorCall[]): string {
+  if (calls.length === 0) return "  (none)";
+  return calls.map((c) =>
+    `  ${c.call} ` +
+    Object.entries(c.args).map(([k, v]) =>
+      `${k}=${typeof v === "number" && k !== "partition" ? formatHex(v, 1) : v}`
+    )
+      .join(" ")
+  ).join("\n");
+}
+
+/** The human text of one partition: fields, memory map, monitor calls. */
+export function partitionText(
+  record: PartitionRecord,
+  board: Board,
+  backend: string,
+  regions: readonly MapRegion[],
+  calls: readonly MonitorCall[],
+  callsTitle: string,
+): string {
+  const core = (id: number) => {
+    const hw = board.cores.find((c) => c.id === id)?.hwid ?? 0;
+    return `${id} (hwid ${formatHex(hw, 1)})`;
+  };
+  const lines = [
+    `Name:     ${record.name}`,
+    `Id:       ${record.id}`,
+    `State:    ${record.state}`,
+    `Board:    ${board.name} (${board.arch}), backend ${backend}`,
+    `Cores:    ${
+      record.allocation.cores.map(core).join(", ")
+    }; boot core ${record.allocation.bootCore}`,
+    `Memory:   ${formatSize(record.allocation.memory.size)} at ${
+      formatRange(record.allocation.memory)
+    }`,
+    `Devices:  ${record.allocation.devices.join(", ") || "none"}`,
+  ];
+  if (record.spec.kernel) lines.push(`Kernel:   ${record.spec.kernel}`);
+  if (record.spec.initrd) lines.push(`Initrd:   ${record.spec.initrd}`);
+  if (record.spec.cmdline) lines.push(`Cmdline:  ${record.spec.cmdline}`);
+  lines.push("", "Memory map:", memoryMapTable(regions), "", `${callsTitle}:`, callLines(calls));
+  return lines.join("\n");
+}

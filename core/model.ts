@@ -1,0 +1,167 @@
+/**
+ * The data model shared by every part of vmanager: boards, partition specs,
+ * allocations and partition records. Plain JSON-safe objects, so the state
+ * store can persist them as they are.
+ *
+ * @module
+ */
+
+/** The architectures vmanager knows. Each has an arch plugin of the same name. */
+export type ArchName = "armv7" | "armv8" | "riscv";
+
+/** Every architecture name, in a stable order. */
+export const ARCH_NAMES: readonly ArchName[] = ["armv7", "armv8", "riscv"];
+
+/** A physical address range. */
+export interface Range {
+  /** First byte. */
+  base: number;
+  /** Length in bytes. */
+  size: number;
+}
+
+/** One core of a board. */
+export interface BoardCore {
+  /** The core's number on this board, as users name it (`--cpu-ids 2,3`). */
+  id: number;
+  /** The hardware id the monitor and the DT use: MPIDR on Arm, hartid on RISC-V. */
+  hwid: number;
+}
+
+/** A range of RAM on a board. */
+export interface MemoryRange extends Range {
+  /** A name for messages, e.g. `ram`. */
+  name: string;
+}
+
+/** How partitions use a device. */
+export type DeviceSharing = "exclusive" | "per-partition";
+
+/** A device that can be given to partitions. */
+export interface BoardDevice {
+  /** The name users give to `--device`. */
+  name: string;
+  /** The DT `compatible` strings. */
+  compatible: string[];
+  /** MMIO ranges. */
+  reg: Range[];
+  /** Interrupt numbers as the board's interrupt controller numbers them. */
+  interrupts: number[];
+  /**
+   * `exclusive`: one partition at a time. `per-partition`: every partition gets its
+   * own instance (an emulated board's UART), so it is never in conflict.
+   */
+  sharing: DeviceSharing;
+  /** Given to every partition that does not list its devices itself. */
+  default: boolean;
+  /** The partition's console when it has this device. */
+  console: boolean;
+}
+
+/** Who keeps reserved resources. */
+export type ReservationOwner = "management" | "monitor";
+
+/** Resources a board keeps away from partitions. */
+export interface Reservation {
+  /** Who keeps them. */
+  owner: ReservationOwner;
+  /** Core ids. */
+  cores: number[];
+  /** Memory ranges. */
+  memory: Range[];
+  /** Device names. */
+  devices: string[];
+}
+
+/** How the partition OS and vmanager reach the monitor. */
+export interface MonitorConduit {
+  /** Instruction used for monitor calls. */
+  conduit: "smc" | "hvc" | "ecall";
+  /** The power-management interface partitions use to start their other cores. */
+  interface: "psci" | "sbi";
+}
+
+/** A board: what it has, what partitions may use, what is kept. */
+export interface Board {
+  /** Unique name, e.g. `qemu-virt-arm64`. */
+  name: string;
+  /** One line for `board list`. */
+  description: string;
+  /** Architecture, naming the arch plugin. */
+  arch: ArchName;
+  /** Every core. */
+  cores: BoardCore[];
+  /** Every RAM range. */
+  memory: MemoryRange[];
+  /** Devices partitions can be given. */
+  devices: BoardDevice[];
+  /** Resources kept by the management partition and the monitor. */
+  reserved: Reservation[];
+  /** The monitor's conduit and power interface. */
+  monitor: MonitorConduit;
+}
+
+/** What a user asks for. Either `cpus` or `cpuIds`; either `memory` (size) or both. */
+export interface PartitionSpec {
+  /** Partition name. */
+  name: string;
+  /** Number of cores, picked by the allocator. */
+  cpus?: number;
+  /** Exact core ids. */
+  cpuIds?: number[];
+  /** Memory size in bytes. */
+  memory?: number;
+  /** Memory window base; the allocator picks one when absent. */
+  memoryBase?: number;
+  /** Device names; the board's default devices when absent. */
+  devices?: string[];
+  /** Kernel image path. */
+  kernel?: string;
+  /** Initial ramdisk path. */
+  initrd?: string;
+  /** Kernel command line. */
+  cmdline?: string;
+}
+
+/** What the allocator gave a partition. */
+export interface Allocation {
+  /** Core ids, ascending. */
+  cores: number[];
+  /** The core the monitor starts first (the lowest). */
+  bootCore: number;
+  /** The partition's memory window. */
+  memory: Range;
+  /** Device names. */
+  devices: string[];
+}
+
+/** Lifecycle states. */
+export type PartitionState = "defined" | "running" | "stopped";
+
+/** One monitor call, as recorded for `plan` and `show`. */
+export interface MonitorCall {
+  /** Call name, e.g. `partition_create`, `core_start`. */
+  call: string;
+  /** Arguments by name. */
+  args: Record<string, number | string>;
+}
+
+/** A partition as the state store keeps it. */
+export interface PartitionRecord {
+  /** Name. */
+  name: string;
+  /** The monitor's partition id (0 is the management partition). */
+  id: number;
+  /** Lifecycle state. */
+  state: PartitionState;
+  /** What the user asked for. */
+  spec: PartitionSpec;
+  /** What was allocated. */
+  allocation: Allocation;
+  /** ISO time of creation. */
+  created: string;
+  /** ISO time of the last change. */
+  updated: string;
+  /** The monitor calls of the last start or stop. */
+  monitorCalls: MonitorCall[];
+}

@@ -1,0 +1,130 @@
+/**
+ * The `Monitor` interface: the only way core touches hardware. Its calls mirror
+ * the monitor ABI one to one, so the calls a backend records are the calls a
+ * real monitor would receive.
+ *
+ * @module
+ */
+import type { Board, MonitorCall, Range } from "../model.ts";
+
+/** A source of bytes to write into partition memory. */
+export type MemorySource = { path: string } | { bytes: Uint8Array };
+
+/** A monitor-level view of a partition's run state. */
+export type MonitorPartitionState = "absent" | "configured" | "running" | "stopped";
+
+/** The monitor ABI as vmanager drives it. Every method may throw `MonitorError`. */
+export interface Monitor {
+  /** The backend's name, e.g. `dry-run`. */
+  readonly backend: string;
+  /** Creates an empty partition with the given monitor id. */
+  partitionCreate(id: number): Promise<void>;
+  /** Gives a core (by hardware id) to a partition. */
+  partitionAddCore(id: number, hwid: number): Promise<void>;
+  /** Gives a window of physical memory to a partition. */
+  partitionAddMemory(id: number, window: Range): Promise<void>;
+  /** Gives a device's MMIO range to a partition. */
+  partitionAddDevice(id: number, name: string, range: Range): Promise<void>;
+  /** Writes bytes into a partition's memory at a physical address. */
+  memoryWrite(id: number, address: number, source: MemorySource): Promise<void>;
+  /** Starts a core of the partition at `entry` with `context` in the first argument register. */
+  coreStart(id: number, hwid: number, entry: number, context: number): Promise<void>;
+  /** Stops every core of a partition. */
+  partitionStop(id: number): Promise<void>;
+  /** Removes a partition from the monitor, returning its resources. */
+  partitionDestroy(id: number): Promise<void>;
+  /** The monitor's view of a partition. */
+  partitionStatus(id: number): Promise<MonitorPartitionState>;
+}
+
+/** What a monitor backend gets when it is made. */
+export interface MonitorContext {
+  /** The state directory, for backends that keep state of their own. */
+  stateDir: string;
+  /** The board. */
+  board: Board;
+}
+
+/** A monitor that records every call before passing it on. */
+export class RecordingMonitor implements Monitor {
+  /** The calls made so far. */
+  readonly calls: MonitorCall[] = [];
+  /** Wraps `inner`. */
+  constructor(private readonly inner: Monitor) {}
+
+  /** The wrapped backend's name. */
+  get backend(): string {
+    return this.inner.backend;
+  }
+
+  private async record<T>(
+    call: string,
+    args: MonitorCall["args"],
+    run: () => Promise<T>,
+  ): Promise<T> {
+    this.calls.push({ call, args });
+    return await run();
+  }
+
+  /** Records and forwards `partitionCreate`. */
+  partitionCreate(id: number): Promise<void> {
+    return this.record("partition_create", { partition: id }, () => this.inner.partitionCreate(id));
+  }
+  /** Records and forwards `partitionAddCore`. */
+  partitionAddCore(id: number, hwid: number): Promise<void> {
+    return this.record(
+      "partition_add_core",
+      { partition: id, hwid },
+      () => this.inner.partitionAddCore(id, hwid),
+    );
+  }
+  /** Records and forwards `partitionAddMemory`. */
+  partitionAddMemory(id: number, window: Range): Promise<void> {
+    return this.record(
+      "partition_add_memory",
+      { partition: id, base: window.base, size: window.size },
+      () => this.inner.partitionAddMemory(id, window),
+    );
+  }
+  /** Records and forwards `partitionAddDevice`. */
+  partitionAddDevice(id: number, name: string, range: Range): Promise<void> {
+    return this.record(
+      "partition_add_device",
+      { partition: id, device: name, base: range.base, size: range.size },
+      () => this.inner.partitionAddDevice(id, name, range),
+    );
+  }
+  /** Records and forwards `memoryWrite`. */
+  memoryWrite(id: number, address: number, source: MemorySource): Promise<void> {
+    const what = "path" in source ? source.path : `${source.bytes.length} bytes`;
+    return this.record(
+      "memory_write",
+      { partition: id, address, source: what },
+      () => this.inner.memoryWrite(id, address, source),
+    );
+  }
+  /** Records and forwards `coreStart`. */
+  coreStart(id: number, hwid: number, entry: number, context: number): Promise<void> {
+    return this.record(
+      "core_start",
+      { partition: id, hwid, entry, context },
+      () => this.inner.coreStart(id, hwid, entry, context),
+    );
+  }
+  /** Records and forwards `partitionStop`. */
+  partitionStop(id: number): Promise<void> {
+    return this.record("partition_stop", { partition: id }, () => this.inner.partitionStop(id));
+  }
+  /** Records and forwards `partitionDestroy`. */
+  partitionDestroy(id: number): Promise<void> {
+    return this.record(
+      "partition_destroy",
+      { partition: id },
+      () => this.inner.partitionDestroy(id),
+    );
+  }
+  /** Forwards `partitionStatus` (a query, not recorded). */
+  partitionStatus(id: number): Promise<MonitorPartitionState> {
+    return this.inner.partitionStatus(id);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The start and stop sequences: the monitor calls that bring a partition up and
+ * down, and the rollback of a start that fails midway.
+ *
+ * @module
+ */
+import { MonitorError, StateError } from "../errors.ts";
+import type { Board, PartitionRecord } from "../model.ts";
+import type { Monitor } from "../monitor/monitor.ts";
+
+/** The hardware id of a board core, by core id. */
+export function hwidOf(board: Board, coreId: number): number {
+  const core = board.cores.find((c) => c.id === coreId);
+  if (!core) throw new StateError(`core ${coreId} is not on board ${board.name}`);
+  return core.hwid;
+}
+
+/**
+ * Describes the partition to the monitor and starts its boot core. Images are not
+ * loaded yet: a partition that names a kernel is refused before any call. The
+ * boot core starts at the base of the window (where an image placed by other
+ * means sits) with context 0. When a call fails, the calls made so far are undone.
+ */
+export async function startSequence(
+  monitor: Monitor,
+  board: Board,
+  record: PartitionRecord,
+): Promise<void> {
+  if (record.spec.kernel !== undefined || record.spec.initrd !== undefined) {
+    throw new StateError(
+      `partition ${record.name} names boot images, and this vmanager cannot load images yet ` +
+        `(arch plugin ${board.arch} has no image placement); define it without --kernel/--initrd`,
+      record.name,
+    );
+  }
+  const { id, allocation } = record;
+  let created = false;
+  try {
+    await monitor.partitionCreate(id);
+    created = true;
+    for (const core of allocation.cores) await monitor.partitionAddCore(id, hwidOf(board, core));
+    await monitor.partitionAddMemory(id, allocation.memory);
+    for (const name of allocation.devices) {
+      const device = board.devices.find((d) => d.name === name);
+      for (const range of device?.reg ?? []) await monitor.partitionAddDevice(id, name, range);
+    }
+    await monitor.coreStart(id, hwidOf(board, allocation.bootCore), allocation.memory.base, 0);
+  } catch (error) {
+    const rollback = created ? await undo(monitor, id) : undefined;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new MonitorError(
+      `starting ${record.name} failed: ${message}${
+        rollback ? `; rollback also failed: ${rollback}` : "; rolled back"
+      }`,
+      record.name,
+      { cause: error },
+    );
+  }
+}
+
+/** Stops the partition's cores and removes it from the monitor. */
+export async function stopSequence(monitor: Monitor, record: PartitionRecord): Promise<void> {
+  try {
+    await monitor.partitionStop(record.id);
+    await monitor.partitionDestroy(record.id);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new MonitorError(`stopping ${record.name} failed: ${message}`, record.name, {
+      cause: error,
+    });
+  }
+}
+
+async function undo(monitor: Monitor, id: number): Promise<string | undefined> {
+  try {
+    await monitor.partitionDestroy(id);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Partition lifecycle transactions: create, start, stop, destroy, and the
+ * read-only list, get and plan. Each mutation runs under the state lock and
+ * either completes or leaves the state as it was.
+ *
+ * States: defined → running → stopped → running …; destroy removes a partition
+ * in any state (stopping it first when it runs).
+ *
+ * @module
+ */
+import { InputError, StateError } from "../errors.ts";
+import type { Board, MonitorCall, PartitionRecord, PartitionSpec } from "../model.ts";
+import type { Monitor } from "../monitor/monitor.ts";
+import { RecordingMonitor } from "../monitor/monitor.ts";
+import { DryRunMonitor } from "../monitor/dry_run.ts";
+import type { StateDocument, StateStore } from "../state/store.ts";
+import { STATE_FORMAT } from "../state/store.ts";
+import { allocate } from "./allocate.ts";
+import { startSequence, stopSequence } from "./boot.ts";
+
+/** What the lifecycle needs from its caller. */
+export interface LifecycleContext {
+  /** The state store. */
+  store: StateStore;
+  /** Board and backend for a state dir that has none yet. */
+  setup(): Promise<{ board: Board; backend: string }>;
+  /** Makes a monitor of the backend for the board. */
+  monitor(backend: string, board: Board): Promise<Monitor>;
+  /** Board and backend named on the command line, checked against the state dir's. */
+  requested?: { board?: string; backend?: string };
+}
+
+/** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
+export function checkRequested(
+  doc: StateDocument,
+  requested: LifecycleContext["requested"],
+  dir: string,
+): void {
+  if (requested?.board !== undefined && requested.board !== doc.board.name) {
+    throw new InputError(
+      `the state dir is set up for board ${doc.board.name}, not ${requested.board}`,
+      dir,
+    );
+  }
+  if (requested?.backend !== undefined && requested.backend !== doc.backend) {
+    throw new InputError(
+      `the state dir is set up for backend ${doc.backend}, not ${requested.backend}`,
+      dir,
+    );
+  }
+}
+
+/** The document of a state dir, or a new empty one from `setup`. */
+async function documentOf(
+  ctx: LifecycleContext,
+  doc: StateDocument | undefined,
+): Promise<StateDocument> {
+  if (doc) {
+    checkRequested(doc, ctx.requested, ctx.store.dir);
+    return doc;
+  }
+  const { board, backend } = await ctx.setup();
+  return { format: STATE_FORMAT, board, backend, partitions: [] };
+}
+
+function find(doc: StateDocument | undefined, name: string): PartitionRecord {
+  const record = doc?.partitions.find((p) => p.name === name);
+  if (!record) throw new InputError(`no partition named '${name}'`, "NAME");
+  return record;
+}
+
+function nextId(doc: StateDocument): number {
+  const used = new Set(doc.partitions.map((p) => p.id));
+  let id = 1;
+  while (used.has(id)) id++;
+  return id;
+}
+
+/** Allocates and records a new partition in state `defined`. */
+export async function createPartition(
+  ctx: LifecycleContext,
+  spec: PartitionSpec,
+): Promise<PartitionRecord> {
+  // Board and backend come from the state dir when it has them; resolving them for a
+  // new state dir may load plugins, which is done before taking the lock.
+  const existing = await ctx.store.read();
+  const fresh = existing ? undefined : await documentOf(ctx, undefined);
+  return await ctx.store.update((current) => {
+    const doc = current ?? fresh!;
+    if (current) checkRequested(current, ctx.requested, ctx.store.dir);
+    const allocation = allocate(doc.board, doc.partitions, spec);
+    const now = new Date().toISOString();
+    const record: PartitionRecord = {
+      name: spec.name,
+      id: nextId(doc),
+      state: "defined",
+      spec,
+      allocation,
+      created: now,
+      updated: now,
+      monitorCalls: [],
+    };
+    return { doc: { ...doc, partitions: [...doc.partitions, record] }, result: record };
+  });
+}
+
+/** Starts a defined or stopped partition; on failure the monitor calls are undone and the state is unchanged. */
+export async function startPartition(
+  ctx: LifecycleContext,
+  name: string,
+): Promise<PartitionRecord> {
+  return await ctx.store.update(async (doc) => {
+    const record = find(doc, name);
+    checkRequested(doc!, ctx.requested, ctx.store.dir);
+    if (record.state === "running") {
+      throw new StateError(`partition ${name} is already running`, name);
+    }
+    const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
+    await startSequence(monitor, doc!.board, record);
+    return replace(doc!, { ...record, state: "running", monitorCalls: monitor.calls });
+  });
+}
+
+/** Stops a running partition. */
+export async function stopPartition(ctx: LifecycleContext, name: string): Promise<PartitionRecord> {
+  return await ctx.store.update(async (doc) => {
+    const record = find(doc, name);
+    checkRequested(doc!, ctx.requested, ctx.store.dir);
+    if (record.state !== "running") {
+      throw new StateError(`partition ${name} is not running (${record.state})`, name);
+    }
+    const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
+    await stopSequence(monitor, record);
+    return replace(doc!, { ...record, state: "stopped", monitorCalls: monitor.calls });
+  });
+}
+
+/** Removes a partition, stopping it first when it runs, and frees its resources. */
+export async function destroyPartition(
+  ctx: LifecycleContext,
+  name: string,
+): Promise<PartitionRecord> {
+  return await ctx.store.update(async (doc) => {
+    const record = find(doc, name);
+    checkRequested(doc!, ctx.requested, ctx.store.dir);
+    if (record.state === "running") {
+      await stopSequence(await ctx.monitor(doc!.backend, doc!.board), record);
+    }
+    return {
+      doc: { ...doc!, partitions: doc!.partitions.filter((p) => p.name !== name) },
+      result: record,
+    };
+  });
+}
+
+/** Every partition (none when the state dir is new). */
+export async function listPartitions(store: StateStore): Promise<PartitionRecord[]> {
+  return (await store.read())?.partitions ?? [];
+}
+
+/** One partition with the board it lives on. */
+export async function getPartition(
+  store: StateStore,
+  name: string,
+): Promise<{ record: PartitionRecord; board: Board; backend: string }> {
+  const doc = await store.read();
+  return { record: find(doc, name), board: doc!.board, backend: doc!.backend };
+}
+
+/** The monitor calls starting `record` would make, computed on the dry-run backend. */
+export async function planStart(board: Board, record: PartitionRecord): Promise<MonitorCall[]> {
+  const monitor = new RecordingMonitor(new DryRunMonitor());
+  await startSequence(monitor, board, record);
+  return monitor.calls;
+}
+
+/**
+ * Plans a partition from a spec without recording it: the allocation it would get
+ * next to the existing partitions and the calls its start would make.
+ */
+export async function planSpec(
+  ctx: LifecycleContext,
+  spec: PartitionSpec,
+): Promise<{ record: PartitionRecord; board: Board; calls: MonitorCall[] }> {
+  const doc = await documentOf(ctx, await ctx.store.read());
+  const allocation = allocate(doc.board, doc.partitions, spec);
+  const now = new Date().toISOString();
+  const record: PartitionRecord = {
+    name: spec.name,
+    id: nextId(doc),
+    state: "defined",
+    spec,
+    allocation,
+    created: now,
+    updated: now,
+    monitorCalls: [],
+  };
+  return { record, board: doc.board, calls: await planStart(doc.board, record) };
+}
+
+function replace(
+  doc: StateDocument,
+  record: PartitionRecord,
+): { doc: StateDocument; result: PartitionRecord } {
+  const updated = { ...record, updated: new Date().toISOString() };
+  return {
+    doc: { ...doc, partitions: doc.partitions.map((p) => p.name === record.name ? updated : p) },
+    result: updated,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Partition specs from a YAML file (`-f SPEC.yaml`) and from command-line values,
+ * merged (command line wins) and checked. Every error names the field and, for
+ * files, the line.
+ *
+ * A spec file:
+ * ```yaml
+ * name: rt1            # optional when the command line names the partition
+ * cpus: 2              # or cpu-ids: [2, 3]
+ * memory: 512M
+ * memory-base: 0x60000000   # optional
+ * devices: [uart0, rtc0]    # optional: the board's default devices
+ * kernel: /boot/Image
+ * initrd: /boot/initrd.img
+ * cmdline: console=ttyAMA0
+ * ```
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import type { PartitionSpec } from "../model.ts";
+import { parseAddress, parseSize } from "../units.ts";
+import { validateName } from "./name.ts";
+
+/** Spec values as text, as the command line gives them. */
+export interface SpecText {
+  /** Core count. */
+  cpus?: string;
+  /** Comma-separated core ids, ranges allowed: `1,2`, `2-3`. */
+  cpuIds?: string;
+  /** Size. */
+  memory?: string;
+  /** Address. */
+  memoryBase?: string;
+  /** Device names. */
+  devices?: string[];
+  /** Kernel path. */
+  kernel?: string;
+  /** Initrd path. */
+  initrd?: string;
+  /** Kernel command line. */
+  cmdline?: string;
+}
+
+const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
+  name: "name",
+  cpus: "cpus",
+  "cpu-ids": "cpuIds",
+  memory: "memory",
+  "memory-base": "memoryBase",
+  devices: "devices",
+  kernel: "kernel",
+  initrd: "initrd",
+  cmdline: "cmdline",
+};
+
+/** Parses a comma-separated list of core ids with ranges: `1,2`, `2-3`, `1,3-5`. */
+export function parseCoreList(text: string, where = "--cpu-ids"): number[] {
+  const ids: number[] = [];
+  for (const part of text.split(",").map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new InputError(`'${text}' is not a core list (use e.g. 2,3 or 2-3)`, where);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new InputError(`core range ${part} runs backwards`, where);
+    for (let id = from; id <= to; id++) ids.push(id);
+  }
+  return ids;
+}
+
+function parseCount(text: string, where: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InputError(`'${text}' is not a whole number`, where);
+  return Number(text);
+}
+
+/** Reads a spec file's YAML text into a name and spec values. */
+export async function readSpecFile(path: string): Promise<{ name?: string; values: SpecText }> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new InputError(`cannot read the spec file: ${(error as Error).message}`, path);
+  }
+  const { parseLocatedYaml } = await import("../yaml_doc.ts");
+  const doc = parseLocatedYaml(text, path);
+  if ("syntax" in doc) throw new InputError(`YAML: ${doc.syntax[0].message}`, doc.syntax[0].where);
+  if (typeof doc.value !== "object" || doc.value === null || Array.isArray(doc.value)) {
+    throw new InputError("a spec file must be a map of fields", `${path}:1`);
+  }
+  const values: SpecText = {};
+  let name: string | undefined;
+  for (const [key, raw] of Object.entries(doc.value as Record<string, unknown>)) {
+    const field = FILE_KEYS[key];
+    const where = doc.where([key], key);
+    if (!field) {
+      throw new InputError(
+        `unknown field '${key}' (fields: ${Object.keys(FILE_KEYS).join(", ")})`,
+        where,
+      );
+    }
+    if (field === "devices") {
+      if (!Array.isArray(raw) || raw.some((d) => typeof d !== "string")) {
+        throw new InputError("devices must be a list of device names", where);
+      }
+      values.devices = raw as string[];
+    } else if (field === "cpuIds") {
+      values.cpuIds = Array.isArray(raw) ? raw.join(",") : String(raw);
+    } else if (typeof raw === "string" || typeof raw === "number") {
+      if (field === "name") name = String(raw);
+      else values[field] = String(raw);
+    } else {
+      throw new InputError(`field '${key}' must be a string or a number`, where);
+    }
+    // Values from a file are checked where they stand, so errors point at the line.
+    try {
+      if (field === "name") validateName(name!);
+      else specFromText("x", { [field]: values[field] } as SpecText);
+    } catch (error) {
+      if (error instanceof InputError) throw new InputError(error.message, where);
+      throw error;
+    }
+  }
+  return { name, values };
+}
+
+/** Turns text values into a spec; numbers are parsed and checked here. */
+export function specFromText(name: string, values: SpecText): PartitionSpec {
+  const spec: PartitionSpec = { name };
+  if (values.cpus !== undefined) spec.cpus = parseCount(values.cpus, "--cpus");
+  if (values.cpuIds !== undefined) spec.cpuIds = parseCoreList(values.cpuIds);
+  if (values.memory !== undefined) spec.memory = parseSize(values.memory, "--memory");
+  if (values.memoryBase !== undefined) {
+    spec.memoryBase = parseAddress(values.memoryBase, "--memory-base");
+  }
+  if (values.devices !== undefined) spec.devices = values.devices;
+  if (values.kernel !== undefined) spec.kernel = values.kernel;
+  if (values.initrd !== undefined) spec.initrd = values.initrd;
+  if (values.cmdline !== undefined) spec.cmdline = values.cmdline;
+  return spec;
+}
+
+/** Makes image paths absolute and checks that they are readable files. */
+export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec> {
+  const out = { ...spec };
+  for (const field of ["kernel", "initrd"] as const) {
+    const path = spec[field];
+    if (path === undefined) continue;
+    const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(absolute);
+    } catch (error) {
+      throw new InputError(`${field} ${path}: ${(error as Error).message}`, `--${field}`);
+    }
+    if (!info.isFile) throw new InputError(`${field} ${path} is not a file`, `--${field}`);
+    out[field] = absolute;
+  }
+  return out;
+}

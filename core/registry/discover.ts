@@ -1,0 +1,125 @@
+/**
+ * Builds the registry of one run: the built-in plugins, the built-in board files,
+ * then what the plugin directories hold — board YAML files and TypeScript or
+ * JavaScript modules exporting `plugin` or `plugins`. A bad plugin file is
+ * refused with one warning line naming the file and the problem; the others
+ * still load.
+ *
+ * @module
+ */
+import { errorLine, PluginError, VmanError } from "../errors.ts";
+import type { ArchPlugin, Plugin } from "./plugin.ts";
+import { Registry } from "./registry.ts";
+
+/** Where the default plugin directory is. */
+export const DEFAULT_PLUGIN_DIR = "/etc/vmanager/plugins";
+
+/** A board YAML shipped in the module graph. */
+export interface BoardFile {
+  /** Name for messages. */
+  file: string;
+  /** YAML text. */
+  text: string;
+}
+
+/** What the registry is built from. */
+export interface RegistrySources {
+  /** Built-in plugins (arch, feature, monitor). */
+  builtins: readonly Plugin[];
+  /** Built-in board files. */
+  boardFiles: readonly BoardFile[];
+  /** Plugin directories to scan, in order. */
+  pluginDirs: readonly string[];
+  /** True when `pluginDirs` is only the default (a missing default dir is not worth a warning). */
+  defaultDirs?: boolean;
+  /** Receives one line per refused plugin. */
+  warn(line: string): void;
+}
+
+/** The plugin directories: `--plugin-dir` values, then `VMAN_PLUGIN_PATH`, else the default. */
+export function pluginDirs(flags: readonly string[], envPath: string | undefined): {
+  dirs: string[];
+  isDefault: boolean;
+} {
+  const fromEnv = (envPath ?? "").split(":").filter((d) => d !== "");
+  const dirs = [...flags, ...fromEnv];
+  return dirs.length > 0
+    ? { dirs, isDefault: false }
+    : { dirs: [DEFAULT_PLUGIN_DIR], isDefault: true };
+}
+
+/** Builds the registry. Built-in problems throw; external ones are warned about and skipped. */
+export async function buildRegistry(sources: RegistrySources): Promise<Registry> {
+  const registry = new Registry();
+  for (const plugin of sources.builtins) registry.register(plugin, "built-in");
+  const { boardPluginFromYaml } = await import("../board/load.ts");
+  const archOf = (name: string) =>
+    registry.has("arch", name) ? registry.get("arch", name) as ArchPlugin : undefined;
+  for (const { file, text } of sources.boardFiles) {
+    registry.register(boardPluginFromYaml(text, file, archOf), "built-in");
+  }
+  for (const dir of sources.pluginDirs) {
+    let names: string[];
+    try {
+      names = [];
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile || entry.isSymlink) names.push(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound && sources.defaultDirs)) {
+        sources.warn(`plugin dir skipped: ${(error as Error).message} (${dir})`);
+      }
+      continue;
+    }
+    for (const name of names.sort()) {
+      const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      try {
+        if (/\.ya?ml$/.test(name)) {
+          registry.register(boardPluginFromYaml(await Deno.readTextFile(path), path, archOf), path);
+        } else if (/\.(ts|js|mjs)$/.test(name)) {
+          for (const plugin of await importPlugins(path)) registry.register(plugin, path);
+        }
+      } catch (error) {
+        sources.warn(
+          `plugin refused: ${
+            error instanceof VmanError ? error.line() : `${errorLine(error)} (${path})`
+          }`,
+        );
+      }
+    }
+  }
+  return registry;
+}
+
+/** Imports a plugin module: its `plugins` array or its `plugin` export. */
+async function importPlugins(path: string): Promise<unknown[]> {
+  const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  let module: Record<string, unknown>;
+  try {
+    module = await import(new URL(`file://${absolute}`).href);
+  } catch (error) {
+    throw new PluginError(`cannot load module: ${errorLine(error).split("\n")[0]}`, path);
+  }
+  const list = Array.isArray(module.plugins)
+    ? module.plugins
+    : module.plugin !== undefined
+    ? [module.plugin]
+    : [];
+  if (list.length === 0) {
+    throw new PluginError("the module exports neither 'plugin' nor 'plugins'", path);
+  }
+  const { parseBoard } = await import("../board/schema.ts");
+  return list.map((plugin) => {
+    // A board from a module passes the same schema as a board YAML.
+    const p = plugin as { kind?: unknown; board?: unknown };
+    if (p?.kind === "board") {
+      const parsed = parseBoard(p.board);
+      if ("problems" in parsed) {
+        const first = parsed.problems[0];
+        throw new PluginError(`board field ${first.path.join(".")}: ${first.message}`, path);
+      }
+      return { ...p, board: parsed.board };
+    }
+    return plugin;
+  });
+}

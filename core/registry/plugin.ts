@@ -1,0 +1,77 @@
+/**
+ * Plugin types. A plugin is a plain object with a `kind`, a `name`, a `version`,
+ * the `apiVersion` it was written against and the hooks of its kind. Factories
+ * that take typed options and return one are the usual way to make them.
+ *
+ * @example
+ * ```ts
+ * import { PLUGIN_API_VERSION, type BoardPlugin } from "./plugin.ts";
+ * const plugin: BoardPlugin = {
+ *   kind: "board", name: "my-board", version: "1.0.0",
+ *   apiVersion: PLUGIN_API_VERSION, description: "my board", board,
+ * };
+ * ```
+ * @module
+ */
+import type { ArchName, Board } from "../model.ts";
+import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
+
+/** The plugin API version this vmanager speaks. A plugin must declare the same. */
+export const PLUGIN_API_VERSION = 1;
+
+/** The kinds of plugin. */
+export type PluginKind = "arch" | "feature" | "monitor" | "board";
+
+/** Every plugin kind, in listing order. */
+export const PLUGIN_KINDS: readonly PluginKind[] = ["arch", "feature", "monitor", "board"];
+
+/** Fields every plugin has. */
+export interface PluginBase<K extends PluginKind> {
+  /** The kind, selecting the hooks it must have. */
+  kind: K;
+  /** Unique within its kind: lowercase letters, digits and dashes. */
+  name: string;
+  /** The plugin's own version. */
+  version: string;
+  /** The plugin API version it was written for ({@linkcode PLUGIN_API_VERSION}). */
+  apiVersion: number;
+  /** One line for `vmanctl plugins`. */
+  description: string;
+}
+
+/** An architecture: core identity now; images and boot protocols as they land. */
+export interface ArchPlugin extends PluginBase<"arch"> {
+  /** The architecture this plugin implements (equals `name`). */
+  name: ArchName;
+  /** Register width of the partitions' kernels. */
+  bits: 32 | 64;
+  /** What the hardware core id is called: `MPIDR` or `hartid`. */
+  coreIdName: string;
+  /** The power-management interface partitions use to start secondary cores. */
+  powerInterface: "psci" | "sbi";
+  /** Returns why `hwid` is not a valid core id on this architecture, or undefined. */
+  validateCoreId(hwid: number): string | undefined;
+  /** Describes a core id for people, e.g. `MPIDR 0x102 (Aff1 1, Aff0 2)`. */
+  describeCoreId(hwid: number): string;
+}
+
+/** A feature that contributes to a stage of the flow. Hooks arrive with each feature. */
+export type FeaturePlugin = PluginBase<"feature">;
+
+/** A monitor backend. */
+export interface MonitorPlugin extends PluginBase<"monitor"> {
+  /** Makes the backend for one command's run. */
+  create(context: MonitorContext): Monitor;
+}
+
+/** A board description. */
+export interface BoardPlugin extends PluginBase<"board"> {
+  /** The validated board. */
+  board: Board;
+}
+
+/** Any plugin. */
+export type Plugin = ArchPlugin | FeaturePlugin | MonitorPlugin | BoardPlugin;
+
+/** The plugin type of a kind. */
+export type PluginOf<K extends PluginKind> = Extract<Plugin, { kind: K }>;

@@ -1,0 +1,99 @@
+/**
+ * The typed plugin registry. Lookups are typed by kind:
+ * `registry.get("arch", "armv8")` is an {@linkcode ArchPlugin}.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "./registry.ts";
+ * const registry = new Registry();
+ * registry.register(dryRunMonitor(), "built-in");
+ * registry.get("monitor", "dry-run").create(context);
+ * ```
+ * @module
+ */
+import { InputError, PluginError } from "../errors.ts";
+import type { ArchPlugin, BoardPlugin, Plugin, PluginKind, PluginOf } from "./plugin.ts";
+import { boardProblems, problemPath } from "../board/rules.ts";
+import { PLUGIN_KINDS } from "./plugin.ts";
+import { checkPlugin } from "./validate.ts";
+
+/** A registered plugin and where it came from (`built-in` or a file path). */
+export interface RegistryEntry<P extends Plugin = Plugin> {
+  /** The plugin. */
+  plugin: P;
+  /** `built-in` or the file it was loaded from. */
+  source: string;
+}
+
+/** Holds every plugin of one vmanager run. */
+export class Registry {
+  private readonly entries = new Map<PluginKind, Map<string, RegistryEntry>>(
+    PLUGIN_KINDS.map((kind) => [kind, new Map()]),
+  );
+
+  /**
+   * Checks and registers a plugin. Throws {@linkcode PluginError} naming `source`
+   * when it is malformed, speaks another API version or repeats a name.
+   */
+  register(plugin: unknown, source: string): Plugin {
+    const checked = checkPlugin(plugin, source);
+    if (checked.kind === "board") this.checkBoard(checked, source);
+    const kindMap = this.entries.get(checked.kind)!;
+    const existing = kindMap.get(checked.name);
+    if (existing) {
+      throw new PluginError(
+        `${checked.kind} plugin '${checked.name}' is already registered from ${existing.source}`,
+        source,
+      );
+    }
+    kindMap.set(checked.name, { plugin: checked, source });
+    return checked;
+  }
+
+  private checkBoard(plugin: BoardPlugin, source: string): void {
+    const board = plugin.board;
+    if (board.name !== plugin.name) {
+      throw new PluginError(
+        `board plugin '${plugin.name}' describes board '${board.name}'`,
+        source,
+      );
+    }
+    const arch = this.entries.get("arch")!.get(board.arch)?.plugin as ArchPlugin | undefined;
+    if (!arch) {
+      throw new PluginError(
+        `board '${board.name}' needs arch plugin '${board.arch}', which is not registered`,
+        source,
+      );
+    }
+    const problems = boardProblems(board, arch);
+    if (problems.length > 0) {
+      throw new PluginError(
+        `board '${board.name}': ${problemPath(problems[0].path)}: ${problems[0].message}`,
+        source,
+      );
+    }
+  }
+
+  /** True when a plugin of that kind and name is registered. */
+  has(kind: PluginKind, name: string): boolean {
+    return this.entries.get(kind)!.has(name);
+  }
+
+  /** The plugin of that kind and name; {@linkcode InputError} listing the known ones if absent. */
+  get<K extends PluginKind>(kind: K, name: string): PluginOf<K> {
+    const entry = this.entries.get(kind)!.get(name);
+    if (!entry) {
+      const known = [...this.entries.get(kind)!.keys()].sort().join(", ") || "none";
+      throw new InputError(`no ${kind} plugin named '${name}' (known: ${known})`);
+    }
+    return entry.plugin as PluginOf<K>;
+  }
+
+  /** Every entry of one kind, sorted by name; or of every kind, grouped by kind. */
+  list<K extends PluginKind>(kind?: K): RegistryEntry<PluginOf<K>>[] {
+    const kinds = kind ? [kind] : PLUGIN_KINDS;
+    return kinds.flatMap((k) =>
+      [...this.entries.get(k)!.values()].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))
+    ) as RegistryEntry<PluginOf<K>>[];
+  }
+}
