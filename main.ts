@@ -7,16 +7,28 @@
  */
 import { runCli } from "./core/cli/app.ts";
 import type { CliHost } from "./core/cli/context.ts";
-import { dryRunMonitor } from "./core/monitor/dry_run.ts";
 import type { Plugin } from "./core/registry/plugin.ts";
-import { armv7 } from "./arch/armv7/mod.ts";
-import { armv8 } from "./arch/armv8/mod.ts";
-import { riscv } from "./arch/riscv/mod.ts";
-import { builtinBoardFiles } from "./boards/mod.ts";
+import type { BoardFile } from "./core/registry/discover.ts";
 
-/** The built-in plugins, in registration order (arch plugins before the boards that need them). */
-export function builtinPlugins(): Plugin[] {
+/**
+ * The built-in plugins, in registration order (arch plugins before the boards that
+ * need them). Imported when a command first needs the registry, so that commands
+ * that only read the state start fast; the imports are static strings, so the
+ * bundle and the compiled binary carry them.
+ */
+export async function builtinPlugins(): Promise<Plugin[]> {
+  const [{ armv7 }, { armv8 }, { riscv }, { dryRunMonitor }] = await Promise.all([
+    import("./arch/armv7/mod.ts"),
+    import("./arch/armv8/mod.ts"),
+    import("./arch/riscv/mod.ts"),
+    import("./core/monitor/dry_run.ts"),
+  ]);
   return [armv7(), armv8(), riscv(), dryRunMonitor()];
+}
+
+/** The built-in board files. */
+export async function builtinBoards(): Promise<readonly BoardFile[]> {
+  return (await import("./boards/mod.ts")).builtinBoardFiles;
 }
 
 const encoder = new TextEncoder();
@@ -29,7 +41,7 @@ export const processHost: CliHost = {
   },
   env: (name) => Deno.env.get(name),
   builtins: builtinPlugins,
-  boardFiles: () => builtinBoardFiles,
+  boardFiles: builtinBoards,
 };
 
 function writeAll(stream: typeof Deno.stdout, text: string): void {

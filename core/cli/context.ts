@@ -30,9 +30,9 @@ export interface CliHost {
   /** Environment lookup. */
   env(name: string): string | undefined;
   /** The built-in plugins. */
-  builtins(): readonly Plugin[];
+  builtins(): Promise<readonly Plugin[]>;
   /** The built-in board files. */
-  boardFiles(): readonly BoardFile[];
+  boardFiles(): Promise<readonly BoardFile[]>;
 }
 
 /** Global options after parsing. */
@@ -102,8 +102,8 @@ export class CliContext {
       );
       if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
       return await buildRegistry({
-        builtins: this.host.builtins(),
-        boardFiles: this.host.boardFiles(),
+        builtins: await this.host.builtins(),
+        boardFiles: await this.host.boardFiles(),
         pluginDirs: dirs,
         defaultDirs: isDefault,
         warn: (line) => this.io.err(`vmanctl: warning: ${line}`),

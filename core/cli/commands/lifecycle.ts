@@ -7,13 +7,10 @@ import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
 import { partitionView } from "../output.ts";
 import type { PartitionRecord } from "../../model.ts";
-import {
-  createPartition,
-  destroyPartition,
-  startPartition,
-  stopPartition,
-} from "../../partition/lifecycle.ts";
-import { specFromInput, specOptions } from "./spec_input.ts";
+import { specOptions } from "./spec_options.ts";
+
+// Commands load what they run on demand, so that `vmanctl list` starts fast.
+const loadLifecycle = () => import("../../partition/lifecycle.ts");
 
 function report(ctx: CliContext, record: PartitionRecord, text: string): number {
   if (ctx.globals.json) ctx.json(partitionView(record));
@@ -28,8 +25,9 @@ export const createCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true }],
   options: specOptions,
   async run(ctx, input) {
+    const { specFromInput } = await import("./spec_input.ts");
     const spec = await specFromInput(input.args.NAME!, input.options);
-    const record = await createPartition(await ctx.lifecycle(), spec);
+    const record = await (await loadLifecycle()).createPartition(await ctx.lifecycle(), spec);
     const m = record.allocation.memory;
     return report(
       ctx,
@@ -47,7 +45,10 @@ export const startCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const record = await startPartition(await ctx.lifecycle(), input.args.NAME!);
+    const record = await (await loadLifecycle()).startPartition(
+      await ctx.lifecycle(),
+      input.args.NAME!,
+    );
     return report(ctx, record, `Partition ${record.name} started`);
   },
 };
@@ -59,7 +60,10 @@ export const stopCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const record = await stopPartition(await ctx.lifecycle(), input.args.NAME!);
+    const record = await (await loadLifecycle()).stopPartition(
+      await ctx.lifecycle(),
+      input.args.NAME!,
+    );
     return report(ctx, record, `Partition ${record.name} stopped`);
   },
 };
@@ -71,7 +75,10 @@ export const destroyCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const record = await destroyPartition(await ctx.lifecycle(), input.args.NAME!);
+    const record = await (await loadLifecycle()).destroyPartition(
+      await ctx.lifecycle(),
+      input.args.NAME!,
+    );
     return report(
       ctx,
       { ...record, state: "destroyed" as PartitionRecord["state"] },

@@ -8,9 +8,11 @@ import type { CliContext } from "../context.ts";
 import { partitionTable, partitionText, partitionView } from "../output.ts";
 import { InputError } from "../../errors.ts";
 import type { Board, MonitorCall, PartitionRecord } from "../../model.ts";
-import { getPartition, listPartitions, planSpec, planStart } from "../../partition/lifecycle.ts";
 import { memoryMap } from "../../partition/memory_map.ts";
-import { specFromInput, specOptions } from "./spec_input.ts";
+import { specOptions } from "./spec_options.ts";
+
+// Commands load what they run on demand, so that `vmanctl list` starts fast.
+const loadLifecycle = () => import("../../partition/lifecycle.ts");
 
 /** `list [--name]` */
 export const listCommand: CommandSpec<CliContext> = {
@@ -19,7 +21,7 @@ export const listCommand: CommandSpec<CliContext> = {
   args: [],
   options: [{ name: "name", help: "print only the names, one per line" }],
   async run(ctx, input) {
-    const records = await listPartitions(await ctx.store());
+    const records = (await (await ctx.store()).read())?.partitions ?? [];
     if (ctx.globals.json) ctx.json(records.map(partitionView));
     else if (input.options.name) records.forEach((r) => ctx.io.out(r.name));
     else ctx.io.out(records.length > 0 ? partitionTable(records) : "No partitions.");
@@ -61,6 +63,7 @@ export const showCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
+    const { getPartition } = await loadLifecycle();
     const { record, board, backend } = await getPartition(await ctx.store(), input.args.NAME!);
     return detail(
       ctx,
@@ -84,6 +87,7 @@ export const planCommand: CommandSpec<CliContext> = {
     const name = input.args.NAME;
     const hasSpec = specOptions.some((o) => input.options[o.name] !== undefined);
     const store = await ctx.store();
+    const { getPartition, planSpec, planStart } = await loadLifecycle();
     if (name !== undefined && !hasSpec) {
       const doc = await store.read();
       if (doc?.partitions.some((p) => p.name === name)) {
@@ -108,6 +112,7 @@ export const planCommand: CommandSpec<CliContext> = {
         "vmanctl plan",
       );
     }
+    const { specFromInput } = await import("./spec_input.ts");
     const spec = await specFromInput(name, input.options);
     const lifecycle = await ctx.lifecycle();
     const { record, board, calls } = await planSpec(lifecycle, spec);

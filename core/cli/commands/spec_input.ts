@@ -3,34 +3,11 @@
  *
  * @module
  */
-import type { OptionSpec, OptionValues } from "../args.ts";
+import type { OptionValues } from "../args.ts";
 import type { PartitionSpec } from "../../model.ts";
 import { InputError } from "../../errors.ts";
 import type { SpecText } from "../../partition/spec.ts";
 import { readSpecFile, resolveImages, specFromText } from "../../partition/spec.ts";
-
-/** Options describing a partition. */
-export const specOptions: OptionSpec[] = [
-  {
-    name: "file",
-    short: "f",
-    value: "SPEC.yaml",
-    help: "read the spec from a YAML file (options override it)",
-  },
-  { name: "cpus", value: "N", help: "number of cores, picked by the allocator" },
-  { name: "cpu-ids", value: "LIST", help: "exact core ids, e.g. 2,3 or 2-3" },
-  { name: "memory", value: "SIZE", help: "memory size, e.g. 512M, 1G (default 256M)" },
-  { name: "memory-base", value: "ADDR", help: "memory window base, e.g. 0x60000000" },
-  {
-    name: "device",
-    value: "NAME",
-    repeat: true,
-    help: "give a board device (default: the board's defaults)",
-  },
-  { name: "kernel", value: "FILE", help: "kernel image" },
-  { name: "initrd", value: "FILE", help: "initial ramdisk" },
-  { name: "cmdline", value: "TEXT", help: "kernel command line" },
-];
 
 /** Builds a spec from a name (or the file's) and the option values. */
 export async function specFromInput(
