@@ -75,16 +75,49 @@ export function parseBoard(
     const { version, ...board } = result.data;
     return { board: board as Board, version: version ?? "1.0.0" };
   }
-  const problems: SchemaProblem[] = [];
+  const unknown: SchemaProblem[] = [];
+  const missing: SchemaProblem[] = [];
+  const other: SchemaProblem[] = [];
   for (const issue of result.error.issues) {
     const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) {
-        problems.push({ path: [...path, key], key, message: `unknown field '${key}'` });
-      }
+      for (const key of issue.keys) unknown.push({ path: [...path, key], key, message: `unknown field '${key}'` });
+    } else if (issue.code === "invalid_type" && valueAt(raw, path) === undefined) {
+      missing.push({ path, message: `missing field '${String(path[path.length - 1])}'` });
     } else {
-      problems.push({ path, message: issue.message });
+      other.push({ path, message: issue.message });
     }
   }
-  return { problems };
+  // A misspelled field shows as an unknown field plus a missing one: report the
+  // unknown one first, with the likely intended name.
+  for (const u of unknown) {
+    const near = missing.find((m) =>
+      m.path.length === u.path.length && m.path.slice(0, -1).join(".") === u.path.slice(0, -1).join(".") &&
+      editDistance(String(m.path[m.path.length - 1]), u.key!) <= 2
+    );
+    if (near) u.message += ` (did you mean '${String(near.path[near.path.length - 1])}'?)`;
+  }
+  return { problems: [...unknown, ...missing, ...other] };
+}
+
+function valueAt(raw: unknown, path: readonly (string | number)[]): unknown {
+  let value = raw;
+  for (const step of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<string | number, unknown>)[step];
+  }
+  return value;
+}
+
+/** Levenshtein distance of two short strings. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
 }

@@ -85,8 +85,8 @@ export async function createPartition(
   // new state dir may load plugins, which is done before taking the lock.
   const existing = await ctx.store.read();
   const fresh = existing ? undefined : await documentOf(ctx, undefined);
-  return await ctx.store.update((current) => {
-    const doc = current ?? fresh!;
+  return await ctx.store.update(async (current) => {
+    const doc = current ?? fresh ?? await documentOf(ctx, undefined);
     if (current) checkRequested(current, ctx.requested, ctx.store.dir);
     const allocation = allocate(doc.board, doc.partitions, spec);
     const now = new Date().toISOString();

@@ -1,0 +1,66 @@
+/**
+ * Helpers for CLI tests: run vmanctl in-process (fast, exact exit codes and
+ * output) or as a real process (`deno run main.ts`).
+ *
+ * @module
+ */
+import { runCli } from "../../core/cli/app.ts";
+import { builtinBoards, builtinPlugins } from "../../main.ts";
+
+/** The repository root. */
+export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** What a vmanctl run produced. */
+export interface RunResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Runs vmanctl in this process with the given environment (nothing from the real one). */
+export async function vmanctl(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, {
+    io: { out: (t) => out.push(t + "\n"), err: (t) => err.push(t + "\n") },
+    env: (name) => env[name],
+    builtins: builtinPlugins,
+    boardFiles: builtinBoards,
+  });
+  return { code, stdout: out.join(""), stderr: err.join("") };
+}
+
+/** Permissions vmanctl runs with. */
+export const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-sys",
+];
+
+/** Runs vmanctl as its own process (`deno run main.ts ARGS`). */
+export async function vmanctlProcess(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, ...args],
+    env: { VMAN_PLUGIN_PATH: "", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
+/** Makes a temporary directory and removes it after `fn`. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "vman-test-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
