@@ -81,7 +81,9 @@ export function parseBoard(
   for (const issue of result.error.issues) {
     const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) unknown.push({ path: [...path, key], key, message: `unknown field '${key}'` });
+      for (const key of issue.keys) {
+        unknown.push({ path: [...path, key], key, message: `unknown field '${key}'` });
+      }
     } else if (issue.code === "invalid_type" && valueAt(raw, path) === undefined) {
       missing.push({ path, message: `missing field '${String(path[path.length - 1])}'` });
     } else {
@@ -92,7 +94,8 @@ export function parseBoard(
   // unknown one first, with the likely intended name.
   for (const u of unknown) {
     const near = missing.find((m) =>
-      m.path.length === u.path.length && m.path.slice(0, -1).join(".") === u.path.slice(0, -1).join(".") &&
+      m.path.length === u.path.length &&
+      m.path.slice(0, -1).join(".") === u.path.slice(0, -1).join(".") &&
       editDistance(String(m.path[m.path.length - 1]), u.key!) <= 2
     );
     if (near) u.message += ` (did you mean '${String(near.path[near.path.length - 1])}'?)`;

@@ -12,7 +12,16 @@ Deno.test(`${WORKERS} processes each create ${EACH} and destroy ${EACH / 2} part
     await Deno.mkdir(plugins);
     const workers = Array.from({ length: WORKERS }, (_, id) =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", ...PERMISSIONS, `${ROOT}/tests/fixtures/churn.ts`, state, plugins, board, String(id), String(EACH)],
+        args: [
+          "run",
+          ...PERMISSIONS,
+          `${ROOT}/tests/fixtures/churn.ts`,
+          state,
+          plugins,
+          board,
+          String(id),
+          String(EACH),
+        ],
         stdout: "piped",
         stderr: "piped",
       }).output());
@@ -22,8 +31,10 @@ Deno.test(`${WORKERS} processes each create ${EACH} and destroy ${EACH / 2} part
     }
     const doc = JSON.parse(await Deno.readTextFile(`${state}/state.json`)) as StateDocument;
     const names = doc.partitions.map((p) => p.name).sort();
-    const expected = Array.from({ length: WORKERS }, (_, i) =>
-      Array.from({ length: EACH / 2 }, (_, k) => `w${i}-${2 * k}`)).flat().sort();
+    const expected = Array.from(
+      { length: WORKERS },
+      (_, i) => Array.from({ length: EACH / 2 }, (_, k) => `w${i}-${2 * k}`),
+    ).flat().sort();
     assert.deepEqual(names, expected, "nothing lost, nothing duplicated, every destroy applied");
 
     const cores = doc.partitions.flatMap((p) => p.allocation.cores);
@@ -33,10 +44,18 @@ Deno.test(`${WORKERS} processes each create ${EACH} and destroy ${EACH / 2} part
     assert.equal(new Set(ids).size, ids.length, "monitor ids unique");
     const windows = doc.partitions.map((p) => p.allocation.memory).sort((a, b) => a.base - b.base);
     for (let i = 1; i < windows.length; i++) {
-      assert.ok(windows[i - 1].base + windows[i - 1].size <= windows[i].base, "no memory byte double-booked");
+      assert.ok(
+        windows[i - 1].base + windows[i - 1].size <= windows[i].base,
+        "no memory byte double-booked",
+      );
     }
-    assert.ok(windows[0].base >= 0x80000000 + 256 * 2 ** 20, "the management partition's memory stays free");
-    const leftovers = [...Deno.readDirSync(state)].map((e) => e.name).filter((n) => n.endsWith(".tmp"));
+    assert.ok(
+      windows[0].base >= 0x80000000 + 256 * 2 ** 20,
+      "the management partition's memory stays free",
+    );
+    const leftovers = [...Deno.readDirSync(state)].map((e) => e.name).filter((n) =>
+      n.endsWith(".tmp")
+    );
     assert.deepEqual(leftovers, [], "no temporary files left");
   });
 });

@@ -21,7 +21,10 @@ export interface RunResult {
 }
 
 /** Runs vmanctl in this process with the given environment (nothing from the real one). */
-export async function vmanctl(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+export async function vmanctl(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(args, {
@@ -44,7 +47,10 @@ export const PERMISSIONS = [
 ];
 
 /** Runs vmanctl as its own process (`deno run main.ts ARGS`). */
-export async function vmanctlProcess(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+export async function vmanctlProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, ...args],
     env: { VMAN_PLUGIN_PATH: "", ...env },
@@ -52,7 +58,11 @@ export async function vmanctlProcess(args: string[], env: Record<string, string>
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }
 
 /** Makes a temporary directory and removes it after `fn`. */

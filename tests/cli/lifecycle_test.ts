@@ -18,7 +18,17 @@ function assertOneLineError(stderr: string, pattern: RegExp): void {
 Deno.test("acceptance: create, conflicts, bad sizes and destroy on qemu-virt-arm64", async () => {
   await withTempDir(async (dir) => {
     const s = ["--state-dir", dir];
-    let r = await vmanctl([...s, "--board", "qemu-virt-arm64", "create", "b", "--cpu-ids", "1", "--memory", "256M"]);
+    let r = await vmanctl([
+      ...s,
+      "--board",
+      "qemu-virt-arm64",
+      "create",
+      "b",
+      "--cpu-ids",
+      "1",
+      "--memory",
+      "256M",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     r = await vmanctl([...s, "create", "a", "--cpus", "2", "--memory", "512M"]);
     assert.equal(r.code, 0, r.stderr);
@@ -30,7 +40,10 @@ Deno.test("acceptance: create, conflicts, bad sizes and destroy on qemu-virt-arm
     assert.deepEqual(a.cores, [2, 3]);
     assert.equal(b.memory.size, 256 * 2 ** 20);
     assert.equal(a.memory.size, 512 * 2 ** 20);
-    assert.ok(b.memory.base + b.memory.size <= a.memory.base || a.memory.base + a.memory.size <= b.memory.base);
+    assert.ok(
+      b.memory.base + b.memory.size <= a.memory.base ||
+        a.memory.base + a.memory.size <= b.memory.base,
+    );
     for (const p of list) {
       assert.ok(p.memory.base >= 0x50000000, "outside the management partition's first 256 MiB");
       assert.equal(p.memory.base % (2 * 2 ** 20), 0);
@@ -62,8 +75,13 @@ Deno.test("acceptance: create, conflicts, bad sizes and destroy on qemu-virt-arm
 Deno.test("lifecycle: defined → running → stopped → running, destroy of a running partition", async () => {
   await withTempDir(async (dir) => {
     const s = ["--state-dir", dir];
-    assert.equal((await vmanctl([...s, "--board", "qemu-virt-riscv64", "create", "p", "--cpu-ids", "2-3"])).code, 0);
-    const state = async () => (JSON.parse((await vmanctl([...s, "show", "p", "--json"])).stdout) as Json).state;
+    assert.equal(
+      (await vmanctl([...s, "--board", "qemu-virt-riscv64", "create", "p", "--cpu-ids", "2-3"]))
+        .code,
+      0,
+    );
+    const state = async () =>
+      (JSON.parse((await vmanctl([...s, "show", "p", "--json"])).stdout) as Json).state;
     assert.equal(await state(), "defined");
     let r = await vmanctl([...s, "stop", "p"]);
     assert.equal(r.code, 1);
@@ -86,14 +104,24 @@ Deno.test("lifecycle: defined → running → stopped → running, destroy of a 
 Deno.test("dry-run: show and plan print the monitor calls of a start", async () => {
   await withTempDir(async (dir) => {
     const s = ["--state-dir", dir, "--board", "qemu-virt-arm64"];
-    assert.equal((await vmanctl([...s, "create", "p", "--cpu-ids", "2,3", "--memory-base", "0x60000000"])).code, 0);
+    assert.equal(
+      (await vmanctl([...s, "create", "p", "--cpu-ids", "2,3", "--memory-base", "0x60000000"]))
+        .code,
+      0,
+    );
     const plan = JSON.parse((await vmanctl([...s, "plan", "p", "--json"])).stdout) as Json;
     const expected = [
       { call: "partition_create", args: { partition: 1 } },
       { call: "partition_add_core", args: { partition: 1, hwid: 2 } },
       { call: "partition_add_core", args: { partition: 1, hwid: 3 } },
-      { call: "partition_add_memory", args: { partition: 1, base: 0x60000000, size: 256 * 2 ** 20 } },
-      { call: "partition_add_device", args: { partition: 1, device: "uart0", base: 0x09000000, size: 0x1000 } },
+      {
+        call: "partition_add_memory",
+        args: { partition: 1, base: 0x60000000, size: 256 * 2 ** 20 },
+      },
+      {
+        call: "partition_add_device",
+        args: { partition: 1, device: "uart0", base: 0x09000000, size: 0x1000 },
+      },
       { call: "core_start", args: { partition: 1, hwid: 2, entry: 0x60000000, context: 0 } },
     ];
     assert.deepEqual(plan.monitorCalls, expected);
@@ -105,20 +133,31 @@ Deno.test("dry-run: show and plan print the monitor calls of a start", async () 
     assert.deepEqual(started.monitorCalls, expected);
     assert.deepEqual(started.memoryMap, [
       { name: "device uart0", base: 0x09000000, size: 0x1000, content: "arm,pl011 MMIO, console" },
-      { name: "window", base: 0x60000000, size: 256 * 2 ** 20, content: "RAM window (empty until images are loaded)" },
+      {
+        name: "window",
+        base: 0x60000000,
+        size: 256 * 2 ** 20,
+        content: "RAM window (empty until images are loaded)",
+      },
     ]);
     const text = (await vmanctl([...s, "show", "p"])).stdout;
     assert.match(text, /core_start partition=1 hwid=0x2 entry=0x60000000 context=0x0/);
     assert.equal((await vmanctl([...s, "stop", "p"])).code, 0);
     const stopped = JSON.parse((await vmanctl([...s, "show", "p", "--json"])).stdout) as Json;
-    assert.deepEqual((stopped.monitorCalls as Json[]).map((c) => c.call), ["partition_stop", "partition_destroy"]);
+    assert.deepEqual((stopped.monitorCalls as Json[]).map((c) => c.call), [
+      "partition_stop",
+      "partition_destroy",
+    ]);
   });
 });
 
 Deno.test("plan -f SPEC.yaml shows what a spec would get and records nothing", async () => {
   await withTempDir(async (dir) => {
     const spec = `${dir}/rt1.yaml`;
-    await Deno.writeTextFile(spec, "name: rt1\ncpu-ids: [2, 3]\nmemory: 512M\ndevices: [uart0, rtc0]\n");
+    await Deno.writeTextFile(
+      spec,
+      "name: rt1\ncpu-ids: [2, 3]\nmemory: 512M\ndevices: [uart0, rtc0]\n",
+    );
     const s = ["--state-dir", `${dir}/state`, "--board", "qemu-virt-arm64"];
     const r = await vmanctl([...s, "plan", "-f", spec, "--json"]);
     assert.equal(r.code, 0, r.stderr);
@@ -139,11 +178,29 @@ Deno.test("spec files: an unknown field or a bad value names the file and line",
   await withTempDir(async (dir) => {
     const spec = `${dir}/bad.yaml`;
     await Deno.writeTextFile(spec, "cpus: 1\nmemroy: 512M\n");
-    let r = await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm64", "create", "p", "-f", spec]);
+    let r = await vmanctl([
+      "--state-dir",
+      dir,
+      "--board",
+      "qemu-virt-arm64",
+      "create",
+      "p",
+      "-f",
+      spec,
+    ]);
     assert.equal(r.code, 2);
     assertOneLineError(r.stderr, new RegExp(`unknown field 'memroy'.*\\(${spec}:2\\)`));
     await Deno.writeTextFile(spec, "cpus: 1\nmemory: lots\n");
-    r = await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm64", "create", "p", "-f", spec]);
+    r = await vmanctl([
+      "--state-dir",
+      dir,
+      "--board",
+      "qemu-virt-arm64",
+      "create",
+      "p",
+      "-f",
+      spec,
+    ]);
     assert.equal(r.code, 2);
     assertOneLineError(r.stderr, new RegExp(`'lots' is not a size.*\\(${spec}:2\\)`));
     assert.equal((await vmanctl(["--state-dir", dir, "list", "--name"])).stdout, "");
@@ -152,7 +209,10 @@ Deno.test("spec files: an unknown field or a bad value names the file and line",
 
 Deno.test("the state dir remembers board and backend; a different --board is refused", async () => {
   await withTempDir(async (dir) => {
-    assert.equal((await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm", "create", "p"])).code, 0);
+    assert.equal(
+      (await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm", "create", "p"])).code,
+      0,
+    );
     const r = await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm64", "create", "q"]);
     assert.equal(r.code, 2);
     assertOneLineError(r.stderr, /set up for board qemu-virt-arm, not qemu-virt-arm64/);
@@ -178,7 +238,16 @@ Deno.test("a new state dir needs a board; an unknown backend is refused", async 
     r = await vmanctl(["--state-dir", dir, "--board", "nope", "create", "p"]);
     assert.equal(r.code, 2);
     assertOneLineError(r.stderr, /no board plugin named 'nope'/);
-    r = await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm64", "--backend", "warp", "create", "p"]);
+    r = await vmanctl([
+      "--state-dir",
+      dir,
+      "--board",
+      "qemu-virt-arm64",
+      "--backend",
+      "warp",
+      "create",
+      "p",
+    ]);
     assert.equal(r.code, 2);
     assertOneLineError(r.stderr, /no monitor plugin named 'warp' \(known: dry-run\)/);
     assert.equal((await vmanctl(["--state-dir", dir, "list", "--json"])).stdout.trim(), "[]");
@@ -188,10 +257,15 @@ Deno.test("a new state dir needs a board; an unknown backend is refused", async 
 Deno.test("the configuration file names board, backend and state dir", async () => {
   await withTempDir(async (dir) => {
     const config = `${dir}/config.yaml`;
-    await Deno.writeTextFile(config, `board: qemu-virt-riscv64\nbackend: dry-run\nstate-dir: ${dir}/state\n`);
+    await Deno.writeTextFile(
+      config,
+      `board: qemu-virt-riscv64\nbackend: dry-run\nstate-dir: ${dir}/state\n`,
+    );
     const r = await vmanctl(["--config", config, "create", "p", "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const shown = JSON.parse((await vmanctl(["--state-dir", `${dir}/state`, "show", "p", "--json"])).stdout) as Json;
+    const shown = JSON.parse(
+      (await vmanctl(["--state-dir", `${dir}/state`, "show", "p", "--json"])).stdout,
+    ) as Json;
     assert.equal(shown.board, "qemu-virt-riscv64");
     await Deno.writeTextFile(config, "board: qemu-virt-riscv64\nbackedn: dry-run\n");
     const bad = await vmanctl(["--config", config, "list"]);
@@ -232,7 +306,11 @@ Deno.test("bad input: each gets one line and exit code 2, and changes nothing", 
       const r = await vmanctl([...s, ...args]);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assertOneLineError(r.stderr, pattern);
-      assert.equal(await Deno.readTextFile(`${dir}/state.json`), before, `${args.join(" ")} changed the state`);
+      assert.equal(
+        await Deno.readTextFile(`${dir}/state.json`),
+        before,
+        `${args.join(" ")} changed the state`,
+      );
     }
   });
 });
@@ -240,12 +318,28 @@ Deno.test("bad input: each gets one line and exit code 2, and changes nothing", 
 Deno.test("conflicts: exit code 1 naming the holder", async () => {
   await withTempDir(async (dir) => {
     const s = ["--state-dir", dir, "--board", "qemu-virt-arm64"];
-    assert.equal((await vmanctl([...s, "create", "a", "--cpu-ids", "1", "--device", "uart0", "--device", "rtc0"])).code, 0);
+    assert.equal(
+      (await vmanctl([
+        ...s,
+        "create",
+        "a",
+        "--cpu-ids",
+        "1",
+        "--device",
+        "uart0",
+        "--device",
+        "rtc0",
+      ])).code,
+      0,
+    );
     const cases: [string[], RegExp][] = [
       [["create", "a", "--cpu-ids", "2"], /partition 'a' already exists/],
       [["create", "x", "--cpu-ids", "0"], /core 0 is held by the management partition/],
       [["create", "x", "--cpu-ids", "1,2"], /core 1 is held by partition a/],
-      [["create", "x", "--cpus", "1", "--memory-base", "0x40000000"], /held by the management partition/],
+      [
+        ["create", "x", "--cpus", "1", "--memory-base", "0x40000000"],
+        /held by the management partition/,
+      ],
       [["create", "x", "--cpus", "1", "--memory-base", "0x50000000"], /held by partition a/],
       [["create", "x", "--cpus", "1", "--device", "rtc0"], /device rtc0 is held by partition a/],
       [["create", "x", "--cpus", "1", "--memory", "2G"], /no free 2 GiB window/],
@@ -294,8 +388,15 @@ Deno.test("-v adds the cause chain; without it there is no stack trace", async (
 Deno.test("help: --help everywhere exits 0; no command prints help and exits 2", async () => {
   const main = await vmanctl(["--help"]);
   assert.equal(main.code, 0);
-  for (const name of ["create", "board list", "plan", "completion"]) assert.match(main.stdout, new RegExp(name));
-  for (const args of [["create", "--help"], ["board", "show", "-h"], ["list", "--help"], ["plan", "--help"]]) {
+  for (const name of ["create", "board list", "plan", "completion"]) {
+    assert.match(main.stdout, new RegExp(name));
+  }
+  for (
+    const args of [["create", "--help"], ["board", "show", "-h"], ["list", "--help"], [
+      "plan",
+      "--help",
+    ]]
+  ) {
     const r = await vmanctl(args);
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /^Usage: vmanctl/);

@@ -3,7 +3,6 @@ import { ROOT, vmanctl, vmanctlProcess, withTempDir } from "./helpers.ts";
 
 type Json = Record<string, unknown>;
 
-
 /** A monitor plugin that records its calls in the state dir and fails at core_start. */
 function failingMonitor(): string {
   return `
@@ -29,7 +28,10 @@ export const plugin = {
 `;
 }
 
-async function boardVariant(name: string, edit: (text: string) => string = (t) => t): Promise<string> {
+async function boardVariant(
+  name: string,
+  edit: (text: string) => string = (t) => t,
+): Promise<string> {
   const text = await Deno.readTextFile(`${ROOT}/boards/qemu-virt-arm64.yaml`);
   return edit(text.replace("name: qemu-virt-arm64", `name: ${name}`));
 }
@@ -39,8 +41,14 @@ Deno.test("an external board YAML appears in board list and hosts a partition; b
     const plugins = `${dir}/plugins`;
     await Deno.mkdir(plugins);
     await Deno.writeTextFile(`${plugins}/lab-board.yaml`, await boardVariant("lab-board"));
-    await Deno.writeTextFile(`${plugins}/broken-board.yaml`, await boardVariant("broken", (t) => t.replace("cores:", "coers:")));
-    await Deno.writeTextFile(`${plugins}/broken-module.ts`, "export const plugin = { kind: 'monitor', name: 'x', apiVersion: 7 };\n");
+    await Deno.writeTextFile(
+      `${plugins}/broken-board.yaml`,
+      await boardVariant("broken", (t) => t.replace("cores:", "coers:")),
+    );
+    await Deno.writeTextFile(
+      `${plugins}/broken-module.ts`,
+      "export const plugin = { kind: 'monitor', name: 'x', apiVersion: 7 };\n",
+    );
     await Deno.writeTextFile(`${plugins}/syntax.ts`, "export const plugin = {{;\n");
     await Deno.writeTextFile(`${plugins}/flaky.ts`, failingMonitor());
     await Deno.writeTextFile(`${plugins}/README.txt`, "not a plugin\n");
@@ -54,7 +62,10 @@ Deno.test("an external board YAML appears in board list and hosts a partition; b
     assert.ok(!names.includes("broken"));
     const warnings = boards.stderr.trimEnd().split("\n");
     assert.equal(warnings.length, 3, boards.stderr);
-    assert.match(warnings[0], /plugin refused: board field coers: unknown field 'coers' \(did you mean 'cores'\?\) \(.*broken-board\.yaml:\d+\)/);
+    assert.match(
+      warnings[0],
+      /plugin refused: board field coers: unknown field 'coers' \(did you mean 'cores'\?\) \(.*broken-board\.yaml:\d+\)/,
+    );
     assert.match(warnings[1], /plugin refused: .*API 7.*broken-module\.ts/);
     assert.match(warnings[2], /plugin refused: cannot load module.*syntax\.ts/);
 
@@ -79,11 +90,18 @@ Deno.test("a start that fails midway is rolled back: monitor calls undone, state
     await Deno.writeTextFile(`${plugins}/flaky.ts`, failingMonitor());
     const state = `${dir}/state`;
     const s = ["--state-dir", state, "--plugin-dir", plugins];
-    assert.equal((await vmanctl([...s, "--board", "qemu-virt-arm64", "--backend", "flaky", "create", "p"])).code, 0);
+    assert.equal(
+      (await vmanctl([...s, "--board", "qemu-virt-arm64", "--backend", "flaky", "create", "p"]))
+        .code,
+      0,
+    );
     const before = await Deno.readTextFile(`${state}/state.json`);
     const r = await vmanctl([...s, "start", "p"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^vmanctl: starting p failed: core refused by the test monitor; rolled back \(p\)\n$/);
+    assert.match(
+      r.stderr,
+      /^vmanctl: starting p failed: core refused by the test monitor; rolled back \(p\)\n$/,
+    );
     assert.equal(await Deno.readTextFile(`${state}/state.json`), before);
     const calls = (await Deno.readTextFile(`${state}/flaky-calls.log`)).trim().split("\n");
     assert.deepEqual(calls, [
@@ -101,14 +119,32 @@ Deno.test("board check: a misspelled field and overlapping ranges are refused wi
   await withTempDir(async (dir) => {
     const file = `${dir}/b.yaml`;
     const text = await boardVariant("lab");
-    await Deno.writeTextFile(file, text.replace("  - { name: ram, base: 0x40000000, size: 2G }", "  - { name: ram, base: 0x40000000, size: 2G }\n  - { name: ram2, base: 0x80000000, size: 1G }"));
-    const line = (await Deno.readTextFile(file)).split("\n").findIndex((l) => l.includes("ram2")) + 1;
+    await Deno.writeTextFile(
+      file,
+      text.replace(
+        "  - { name: ram, base: 0x40000000, size: 2G }",
+        "  - { name: ram, base: 0x40000000, size: 2G }\n  - { name: ram2, base: 0x80000000, size: 1G }",
+      ),
+    );
+    const line = (await Deno.readTextFile(file)).split("\n").findIndex((l) => l.includes("ram2")) +
+      1;
     let r = await vmanctl(["board", "check", file]);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `vmanctl: board field memory[1]: memory range 'ram2' 0x80000000-0xbfffffff overlaps 'ram' 0x40000000-0xbfffffff (${file}:${line})\n`);
+    assert.equal(
+      r.stderr,
+      `vmanctl: board field memory[1]: memory range 'ram2' 0x80000000-0xbfffffff overlaps 'ram' 0x40000000-0xbfffffff (${file}:${line})\n`,
+    );
 
-    await Deno.writeTextFile(file, text.replace("    interrupts: [7]", "    interrupts: [7]\n    sharing: exclusive\n    sharng: exclusive"));
-    const line2 = (await Deno.readTextFile(file)).split("\n").findIndex((l) => l.includes("sharng")) + 1;
+    await Deno.writeTextFile(
+      file,
+      text.replace(
+        "    interrupts: [7]",
+        "    interrupts: [7]\n    sharing: exclusive\n    sharng: exclusive",
+      ),
+    );
+    const line2 = (await Deno.readTextFile(file)).split("\n").findIndex((l) =>
+      l.includes("sharng")
+    ) + 1;
     r = await vmanctl(["board", "check", file, "--json"]);
     assert.equal(r.code, 2);
     const report = JSON.parse(r.stdout) as { valid: boolean; problems: Json[] };
@@ -133,7 +169,9 @@ Deno.test("board check: a misspelled field and overlapping ranges are refused wi
 Deno.test("board show lists what partitions may use; --json includes it", async () => {
   const r = await vmanctl(["board", "show", "qemu-virt-riscv64", "--json"]);
   assert.equal(r.code, 0);
-  const board = JSON.parse(r.stdout) as { assignable: { cores: number[]; memory: Json[]; devices: string[] } };
+  const board = JSON.parse(r.stdout) as {
+    assignable: { cores: number[]; memory: Json[]; devices: string[] };
+  };
   assert.deepEqual(board.assignable.cores, [1, 2, 3]);
   assert.deepEqual(board.assignable.memory, [{ base: 0x90000000, size: 0x70000000 }]);
   const text = (await vmanctl(["board", "show", "qemu-virt-arm64"])).stdout;
@@ -151,13 +189,21 @@ Deno.test("bash completion completes commands, subcommands, options and partitio
       `#!/bin/sh\nexec "${Deno.execPath()}" run -A "${ROOT}/main.ts" "$@"\n`,
       { mode: 0o755 },
     );
-    assert.equal((await vmanctl(["--state-dir", `${dir}/s`, "--board", "qemu-virt-arm64", "create", "web1"])).code, 0);
+    assert.equal(
+      (await vmanctl(["--state-dir", `${dir}/s`, "--board", "qemu-virt-arm64", "create", "web1"]))
+        .code,
+      0,
+    );
     const complete = async (words: string[]) => {
       const cmd = `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); ` +
         `COMP_CWORD=${words.length - 1}; _vmanctl; echo "\${COMPREPLY[@]}"`;
       const out = await new Deno.Command("bash", {
         args: ["-c", cmd],
-        env: { PATH: `${dir}:${Deno.env.get("PATH")}`, VMAN_STATE_DIR: `${dir}/s`, VMAN_PLUGIN_PATH: "" },
+        env: {
+          PATH: `${dir}:${Deno.env.get("PATH")}`,
+          VMAN_STATE_DIR: `${dir}/s`,
+          VMAN_PLUGIN_PATH: "",
+        },
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -175,7 +221,15 @@ Deno.test("bash completion completes commands, subcommands, options and partitio
 
 Deno.test("as a real process: exit codes and one-line errors on stderr", async () => {
   await withTempDir(async (dir) => {
-    const ok = await vmanctlProcess(["--state-dir", dir, "--board", "qemu-virt-arm64", "create", "p", "--json"]);
+    const ok = await vmanctlProcess([
+      "--state-dir",
+      dir,
+      "--board",
+      "qemu-virt-arm64",
+      "create",
+      "p",
+      "--json",
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual((JSON.parse(ok.stdout) as Json).cores, [1]);
     const busy = await vmanctlProcess(["--state-dir", dir, "create", "q", "--cpu-ids", "1"]);

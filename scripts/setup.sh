@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what vmanager's development needs on a fresh Debian machine:
+# Deno (pinned, from the npm registry) and the Debian packages the tests and
+# benchmarks use. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+DENO_VERSION="2.9.6"
+# Debian packages: virsh (the benchmark's peer), bash-completion for the completion test.
+PACKAGES=(libvirt-clients bash)
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if ! command -v deno >/dev/null 2>&1 || [[ "$(deno --version | head -1)" != "deno ${DENO_VERSION} "* ]]; then
+  command -v npm >/dev/null 2>&1 || { say "npm is needed to install Deno (install Node.js first)"; exit 1; }
+  say "installing Deno ${DENO_VERSION} from the npm registry"
+  npm install --global --no-fund --no-audit --loglevel=error --allow-scripts=deno "deno@${DENO_VERSION}" >&2 ||
+    npm install --global --no-fund --no-audit --loglevel=error "deno@${DENO_VERSION}" >&2
+  hash -r
+fi
+deno --version | head -1 >&2
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    say "missing Debian packages (install them as root): ${missing[*]}"
+  fi
+fi
+
+# Fetch the npm dependencies pinned in deno.json (and esbuild for `deno bundle`).
+cd "$(dirname "$0")/.."
+deno install --quiet >&2 || deno cache --quiet main.ts >&2
