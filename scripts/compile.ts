@@ -54,6 +54,7 @@ for (const target of targets) {
     ],
     stdout: "inherit",
     stderr: "piped",
+    env: { NO_COLOR: "1" },
   }).output();
   const stderr = new TextDecoder().decode(result.stderr);
   if (result.code === 0) {
@@ -62,7 +63,7 @@ for (const target of targets) {
   }
   failed = true;
   // Deno's error: its first line and the innermost cause ("dns error", "404"…).
-  const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
+  const lines = stderr.split("\n").map((l) => l.trim());
   const causes = lines.slice(lines.indexOf("Caused by:") + 1, lines.indexOf("Stack backtrace:"))
     .filter((l) => /^\d+: /.test(l)).map((l) => l.replace(/^\d+: /, ""));
   const said = [
