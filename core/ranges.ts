@@ -13,7 +13,7 @@ export function rangeEnd(range: Range): number {
 
 /** True when the two ranges share at least one byte. */
 export function overlaps(a: Range, b: Range): boolean {
-  return a.base < rangeEnd(b) && b.base < rangeEnd(a);
+  return a.size > 0 && b.size > 0 && a.base < rangeEnd(b) && b.base < rangeEnd(a);
 }
 
 /** True when `inner` lies wholly inside `outer`. */

@@ -46,7 +46,7 @@ export function parseSize(text: string | number, where = "size"): number {
   const trimmed = text.trim();
   const hex = /^0x([0-9a-f]+)$/i.exec(trimmed);
   if (hex) return checkInteger(parseInt(hex[1], 16), text, where);
-  const match = /^(\d+)\s*([a-z]*)$/i.exec(trimmed);
+  const match = /^0x/i.test(trimmed) ? null : /^(\d+)\s*([a-z]*)$/i.exec(trimmed);
   if (!match) {
     throw new InputError(`'${text}' is not a size (use e.g. 512M, 1G, 0x20000000)`, where);
   }
@@ -77,7 +77,7 @@ function checkInteger(value: number, text: string | number, where: string): numb
   return value;
 }
 
-/** Formats a byte count with the largest binary unit that divides it: `512 MiB`, `1.5 GiB`. */
+/** Formats a byte count in the largest binary unit not above it, to 2 decimals: `512 MiB`, `1.5 GiB`. */
 export function formatSize(bytes: number): string {
   for (
     const [unit, factor] of [["TiB", GiB * 1024], ["GiB", GiB], ["MiB", MiB], ["KiB", KiB]] as const

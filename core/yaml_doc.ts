@@ -58,11 +58,17 @@ function keyOf(pair: Pair<Node, Node>): unknown {
 
 function nodeAt(root: Node | null, path: readonly (string | number)[], key?: string): Node | null {
   let node: Node | null = root;
+  let keyNode: Node | null = null;
   for (const step of path) {
     const next = childOf(node, step);
     if (!next) break;
+    // A problem about a whole list or map is reported on its key's line.
+    keyNode = isMap(node)
+      ? (node.items as Pair<Node, Node>[]).find((p) => keyOf(p) === step)?.key ?? null
+      : null;
     node = next;
   }
+  if (key === undefined && keyNode && (isMap(node) || isSeq(node))) return keyNode;
   if (key !== undefined && isMap(node)) {
     const pair = (node.items as Pair<Node, Node>[]).find((p) => keyOf(p) === key);
     if (pair?.key) return pair.key;

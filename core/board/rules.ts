@@ -40,9 +40,6 @@ export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
   });
 
   checkOverlaps(board.memory, ["memory"], "memory range", add);
-  board.memory.forEach((range, i) => {
-    if (range.size === 0) add(["memory", i, "size"], "size must not be 0");
-  });
 
   const deviceNames = new Map<string, number>();
   const deviceRanges: { range: Range; path: (string | number)[]; name: string }[] = [];

@@ -21,7 +21,7 @@ function numberField(parse: (text: string | number, where?: string) => number, w
   });
 }
 
-const size = numberField(parseSize, "size");
+const size = numberField(parseSize, "size").refine((n) => n > 0, "size must be greater than 0");
 const address = numberField(parseAddress, "address");
 const id = z.number().int().nonnegative();
 

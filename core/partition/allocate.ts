@@ -129,6 +129,15 @@ function allocateMemory(board: Board, owners: Owners, spec: PartitionSpec): Rang
   if (!Number.isSafeInteger(size) || size <= 0 || !isAligned(size, PAGE)) {
     throw new InputError(`memory size ${size} must be a positive multiple of 4 KiB`, "--memory");
   }
+  const largestRam = Math.max(...board.memory.map((m) => m.size));
+  if (size > largestRam) {
+    throw new InputError(
+      `${formatSize(size)} is more than board ${board.name}'s largest RAM range (${
+        formatSize(largestRam)
+      })`,
+      "--memory",
+    );
+  }
   if (spec.memoryBase !== undefined) {
     const window = { base: spec.memoryBase, size };
     if (!isAligned(window.base, PAGE)) {

@@ -57,7 +57,12 @@ export function checkPlugin(value: unknown, source: string): Plugin {
   }
   for (const [hook, type] of Object.entries(HOOKS[kind])) {
     if (typeof p[hook] !== type || p[hook] === null) {
-      throw new PluginError(`${kind} plugin '${p.name}' needs '${hook}' (a ${type})`, source);
+      throw new PluginError(
+        `${kind} plugin '${p.name}' needs '${hook}' (${
+          /^[aeiou]/.test(type) ? "an" : "a"
+        } ${type})`,
+        source,
+      );
     }
   }
   if (kind === "arch" && !(ARCH_NAMES as readonly string[]).includes(p.name)) {
