@@ -112,6 +112,24 @@ export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
   if (board.cores.length > 0 && board.cores.every((core) => coreOwner.has(core.id))) {
     add(["cores"], "every core is reserved: no core is left for partitions");
   }
+  const conduits = board.arch === "riscv" ? ["ecall"] : ["smc", "hvc"];
+  if (!conduits.includes(board.monitor.conduit)) {
+    add(
+      ["monitor", "conduit"],
+      `${board.arch} monitors are reached with ${
+        conduits.join(" or ")
+      }, not ${board.monitor.conduit}`,
+    );
+  }
+  board.devices.forEach((device, i) => {
+    const owner = deviceOwner.get(device.name);
+    if (device.default && owner) {
+      add(
+        ["devices", i, "default"],
+        `device '${device.name}' is kept by ${owner}, so it cannot be a default`,
+      );
+    }
+  });
   if (arch && arch.powerInterface !== board.monitor.interface) {
     add(
       ["monitor", "interface"],

@@ -15,7 +15,7 @@ import type { CommandSpec, OptionSpec } from "./args.ts";
 import { commandHelp, optionLines, parseArgs, requireArgs } from "./args.ts";
 import type { CliHost, GlobalOptions } from "./context.ts";
 import { CliContext } from "./context.ts";
-import { causeChain, errorLine, exitCodeOf } from "../errors.ts";
+import { causeChain, errorLine, exitCodeOf, InputError } from "../errors.ts";
 import { createCommand, destroyCommand, startCommand, stopCommand } from "./commands/lifecycle.ts";
 import { listCommand, planCommand, showCommand } from "./commands/query.ts";
 import { boardCheckCommand, boardListCommand, boardShowCommand } from "./commands/board.ts";
@@ -94,12 +94,11 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       return 0;
     }
     if (!parsed.command) {
-      if (parsed.help || argv.length === 0) {
+      if (parsed.help) {
         host.io.out(mainHelp());
-        return parsed.help ? 0 : 2;
+        return 0;
       }
-      host.io.out(mainHelp());
-      return 2;
+      throw new InputError("no command given", "vmanctl --help lists the commands");
     }
     if (parsed.help) {
       host.io.out(commandHelp(parsed.command));

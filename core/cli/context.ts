@@ -143,11 +143,13 @@ export class CliContext {
     const store = await this.store();
     return {
       store,
-      // A board given as a file is checked by name once loaded; a name is checked here.
+      // A board given as a file is checked by the name it describes.
       requested: {
-        board: this.globals.board !== undefined && !isBoardFile(this.globals.board)
-          ? this.globals.board
-          : undefined,
+        board: this.globals.board === undefined
+          ? undefined
+          : isBoardFile(this.globals.board)
+          ? (await this.board(this.globals.board)).name
+          : this.globals.board,
         backend: this.globals.backend,
       },
       setup: async () => {

@@ -117,7 +117,9 @@ function allocateCores(board: Board, owners: Owners, spec: PartitionSpec): numbe
   if (free.length < count) {
     const held = boardIds.filter((id) => owners.cores.has(id));
     throw new ConflictError(
-      `${count} cores requested, ${free.length} free: ${describeHeld(held, owners.cores, "core")}`,
+      `${count} ${count === 1 ? "core" : "cores"} requested, ${free.length} free: ${
+        describeHeld(held, owners.cores, "core")
+      }`,
       spec.name,
     );
   }

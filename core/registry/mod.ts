@@ -6,3 +6,9 @@
 export * from "./plugin.ts";
 export * from "./registry.ts";
 export { checkPlugin } from "./validate.ts";
+export type {
+  MemorySource,
+  Monitor,
+  MonitorContext,
+  MonitorPartitionState,
+} from "../monitor/monitor.ts";

@@ -84,7 +84,10 @@ export class Registry {
     const entry = this.entries.get(kind)!.get(name);
     if (!entry) {
       const known = [...this.entries.get(kind)!.keys()].sort().join(", ") || "none";
-      throw new InputError(`no ${kind} plugin named '${name}' (known: ${known})`);
+      throw new InputError(
+        `no ${kind} plugin named '${name}' (known: ${known})`,
+        "vmanctl plugins lists them",
+      );
     }
     return entry.plugin as PluginOf<K>;
   }

@@ -4,7 +4,7 @@
  * lock (writes replace the file atomically); every mutation runs under one
  * exclusive lock on `state.lock`, so concurrent vmanctl processes never lose an
  * update. Writes go to a temporary file, are fsynced, then renamed over
- * `state.json`.
+ * `state.json`, and the directory is fsynced.
  *
  * @example
  * ```ts
@@ -164,6 +164,9 @@ export class StateStore {
       while (written < data.length) written += await file.write(data.subarray(written));
       await file.sync();
       await Deno.rename(temp, this.file);
+      // The rename itself is durable once the directory is synced.
+      using dir = await Deno.open(this.dir);
+      await dir.sync();
     } catch (error) {
       await Deno.remove(temp).catch(() => {});
       throw new StateStoreError(`cannot write the state: ${(error as Error).message}`, this.file, {

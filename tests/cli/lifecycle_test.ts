@@ -295,7 +295,7 @@ Deno.test("bad input: each gets one line and exit code 2, and changes nothing", 
       [["create", "bad name!"], /partition name/],
       [["create", "x", "--kernel", `${dir}/no-such-Image`], /kernel/],
       [["create", "x", "--frobnicate"], /unknown option --frobnicate/],
-      [["create"], /missing NAME/],
+      [["create"], /has no name: give NAME/],
       [["create", "x", "--memory"], /needs a value/],
       [["show", "nobody"], /no partition named 'nobody'/],
       [["start", "nobody"], /no partition named 'nobody'/],
@@ -385,7 +385,7 @@ Deno.test("-v adds the cause chain; without it there is no stack trace", async (
   });
 });
 
-Deno.test("help: --help everywhere exits 0; no command prints help and exits 2", async () => {
+Deno.test("help: --help everywhere exits 0; no command is one line and exit 2", async () => {
   const main = await vmanctl(["--help"]);
   assert.equal(main.code, 0);
   for (const name of ["create", "board list", "plan", "completion"]) {
@@ -401,6 +401,8 @@ Deno.test("help: --help everywhere exits 0; no command prints help and exits 2",
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /^Usage: vmanctl/);
   }
-  assert.equal((await vmanctl([])).code, 2);
+  const none = await vmanctl([]);
+  assert.equal(none.code, 2);
+  assert.equal(none.stderr, "vmanctl: no command given (vmanctl --help lists the commands)\n");
   assert.match((await vmanctl(["--version"])).stdout, /^vmanctl \d+\.\d+\.\d+/);
 });

@@ -213,6 +213,8 @@ Deno.test("bash completion completes commands, subcommands, options and partitio
     assert.equal(await complete(["vmanctl", "board", "s"]), "show");
     assert.equal(await complete(["vmanctl", "create", "x", "--mem"]), "--memory --memory-base");
     assert.equal(await complete(["vmanctl", "start", "w"]), "web1");
+    assert.equal(await complete(["vmanctl", "--state-dir", `${dir}/s`, "start", "w"]), "web1");
+    assert.equal(await complete(["vmanctl", "--board", "qemu-virt-arm6"]), "qemu-virt-arm64");
     assert.equal(await complete(["vmanctl", "board", "show", "qemu-virt-r"]), "qemu-virt-riscv64");
     const none = await vmanctl(["completion", "zsh"]);
     assert.equal(none.code, 2);

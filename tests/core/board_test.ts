@@ -498,3 +498,27 @@ Deno.test("assignable leaves out reserved devices and a reservation in the middl
     { base: 0x61000000, size: 0x1f000000 },
   ]);
 });
+
+Deno.test("a conduit the architecture cannot use is refused", () => {
+  const text = edit(
+    "monitor: { conduit: hvc, interface: psci }\n",
+    "monitor: { conduit: ecall, interface: psci } # HERE\n",
+  );
+  assertFirstProblem(text, {
+    field: "monitor.conduit",
+    message: /reached with smc or hvc, not ecall/,
+  });
+});
+
+Deno.test("a reserved device cannot be a default device", () => {
+  const text = edit(
+    "    sharing: per-partition\n",
+    "    sharing: per-partition\n    default: true\n",
+    edit("    cores: [0]\n", "    cores: [0]\n    devices: [uart0]\n"),
+  );
+  const error = refused(text);
+  assert.equal(
+    error.problems.some((p) => /kept by management, so it cannot be a default/.test(p.message)),
+    true,
+  );
+});

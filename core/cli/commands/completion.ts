@@ -41,9 +41,16 @@ function bashScript(
   globals: readonly OptionSpec[],
 ): string {
   const valued = [...globals, ...commands.flatMap((c) => c.options)].filter((o) => o.value);
-  const fileOptions = valued.filter((o) => /FILE|SPEC|DIR/.test(o.value!)).map((o) =>
-    `--${o.name}`
-  );
+  const fileOptions = [
+    ...new Set(
+      valued.filter((o) => o.name !== "board" && /FILE|SPEC|DIR/.test(o.value!)).map((o) =>
+        `--${o.name}`
+      ),
+    ),
+  ];
+  const valueOptions = [
+    ...new Set(valued.flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])])),
+  ];
   const firstWords = [...new Set(commands.map((c) => c.name.split(" ")[0]))].join(" ");
   const cases = commands.map((c) => {
     const completes = c.args[0]?.complete ?? "";
@@ -70,7 +77,10 @@ _vmanctl() {
   esac
   for ((i=1; i<COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
-    [[ "$w" == -* ]] && continue
+    case "$w" in
+      ${valueOptions.join("|")}) ((i++)); continue ;;
+      -*) continue ;;
+    esac
     if [[ -z "$cmd" ]]; then cmd="$w"; elif [[ -z "$sub" ]]; then sub="$w"; fi
   done
   case "$cmd" in

@@ -22,11 +22,11 @@ function report(ctx: CliContext, record: PartitionRecord, text: string): number 
 export const createCommand: CommandSpec<CliContext> = {
   name: "create",
   summary: "Define a partition: allocate its cores, memory window and devices.",
-  args: [{ name: "NAME", required: true }],
+  args: [{ name: "NAME", required: false }],
   options: specOptions,
   async run(ctx, input) {
     const { specFromInput } = await import("./spec_input.ts");
-    const spec = await specFromInput(input.args.NAME!, input.options);
+    const spec = await specFromInput(input.args.NAME, input.options);
     const record = await (await loadLifecycle()).createPartition(await ctx.lifecycle(), spec);
     const m = record.allocation.memory;
     return report(

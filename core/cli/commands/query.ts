@@ -5,6 +5,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
+import { DEFAULT_BACKEND } from "../context.ts";
 import { partitionTable, partitionText, partitionView } from "../output.ts";
 import { InputError } from "../../errors.ts";
 import type { Board, MonitorCall, PartitionRecord } from "../../model.ts";
@@ -117,7 +118,7 @@ export const planCommand: CommandSpec<CliContext> = {
     const lifecycle = await ctx.lifecycle();
     const { record, board, calls } = await planSpec(lifecycle, spec);
     const backend = (await store.read())?.backend ?? ctx.globals.backend ??
-      (await ctx.config()).backend ?? "dry-run";
+      (await ctx.config()).backend ?? DEFAULT_BACKEND;
     return detail(ctx, record, board, backend, calls, "Monitor calls a start would make");
   },
 };
