@@ -56,6 +56,8 @@ export interface BoardDevice {
   default: boolean;
   /** The partition's console when it has this device. */
   console: boolean;
+  /** Path of the device's node in the board's device tree, e.g. `/pl011@9000000`. */
+  path?: string;
 }
 
 /** Who keeps reserved resources. */
@@ -99,6 +101,13 @@ export interface Board {
   reserved: Reservation[];
   /** The monitor's conduit and power interface. */
   monitor: MonitorConduit;
+  /**
+   * Nodes of the board's device tree every partition keeps besides its own devices:
+   * shared infrastructure no kept node refers to (e.g. RISC-V's CLINT).
+   */
+  keep?: string[];
+  /** The board's device tree file (DTB), relative to the board description. */
+  devicetree?: string;
 }
 
 /** What a user asks for. Either `cpus` or `cpuIds`; either `memory` (size) or both. */

@@ -76,11 +76,12 @@ export function loadBoardYaml(
   return parsed;
 }
 
-/** Loads a board YAML as a board plugin. */
+/** Loads a board YAML as a board plugin, with its device tree when given. */
 export function boardPluginFromYaml(
   text: string,
   file: string,
   archOf?: (name: string) => ArchPlugin | undefined,
+  devicetree?: Uint8Array,
 ): BoardPlugin {
   const { board, version } = loadBoardYaml(text, file, archOf);
   return {
@@ -90,5 +91,34 @@ export function boardPluginFromYaml(
     apiVersion: PLUGIN_API_VERSION,
     description: board.description,
     board,
+    ...(devicetree ? { devicetree } : {}),
   };
+}
+
+/**
+ * Loads a board YAML file as a board plugin, reading the device tree it names
+ * (`devicetree:`, relative to the YAML file).
+ */
+export async function boardPluginFromFile(
+  path: string,
+  archOf?: (name: string) => ArchPlugin | undefined,
+): Promise<BoardPlugin> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new BoardError(`cannot read the board file: ${(error as Error).message}`, path);
+  }
+  const plugin = boardPluginFromYaml(text, path, archOf);
+  const name = plugin.board.devicetree;
+  if (name === undefined) return plugin;
+  const dtbPath = name.startsWith("/") ? name : `${path.replace(/[^/]*$/, "") || "./"}${name}`;
+  try {
+    return { ...plugin, devicetree: await Deno.readFile(dtbPath) };
+  } catch (error) {
+    throw new BoardError(
+      `cannot read the board's device tree ${dtbPath}: ${(error as Error).message}`,
+      path,
+    );
+  }
 }

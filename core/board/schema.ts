@@ -26,6 +26,10 @@ const address = numberField(parseAddress, "address");
 const id = z.number().int().nonnegative();
 
 const range = z.strictObject({ base: address, size });
+const dtPath = z.string().regex(
+  /^\/([^/]+(\/[^/]+)*)?$/,
+  "a device tree path like /soc/serial@10000000",
+);
 
 /** Schema of one board description. */
 export const boardSchema = z.strictObject({
@@ -47,6 +51,7 @@ export const boardSchema = z.strictObject({
     sharing: z.enum(["exclusive", "per-partition"]).default("exclusive"),
     default: z.boolean().default(false),
     console: z.boolean().default(false),
+    path: dtPath.optional(),
   })).default([]),
   reserved: z.array(z.strictObject({
     owner: z.enum(["management", "monitor"]),
@@ -54,6 +59,8 @@ export const boardSchema = z.strictObject({
     memory: z.array(range).default([]),
     devices: z.array(z.string()).default([]),
   })).default([]),
+  keep: z.array(dtPath).optional(),
+  devicetree: z.string().regex(/\.dtb$/, "a .dtb file name").optional(),
 });
 
 /** A schema problem at a path of the raw document. */

@@ -11,7 +11,7 @@ import { loadConfig } from "../config.ts";
 import type { Board } from "../model.ts";
 import type { LifecycleContext } from "../partition/lifecycle.ts";
 import type { BoardFile } from "../registry/discover.ts";
-import type { Plugin } from "../registry/plugin.ts";
+import type { BoardPlugin, Plugin } from "../registry/plugin.ts";
 import type { Registry } from "../registry/registry.ts";
 import { StateStore } from "../state/store.ts";
 
@@ -111,31 +111,27 @@ export class CliContext {
     })();
   }
 
+  /** A board plugin by name, or from a board YAML file when the value is a path. */
+  async boardPlugin(nameOrFile: string): Promise<BoardPlugin> {
+    const registry = await this.registry();
+    if (!isBoardFile(nameOrFile)) return registry.get("board", nameOrFile);
+    const { boardPluginFromFile } = await import("../board/load.ts");
+    const plugin = await boardPluginFromFile(
+      nameOrFile,
+      (arch) => registry.has("arch", arch) ? registry.get("arch", arch) : undefined,
+    );
+    if (!registry.has("arch", plugin.board.arch)) {
+      throw new InputError(
+        `board ${plugin.name} needs arch plugin '${plugin.board.arch}'`,
+        nameOrFile,
+      );
+    }
+    return plugin;
+  }
+
   /** A board by name, or from a board YAML file when the value is a path. */
   async board(nameOrFile: string): Promise<Board> {
-    const registry = await this.registry();
-    if (isBoardFile(nameOrFile)) {
-      const { boardPluginFromYaml } = await import("../board/load.ts");
-      let text: string;
-      try {
-        text = await Deno.readTextFile(nameOrFile);
-      } catch (error) {
-        throw new InputError(`cannot read the board file: ${(error as Error).message}`, nameOrFile);
-      }
-      const plugin = boardPluginFromYaml(
-        text,
-        nameOrFile,
-        (arch) => registry.has("arch", arch) ? registry.get("arch", arch) : undefined,
-      );
-      if (!registry.has("arch", plugin.board.arch)) {
-        throw new InputError(
-          `board ${plugin.name} needs arch plugin '${plugin.board.arch}'`,
-          nameOrFile,
-        );
-      }
-      return plugin.board;
-    }
-    return registry.get("board", nameOrFile).board;
+    return (await this.boardPlugin(nameOrFile)).board;
   }
 
   /** The lifecycle context: state store, set-up of new state dirs, monitor backends. */
@@ -161,10 +157,10 @@ export class CliContext {
             store.dir,
           );
         }
-        const board = await this.board(boardName);
+        const { board, devicetree } = await this.boardPlugin(boardName);
         const backend = this.globals.backend ?? config.backend ?? DEFAULT_BACKEND;
         (await this.registry()).get("monitor", backend);
-        return { board, backend };
+        return { board, backend, devicetree };
       },
       monitor: async (backend, board) =>
         (await this.registry()).get("monitor", backend).create({ stateDir: store.dir, board }),

@@ -14,7 +14,7 @@ import type { Monitor } from "../monitor/monitor.ts";
 import { RecordingMonitor } from "../monitor/monitor.ts";
 import { DryRunMonitor } from "../monitor/dry_run.ts";
 import type { StateDocument, StateStore } from "../state/store.ts";
-import { STATE_FORMAT } from "../state/store.ts";
+import { BOARD_DTB, STATE_FORMAT } from "../state/store.ts";
 import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
 
@@ -22,8 +22,8 @@ import { startSequence, stopSequence } from "./boot.ts";
 export interface LifecycleContext {
   /** The state store. */
   store: StateStore;
-  /** Board and backend for a state dir that has none yet. */
-  setup(): Promise<{ board: Board; backend: string }>;
+  /** Board (with its device tree, if any) and backend for a state dir that has none yet. */
+  setup(): Promise<{ board: Board; backend: string; devicetree?: Uint8Array }>;
   /** Makes a monitor of the backend for the board. */
   monitor(backend: string, board: Board): Promise<Monitor>;
   /** Board and backend named on the command line, checked against the state dir's. */
@@ -50,17 +50,17 @@ export function checkRequested(
   }
 }
 
-/** The document of a state dir, or a new empty one from `setup`. */
+/** A state dir's document, or a new empty one from `setup` with the board's device tree. */
 async function documentOf(
   ctx: LifecycleContext,
   doc: StateDocument | undefined,
-): Promise<StateDocument> {
+): Promise<{ doc: StateDocument; devicetree?: Uint8Array }> {
   if (doc) {
     checkRequested(doc, ctx.requested, ctx.store.dir);
-    return doc;
+    return { doc };
   }
-  const { board, backend } = await ctx.setup();
-  return { format: STATE_FORMAT, board, backend, partitions: [] };
+  const { board, backend, devicetree } = await ctx.setup();
+  return { doc: { format: STATE_FORMAT, board, backend, partitions: [] }, devicetree };
 }
 
 function find(doc: StateDocument | undefined, name: string): PartitionRecord {
@@ -86,8 +86,15 @@ export async function createPartition(
   const existing = await ctx.store.read();
   const fresh = existing ? undefined : await documentOf(ctx, undefined);
   return await ctx.store.update(async (current) => {
-    const doc = current ?? fresh ?? await documentOf(ctx, undefined);
+    let doc = current;
     if (current) checkRequested(current, ctx.requested, ctx.store.dir);
+    else {
+      // A new state dir keeps a copy of the board's device tree beside its state.
+      const setup = fresh ?? await documentOf(ctx, undefined);
+      doc = setup.doc;
+      if (setup.devicetree) await ctx.store.writeFile(BOARD_DTB, setup.devicetree);
+    }
+    doc = doc!;
     const allocation = allocate(doc.board, doc.partitions, spec);
     const now = new Date().toISOString();
     const record: PartitionRecord = {
@@ -182,7 +189,7 @@ export async function planSpec(
   ctx: LifecycleContext,
   spec: PartitionSpec,
 ): Promise<{ record: PartitionRecord; board: Board; calls: MonitorCall[] }> {
-  const doc = await documentOf(ctx, await ctx.store.read());
+  const { doc } = await documentOf(ctx, await ctx.store.read());
   const allocation = allocate(doc.board, doc.partitions, spec);
   const now = new Date().toISOString();
   const record: PartitionRecord = {

@@ -20,6 +20,8 @@ export interface BoardFile {
   file: string;
   /** YAML text. */
   text: string;
+  /** The board's device tree, when the YAML names one. */
+  devicetree?: Uint8Array;
 }
 
 /** What the registry is built from. */
@@ -52,11 +54,11 @@ export function pluginDirs(flags: readonly string[], envPath: string | undefined
 export async function buildRegistry(sources: RegistrySources): Promise<Registry> {
   const registry = new Registry();
   for (const plugin of sources.builtins) registry.register(plugin, "built-in");
-  const { boardPluginFromYaml } = await import("../board/load.ts");
+  const { boardPluginFromFile, boardPluginFromYaml } = await import("../board/load.ts");
   const archOf = (name: string) =>
     registry.has("arch", name) ? registry.get("arch", name) as ArchPlugin : undefined;
-  for (const { file, text } of sources.boardFiles) {
-    registry.register(boardPluginFromYaml(text, file, archOf), "built-in");
+  for (const { file, text, devicetree } of sources.boardFiles) {
+    registry.register(boardPluginFromYaml(text, file, archOf, devicetree), "built-in");
   }
   for (const dir of sources.pluginDirs) {
     let names: string[];
@@ -75,7 +77,7 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
       const path = `${dir.replace(/\/+$/, "")}/${name}`;
       try {
         if (/\.ya?ml$/.test(name)) {
-          registry.register(boardPluginFromYaml(await Deno.readTextFile(path), path, archOf), path);
+          registry.register(await boardPluginFromFile(path, archOf), path);
         } else if (/\.(ts|js|mjs)$/.test(name)) {
           for (const plugin of await importPlugins(path)) registry.register(plugin, path);
         }

@@ -68,6 +68,8 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
 export interface BoardPlugin extends PluginBase<"board"> {
   /** The validated board. */
   board: Board;
+  /** The board's device tree (DTB), when it has one. */
+  devicetree?: Uint8Array;
 }
 
 /** Any plugin. */

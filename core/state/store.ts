@@ -32,6 +32,9 @@ export interface StateDocument {
   partitions: PartitionRecord[];
 }
 
+/** The file in the state dir holding the board's device tree. */
+export const BOARD_DTB = "board.dtb";
+
 /** Thrown when the state dir cannot be read or written. Exit code 1. */
 export class StateStoreError extends VmanError {}
 
@@ -81,6 +84,23 @@ export class StateStore {
     const { doc, result } = await change(current);
     if (doc) await this.write(doc);
     return result;
+  }
+
+  /** Reads a file of the state dir; undefined when it does not exist. */
+  async readFile(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(`${this.dir}/${name}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new StateStoreError(`cannot read ${name}: ${(error as Error).message}`, this.dir, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Writes a file of the state dir atomically (call it inside {@linkcode update}). */
+  async writeFile(name: string, data: Uint8Array): Promise<void> {
+    await this.writeAtomically(`${this.dir}/${name}`, data);
   }
 
   private decode(text: string): StateDocument {
@@ -151,8 +171,14 @@ export class StateStore {
   }
 
   private async write(doc: StateDocument): Promise<void> {
-    const temp = `${this.file}.${Deno.pid}.tmp`;
-    const data = new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
+    await this.writeAtomically(
+      this.file,
+      new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n"),
+    );
+  }
+
+  private async writeAtomically(path: string, data: Uint8Array): Promise<void> {
+    const temp = `${path}.${Deno.pid}.tmp`;
     try {
       using file = await Deno.open(temp, {
         create: true,
@@ -163,7 +189,7 @@ export class StateStore {
       let written = 0;
       while (written < data.length) written += await file.write(data.subarray(written));
       await file.sync();
-      await Deno.rename(temp, this.file);
+      await Deno.rename(temp, path);
       // The rename itself is durable once the directory is synced.
       using dir = await Deno.open(this.dir);
       await dir.sync();

@@ -41,6 +41,7 @@ Deno.test("an external board YAML appears in board list and hosts a partition; b
     const plugins = `${dir}/plugins`;
     await Deno.mkdir(plugins);
     await Deno.writeTextFile(`${plugins}/lab-board.yaml`, await boardVariant("lab-board"));
+    await Deno.copyFile(`${ROOT}/boards/qemu-virt-arm64.dtb`, `${plugins}/qemu-virt-arm64.dtb`);
     await Deno.writeTextFile(
       `${plugins}/broken-board.yaml`,
       await boardVariant("broken", (t) => t.replace("cores:", "coers:")),

@@ -303,6 +303,8 @@ Deno.test("pluginDirs: the default only when neither flags nor VMAN_PLUGIN_PATH 
 /** A temp plugin dir holding good and bad plugins. */
 async function makePluginDir(): Promise<{ dir: string; files: Record<string, string> }> {
   const dir = await Deno.makeTempDir({ prefix: "vman-plugins-" });
+  // The copy's device tree lies beside it, as it does beside the original.
+  await Deno.copyFile(repoPath("boards/qemu-virt-arm64.dtb"), `${dir}/qemu-virt-arm64.dtb`);
   const arm64 = await Deno.readTextFile(repoPath("boards/qemu-virt-arm64.yaml"));
   const renamed = arm64.replace(/^name: qemu-virt-arm64$/m, "name: my-board");
   assert.notEqual(renamed, arm64);
@@ -394,6 +396,7 @@ Deno.test("buildRegistry: a plugin-dir board repeating a built-in name is refuse
   const dir = await Deno.makeTempDir({ prefix: "vman-plugins-" });
   try {
     const arm64 = await Deno.readTextFile(repoPath("boards/qemu-virt-arm64.yaml"));
+    await Deno.copyFile(repoPath("boards/qemu-virt-arm64.dtb"), `${dir}/qemu-virt-arm64.dtb`);
     await Deno.writeTextFile(`${dir}/copy.yaml`, arm64);
     const warnings: string[] = [];
     const registry = await buildRegistry({
