@@ -17,13 +17,17 @@ import type { BoardFile } from "./core/registry/discover.ts";
  * bundle and the compiled binary carry them.
  */
 export async function builtinPlugins(): Promise<Plugin[]> {
-  const [{ armv7 }, { armv8 }, { riscv }, { dryRunMonitor }] = await Promise.all([
-    import("./arch/armv7/mod.ts"),
-    import("./arch/armv8/mod.ts"),
-    import("./arch/riscv/mod.ts"),
-    import("./core/monitor/dry_run.ts"),
-  ]);
-  return [armv7(), armv8(), riscv(), dryRunMonitor()];
+  const [{ armv7 }, { armv8 }, { riscv }, { fdt }, { psci }, { sbi }, { dryRunMonitor }] =
+    await Promise.all([
+      import("./arch/armv7/mod.ts"),
+      import("./arch/armv8/mod.ts"),
+      import("./arch/riscv/mod.ts"),
+      import("./plugins/fdt/mod.ts"),
+      import("./plugins/psci/mod.ts"),
+      import("./plugins/sbi/mod.ts"),
+      import("./core/monitor/dry_run.ts"),
+    ]);
+  return [armv7(), armv8(), riscv(), fdt(), psci(), sbi(), dryRunMonitor()];
 }
 
 /** The built-in board files. */

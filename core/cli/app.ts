@@ -21,6 +21,7 @@ import { listCommand, planCommand, showCommand } from "./commands/query.ts";
 import { boardCheckCommand, boardListCommand, boardShowCommand } from "./commands/board.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { completionCommand } from "./commands/completion.ts";
+import { dtbCommand } from "./commands/dtb.ts";
 
 /** vmanager's version. */
 export const VERSION = "0.1.0";
@@ -63,6 +64,7 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   listCommand,
   showCommand,
   planCommand,
+  dtbCommand,
   completionCommand(() => COMMANDS, GLOBAL_OPTIONS),
 ];
 

@@ -139,11 +139,13 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
           const target = nodeOf(ref.phandle);
           if (!target || isKept(target, verdict, parentOf)) continue;
           if (gone.has(target)) {
-            if (
-              !getProp(node, "reg") && !pathOf.get(node)!.startsWith("/cpus") &&
-              pathOf.get(node) !== "/"
-            ) {
-              dropSubtree(node, verdict);
+            // A node without registers that needs a removed node goes, with the
+            // top-level system node it belongs to (e.g. gpio-keys whose key uses
+            // another partition's GPIO).
+            const path = pathOf.get(node)!;
+            if (!getProp(node, "reg") && !path.startsWith("/cpus") && path !== "/") {
+              const top = byPath.get(`/${path.split("/")[1]}`)!;
+              dropSubtree(getProp(top, "reg") ? node : top, verdict);
               changed = true;
             }
             continue;

@@ -13,7 +13,8 @@
  * ```
  * @module
  */
-import type { ArchName, Board } from "../model.ts";
+import type { Allocation, ArchName, Board } from "../model.ts";
+import type { FdtTree } from "../devicetree/tree.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
 
 /** The plugin API version this vmanager speaks. A plugin must declare the same. */
@@ -55,8 +56,33 @@ export interface ArchPlugin extends PluginBase<"arch"> {
   describeCoreId(hwid: number): string;
 }
 
-/** A feature that contributes to a stage of the flow. Hooks arrive with each feature. */
-export type FeaturePlugin = PluginBase<"feature">;
+/** Reads and writes device tree blobs (the `fdt` feature). */
+export interface DeviceTreeCodec {
+  /** Parses a DTB; throws a typed error on malformed input. */
+  read(blob: Uint8Array): FdtTree;
+  /** Writes a DTB. */
+  write(tree: FdtTree): Uint8Array;
+  /** Prints DTS text. */
+  dts(tree: FdtTree): string;
+}
+
+/** What a feature's device tree hook knows about the partition. */
+export interface PartitionTreeContext {
+  /** The board. */
+  board: Board;
+  /** The partition's allocation. */
+  allocation: Allocation;
+  /** The board's arch plugin. */
+  arch: ArchPlugin;
+}
+
+/** A feature that contributes to a stage of the flow. Every hook is optional. */
+export interface FeaturePlugin extends PluginBase<"feature"> {
+  /** The device tree codec, for a feature that provides one. */
+  devicetree?: DeviceTreeCodec;
+  /** Adds the feature's parts to a partition's device tree (after pruning). */
+  partitionTree?(tree: FdtTree, context: PartitionTreeContext): void;
+}
 
 /** A monitor backend. */
 export interface MonitorPlugin extends PluginBase<"monitor"> {

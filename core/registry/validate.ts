@@ -65,6 +65,23 @@ export function checkPlugin(value: unknown, source: string): Plugin {
       );
     }
   }
+  if (kind === "feature") {
+    const codec = p.devicetree as Record<string, unknown> | undefined;
+    if (
+      codec !== undefined && ["read", "write", "dts"].some((k) => typeof codec?.[k] !== "function")
+    ) {
+      throw new PluginError(
+        `feature plugin '${p.name}': 'devicetree' needs read, write and dts functions`,
+        source,
+      );
+    }
+    if (p.partitionTree !== undefined && typeof p.partitionTree !== "function") {
+      throw new PluginError(
+        `feature plugin '${p.name}': 'partitionTree' must be a function`,
+        source,
+      );
+    }
+  }
   if (kind === "arch" && !(ARCH_NAMES as readonly string[]).includes(p.name)) {
     throw new PluginError(
       `arch plugin '${p.name}' is not one of ${ARCH_NAMES.join(", ")}`,

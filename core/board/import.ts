@@ -1,0 +1,345 @@
+/**
+ * `board import`: a first board description derived from any device tree — the
+ * architecture, the cores with their ids, the RAM, the MMIO devices with their
+ * registers and interrupts, the console — with default reservations for the
+ * management partition and the monitor that are marked as defaults to review.
+ * What it cannot handle it names instead of guessing.
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import type { ArchName, Board, BoardDevice, MemoryRange, Range, Reservation } from "../model.ts";
+import { overlaps, subtractRanges } from "../ranges.ts";
+import { alignUp, MiB } from "../units.ts";
+import type { FdtNode, FdtTree } from "../devicetree/tree.ts";
+import { getProp } from "../devicetree/tree.ts";
+import { readCells, readString, readStrings, readU32s } from "../devicetree/values.ts";
+import { cellCounts } from "../devicetree/partition.ts";
+
+/** What the management partition keeps by default on an imported board. */
+export const DEFAULT_MANAGEMENT_MEMORY = 256 * MiB;
+
+/** A device tree that cannot become a board: names what and where. Exit code 2. */
+export class BoardImportError extends InputError {}
+
+/** The imported board and what was left out. */
+export interface ImportedBoard {
+  /** The board description. */
+  board: Board;
+  /** One line per thing left out or assumed, for the YAML's comments. */
+  notes: string[];
+}
+
+const ARMV8_CPUS =
+  /^(arm,cortex-a(3[45]|5[357]|6[05]|7[2-8]|7[0-9]ae|510|520|710|715|720)|arm,cortex-x\d|arm,neoverse|arm,armv8|apm,potenza|cavium,thunder|nvidia,(denver|carmel)|qcom,(kryo|falkor|oryon)|brcm,(brahma-b53|vulcan)|apple,|fujitsu,a64fx|hisilicon,|phytium,)/;
+const ARMV7_CPUS =
+  /^(arm,cortex-a(5|7|8|9|12|15|17|32)$|arm,cortex-r|marvell,(pj4|sheeva-v7)|qcom,(krait|scorpion)|brcm,brahma-b15|mrvl,pj4)/;
+
+/** Derives a board description from a device tree. */
+export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName): ImportedBoard {
+  const notes: string[] = [];
+  const root = tree.root;
+  const [ac, sc] = cellCounts(root);
+  const cpus = child(root, "cpus");
+  if (!cpus) throw new BoardImportError("the device tree has no /cpus node", "/cpus");
+  const cpuNodes = cpus.children.filter((c) => stringProp(c, "device_type") === "cpu");
+  if (cpuNodes.length === 0) throw new BoardImportError("/cpus has no cpu nodes", "/cpus");
+  const arch = archOverride ?? archOf(cpuNodes);
+  const [cpuAc] = cellCounts(cpus);
+  const cores = cpuNodes.map((cpu, id) => {
+    const reg = getProp(cpu, "reg");
+    if (!reg) throw new BoardImportError(`cpu node ${cpu.name} has no reg`, `/cpus/${cpu.name}`);
+    return { id, hwid: Number(readCells(reg.value, [cpuAc])[0][0]) };
+  });
+
+  const memory: MemoryRange[] = [];
+  for (const node of root.children.filter((n) => stringProp(n, "device_type") === "memory")) {
+    const reg = getProp(node, "reg");
+    for (const [base, size] of reg ? readCells(reg.value, [ac, sc]) : []) {
+      if (size === 0n) {
+        notes.push(
+          `/${node.name}: a RAM range of size 0 (filled in by the bootloader) is left out`,
+        );
+        continue;
+      }
+      memory.push({
+        name: memory.length === 0 ? "ram" : `ram${memory.length}`,
+        base: Number(base),
+        size: Number(size),
+      });
+    }
+  }
+  if (memory.length === 0) {
+    throw new BoardImportError(
+      "the device tree gives no RAM (its memory nodes are missing or of size 0, as the bootloader fills " +
+        "them in): dump the running board's tree (/sys/firmware/fdt) or add the RAM to the YAML by hand",
+      "/memory",
+    );
+  }
+
+  const monitorKept = firmwareMemory(tree, ac, sc, memory, notes);
+  const devices = collectDevices(tree, notes);
+  markConsole(tree, devices, notes);
+
+  const management = managementWindow(memory, monitorKept);
+  if (!management) {
+    throw new BoardImportError("no 256 MiB of RAM is left for the management partition", "/memory");
+  }
+  const reserved: Reservation[] = [
+    { owner: "management", cores: [cores[0].id], memory: [management], devices: [] },
+  ];
+  if (monitorKept.length > 0) {
+    reserved.push({ owner: "monitor", cores: [], memory: monitorKept, devices: [] });
+  }
+
+  const psci = child(root, "psci");
+  const conduit = arch === "riscv"
+    ? "ecall"
+    : (stringProp(psci, "method") as "smc" | "hvc" | undefined) ?? "smc";
+  if (arch !== "riscv" && !psci) notes.push("no /psci node: the monitor conduit defaults to smc");
+  return {
+    board: {
+      name,
+      description: stringProp(root, "model") ?? stringProp(root, "compatible") ?? name,
+      arch,
+      monitor: { conduit, interface: arch === "riscv" ? "sbi" : "psci" },
+      cores,
+      memory,
+      devices,
+      reserved,
+    },
+    notes,
+  };
+}
+
+function child(node: FdtNode | undefined, name: string): FdtNode | undefined {
+  return node?.children.find((c) => c.name === name || c.name.split("@")[0] === name);
+}
+
+function stringProp(node: FdtNode | undefined, name: string): string | undefined {
+  const prop = node && getProp(node, name);
+  return prop && prop.value.length > 0 && prop.value[prop.value.length - 1] === 0
+    ? readString(prop.value)
+    : undefined;
+}
+
+function archOf(cpus: FdtNode[]): ArchName {
+  const compatibles = cpus.flatMap((c) => {
+    const prop = getProp(c, "compatible");
+    return prop ? readStrings(prop.value) : [];
+  });
+  if (cpus.some((c) => getProp(c, "riscv,isa")) || compatibles.includes("riscv")) return "riscv";
+  if (compatibles.some((c) => ARMV8_CPUS.test(c))) return "armv8";
+  if (compatibles.some((c) => ARMV7_CPUS.test(c))) return "armv7";
+  throw new BoardImportError(
+    `cannot tell the architecture from cpu compatible ${
+      JSON.stringify(compatibles[0] ?? "(none)")
+    }; give --arch`,
+    "/cpus",
+  );
+}
+
+/** /memreserve/ entries and static /reserved-memory regions inside RAM: the firmware's. */
+function firmwareMemory(
+  tree: FdtTree,
+  ac: number,
+  sc: number,
+  memory: MemoryRange[],
+  notes: string[],
+): Range[] {
+  const kept: Range[] = [];
+  const add = (range: Range, what: string) => {
+    if (range.size === 0) return;
+    if (!memory.some((m) => overlaps(m, range))) return;
+    const clipped = memory.flatMap((m) => {
+      const base = Math.max(m.base, range.base);
+      const end = Math.min(m.base + m.size, range.base + range.size);
+      return end > base ? [{ base, size: end - base }] : [];
+    });
+    for (const piece of clipped) {
+      if (!kept.some((k) => overlaps(k, piece))) kept.push(piece);
+      else notes.push(`${what}: overlaps another reserved region, merged`);
+    }
+  };
+  for (const r of tree.reservations) {
+    add({ base: Number(r.address), size: Number(r.size) }, "/memreserve/");
+  }
+  const reservedMemory = child(tree.root, "reserved-memory");
+  if (reservedMemory) {
+    const [rac, rsc] = cellCounts(reservedMemory);
+    for (const region of reservedMemory.children) {
+      const reg = getProp(region, "reg");
+      if (!reg) {
+        notes.push(
+          `/reserved-memory/${region.name}: a dynamic region (no reg) is left to the kernel`,
+        );
+        continue;
+      }
+      for (const [base, size] of readCells(reg.value, [rac || ac, rsc || sc])) {
+        add({ base: Number(base), size: Number(size) }, `/reserved-memory/${region.name}`);
+      }
+    }
+  }
+  return kept.sort((a, b) => a.base - b.base);
+}
+
+/** The first 256 MiB of RAM (2 MiB aligned) that the firmware does not keep. */
+function managementWindow(memory: MemoryRange[], monitor: Range[]): Range | undefined {
+  for (const ram of memory) {
+    for (const free of subtractRanges(ram, monitor)) {
+      const base = alignUp(free.base, 2 * MiB);
+      if (free.base + free.size - base >= DEFAULT_MANAGEMENT_MEMORY) {
+        return { base, size: DEFAULT_MANAGEMENT_MEMORY };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** MMIO devices: enabled nodes with compatible and reg, on the root or on buses with ranges. */
+function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
+  const devices: BoardDevice[] = [];
+  const aliasOf = new Map<string, string>();
+  const aliases = child(tree.root, "aliases");
+  for (const prop of aliases?.props ?? []) {
+    if (prop.value.length > 0 && prop.value[prop.value.length - 1] === 0) {
+      const path = readString(prop.value);
+      if (!aliasOf.has(path) && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prop.name)) {
+        aliasOf.set(path, prop.name);
+      }
+    }
+  }
+  const used = new Set<string>();
+  const counts = new Map<string, number>();
+  const visit = (
+    node: FdtNode,
+    path: string,
+    translate: (addr: number) => number | undefined,
+    cells: [number, number],
+  ) => {
+    for (const c of node.children) {
+      const childPath = `${path === "/" ? "" : path}/${c.name}`;
+      const top = path === "/";
+      if (
+        top &&
+        ["cpus", "chosen", "aliases", "memory", "reserved-memory", "psci"].includes(
+          c.name.split("@")[0],
+        )
+      ) continue;
+      if (stringProp(c, "device_type") === "memory") continue;
+      const status = stringProp(c, "status");
+      if (status !== undefined && status !== "okay" && status !== "ok") continue;
+      const reg = getProp(c, "reg");
+      const compatible = getProp(c, "compatible");
+      const ranges = getProp(c, "ranges");
+      if (ranges && !reg) {
+        const inner = childTranslator(c, cells, translate, notes, childPath);
+        if (inner) visit(c, childPath, inner, cellCounts(c));
+        continue;
+      }
+      if (!reg || !compatible || getProp(c, "interrupt-controller")) continue;
+      let regs: Range[];
+      try {
+        regs = readCells(reg.value, cells).map(([b, s]) => ({
+          base: translate(Number(b)) ?? -1,
+          size: Number(s),
+        }));
+      } catch {
+        notes.push(`${childPath}: reg does not match #address-cells/#size-cells, left out`);
+        continue;
+      }
+      if (regs.some((r) => r.base < 0 || r.size === 0)) {
+        notes.push(`${childPath}: registers outside the bus's ranges or of size 0, left out`);
+        continue;
+      }
+      const base = c.name.split("@")[0].replace(/[^A-Za-z0-9_.-]/g, "-");
+      let name = aliasOf.get(childPath);
+      if (!name || used.has(name)) {
+        let n = counts.get(base) ?? 0;
+        while (used.has(`${base}${n}`)) n++;
+        name = `${base}${n}`;
+        counts.set(base, n + 1);
+      }
+      used.add(name);
+      devices.push({
+        name,
+        compatible: readStrings(compatible.value),
+        reg: regs,
+        interrupts: interruptsOf(c),
+        sharing: "exclusive",
+        default: false,
+        console: false,
+        path: childPath,
+      });
+      if (ranges) {
+        notes.push(`${childPath}: a device with child buses; its children are not listed`);
+      }
+    }
+  };
+  visit(tree.root, "/", (a) => a, cellCounts(tree.root));
+  // Two devices at the same registers (aliases of one block) cannot both be listed.
+  return devices.filter((d, i) => {
+    const clash = devices.slice(0, i).find((o) =>
+      o.reg.some((r) => d.reg.some((s) => overlaps(r, s)))
+    );
+    if (clash) notes.push(`${d.path}: registers overlap ${clash.path}, left out`);
+    return !clash;
+  });
+}
+
+function childTranslator(
+  bus: FdtNode,
+  parentCells: [number, number],
+  parent: (addr: number) => number | undefined,
+  notes: string[],
+  path: string,
+): ((addr: number) => number | undefined) | undefined {
+  const ranges = getProp(bus, "ranges")!;
+  if (ranges.value.length === 0) return parent;
+  const [cac, csc] = cellCounts(bus);
+  let entries: bigint[][];
+  try {
+    entries = readCells(ranges.value, [cac, parentCells[0], csc]);
+  } catch {
+    notes.push(`${path}: ranges do not match the cell counts, its devices are left out`);
+    return undefined;
+  }
+  return (addr) => {
+    for (const [child, parentAddr, size] of entries) {
+      const offset = addr - Number(child);
+      if (offset >= 0 && offset < Number(size)) return parent(Number(parentAddr) + offset);
+    }
+    return undefined;
+  };
+}
+
+/** Interrupt numbers: the SPI number of 3-cell GIC specifiers, else the first cell. */
+function interruptsOf(node: FdtNode): number[] {
+  const prop = getProp(node, "interrupts");
+  if (!prop || prop.value.length % 4 !== 0) return [];
+  const cells = readU32s(prop.value);
+  if (cells.length % 3 === 0 && cells.length >= 3) {
+    const out: number[] = [];
+    for (let i = 0; i < cells.length; i += 3) out.push(cells[i + 1]);
+    return out;
+  }
+  return cells.length > 0 ? [cells[0]] : [];
+}
+
+/** The device /chosen/stdout-path names (a path or an alias, options after ':'). */
+function markConsole(tree: FdtTree, devices: BoardDevice[], notes: string[]): void {
+  const chosen = child(tree.root, "chosen");
+  const stdout = stringProp(chosen, "stdout-path") ?? stringProp(chosen, "linux,stdout-path");
+  if (!stdout) return;
+  let path = stdout.split(":")[0];
+  if (!path.startsWith("/")) {
+    const alias = getProp(
+      child(tree.root, "aliases") ?? { name: "", props: [], children: [] },
+      path,
+    );
+    path = alias ? readString(alias.value) : path;
+  }
+  const device = devices.find((d) => d.path === path);
+  if (device) device.console = true;
+  else notes.push(`/chosen/stdout-path ${stdout} names no listed device`);
+}

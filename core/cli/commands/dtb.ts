@@ -1,0 +1,53 @@
+/**
+ * `dtb NAME [-o FILE] [--dts]`: a partition's device tree.
+ *
+ * @module
+ */
+import type { CommandSpec } from "../args.ts";
+import type { CliContext } from "../context.ts";
+import { InputError } from "../../errors.ts";
+
+/** `dtb NAME [-o FILE] [--dts]` */
+export const dtbCommand: CommandSpec<CliContext> = {
+  name: "dtb",
+  summary: "Write a partition's device tree (DTB) to a file, or print it as DTS.",
+  args: [{ name: "NAME", required: true, complete: "partition" }],
+  options: [
+    {
+      name: "output",
+      short: "o",
+      value: "FILE",
+      help: "write the DTB (or with --dts, the DTS) to FILE",
+    },
+    { name: "dts", help: "DTS text instead of a DTB" },
+  ],
+  async run(ctx, input) {
+    const store = await ctx.store();
+    const { getPartition } = await import("../../partition/lifecycle.ts");
+    const { record, board } = await getPartition(store, input.args.NAME!);
+    const { BOARD_DTB } = await import("../../state/store.ts");
+    const boardDtb = await store.readFile(BOARD_DTB);
+    if (!boardDtb) {
+      throw new InputError(`board ${board.name} of this state dir has no device tree`, store.dir);
+    }
+    const { buildPartitionDevicetree, codecOf } = await import("../../devicetree/build.ts");
+    const registry = await ctx.registry();
+    const { tree, blob } = buildPartitionDevicetree(registry, board, boardDtb, record);
+    const output = input.options.output as string | undefined;
+    if (input.options.dts) {
+      const text = codecOf(registry).dts(tree);
+      if (output) await Deno.writeTextFile(output, text);
+      else ctx.io.out(text.trimEnd());
+    } else if (output) {
+      await Deno.writeFile(output, blob);
+    } else {
+      throw new InputError("a DTB is binary: give -o FILE, or --dts to print DTS", "vmanctl dtb");
+    }
+    if (output && ctx.globals.json) {
+      ctx.json({ name: record.name, file: output, size: blob.length });
+    } else if (output) {
+      ctx.io.out(`Wrote the device tree of ${record.name} to ${output} (${blob.length} bytes)`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * The device tree stage of the flow: the board's DTB read by the codec feature,
+ * pruned to the partition, completed by the features' hooks, written back.
+ *
+ * @module
+ */
+import { errorLine, VmanError } from "../errors.ts";
+import type { PartitionRecord, Range } from "../model.ts";
+import type { Board } from "../model.ts";
+import type { DeviceTreeCodec } from "../registry/plugin.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { FdtTree } from "./tree.ts";
+import { partitionTree } from "./partition.ts";
+
+/** A device tree that cannot be read or made. Exit code 1. */
+export class DeviceTreeError extends VmanError {}
+
+/** The registered device tree codec (the `fdt` feature). */
+export function codecOf(registry: Registry): DeviceTreeCodec {
+  const codec = registry.list("feature").map((e) => e.plugin.devicetree).find((c) =>
+    c !== undefined
+  );
+  if (!codec) {
+    throw new DeviceTreeError("no device tree codec is registered (the fdt feature plugin)");
+  }
+  return codec;
+}
+
+/** A partition's device tree and its blob. */
+export interface PartitionDevicetree {
+  /** The tree. */
+  tree: FdtTree;
+  /** The DTB. */
+  blob: Uint8Array;
+}
+
+/** Makes a partition's device tree from the board's DTB. */
+export function buildPartitionDevicetree(
+  registry: Registry,
+  board: Board,
+  boardDtb: Uint8Array,
+  record: PartitionRecord,
+  initrd?: Range,
+): PartitionDevicetree {
+  const codec = codecOf(registry);
+  let boardTree: FdtTree;
+  try {
+    boardTree = codec.read(boardDtb);
+  } catch (error) {
+    throw new DeviceTreeError(
+      `the device tree of board ${board.name} is unreadable: ${errorLine(error)}`,
+    );
+  }
+  const tree = partitionTree(boardTree, {
+    board,
+    allocation: record.allocation,
+    bootargs: record.spec.cmdline,
+    initrd,
+  });
+  const context = { board, allocation: record.allocation, arch: registry.get("arch", board.arch) };
+  for (const { plugin } of registry.list("feature")) plugin.partitionTree?.(tree, context);
+  return { tree, blob: codec.write(tree) };
+}
