@@ -22,6 +22,7 @@ import { boardCheckCommand, boardListCommand, boardShowCommand } from "./command
 import { pluginsCommand } from "./commands/plugins.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { dtbCommand } from "./commands/dtb.ts";
+import { boardImportCommand } from "./commands/board_import.ts";
 
 /** vmanager's version. */
 export const VERSION = "0.1.0";
@@ -56,6 +57,7 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   boardListCommand,
   boardShowCommand,
   boardCheckCommand,
+  boardImportCommand,
   pluginsCommand,
   createCommand,
   startCommand,

@@ -5,7 +5,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
-import { InputError } from "../../errors.ts";
+import { InputError, VmanError } from "../../errors.ts";
 
 /** `dtb NAME [-o FILE] [--dts]` */
 export const dtbCommand: CommandSpec<CliContext> = {
@@ -34,12 +34,19 @@ export const dtbCommand: CommandSpec<CliContext> = {
     const registry = await ctx.registry();
     const { tree, blob } = buildPartitionDevicetree(registry, board, boardDtb, record);
     const output = input.options.output as string | undefined;
+    const write = async (data: Uint8Array) => {
+      try {
+        await Deno.writeFile(output!, data);
+      } catch (error) {
+        throw new VmanError(`cannot write the device tree: ${(error as Error).message}`, output);
+      }
+    };
     if (input.options.dts) {
       const text = codecOf(registry).dts(tree);
-      if (output) await Deno.writeTextFile(output, text);
+      if (output) await write(new TextEncoder().encode(text));
       else ctx.io.out(text.trimEnd());
     } else if (output) {
-      await Deno.writeFile(output, blob);
+      await write(blob);
     } else {
       throw new InputError("a DTB is binary: give -o FILE, or --dts to print DTS", "vmanctl dtb");
     }
