@@ -101,8 +101,12 @@ export function parseArgs<C>(
       continue;
     }
     // Options that take a value take the next token when not given with '='.
+    // The command named so far decides (`--name` is a flag of `list` but takes a
+    // value in `board import`); before any command, only global options apply.
     const last = rawOptions[rawOptions.length - 1];
-    const spec = findOption(last.name, globals) ?? findOptionAnywhere(last.name, commands);
+    const current = matchCommand(positional, commands);
+    const spec = findOption(last.name, globals) ??
+      (current ? findOption(last.name, current.options) : findOptionAnywhere(last.name, commands));
     if (spec?.value !== undefined && last.value === undefined) {
       if (i + 1 >= argv.length) {
         throw new InputError(`option ${token} needs a value (${spec.value})`, token);

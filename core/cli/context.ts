@@ -62,6 +62,7 @@ export const DEFAULT_BACKEND = "dry-run";
 export class CliContext {
   private configCache?: Promise<VmanConfig>;
   private registryCache?: Promise<Registry>;
+  private lightRegistryCache?: Promise<Registry>;
   private storeCache?: Promise<StateStore>;
 
   /** Makes the context from the host and the parsed global options. */
@@ -91,24 +92,33 @@ export class CliContext {
     })();
   }
 
-  /** The plugin registry: built-ins and the plugin directories' plugins. */
-  registry(): Promise<Registry> {
-    return this.registryCache ??= (async () => {
-      const { buildRegistry, pluginDirs } = await import("../registry/discover.ts");
-      const config = await this.config();
-      let { dirs, isDefault } = pluginDirs(
-        this.globals.pluginDirs,
-        this.host.env("VMAN_PLUGIN_PATH"),
-      );
-      if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
-      return await buildRegistry({
-        builtins: await this.host.builtins(),
-        boardFiles: await this.host.boardFiles(),
-        pluginDirs: dirs,
-        defaultDirs: isDefault,
-        warn: (line) => this.io.err(`vmanctl: warning: ${line}`),
-      });
-    })();
+  /**
+   * The plugin registry: built-ins and the plugin directories' plugins. Without
+   * `boards`, board descriptions are not loaded (commands that use the state dir's
+   * own copy of its board need none, and start faster).
+   */
+  registry(options: { boards?: boolean } = {}): Promise<Registry> {
+    const boards = options.boards !== false;
+    if (boards) return this.registryCache ??= this.buildRegistry(true);
+    return this.registryCache ?? (this.lightRegistryCache ??= this.buildRegistry(false));
+  }
+
+  private async buildRegistry(boards: boolean): Promise<Registry> {
+    const { buildRegistry, pluginDirs } = await import("../registry/discover.ts");
+    const config = await this.config();
+    let { dirs, isDefault } = pluginDirs(
+      this.globals.pluginDirs,
+      this.host.env("VMAN_PLUGIN_PATH"),
+    );
+    if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
+    return await buildRegistry({
+      builtins: await this.host.builtins(),
+      boardFiles: boards ? await this.host.boardFiles() : [],
+      pluginDirs: dirs,
+      defaultDirs: isDefault,
+      boards,
+      warn: (line) => this.io.err(`vmanctl: warning: ${line}`),
+    });
   }
 
   /** A board plugin by name, or from a board YAML file when the value is a path. */
@@ -163,7 +173,10 @@ export class CliContext {
         return { board, backend, devicetree };
       },
       monitor: async (backend, board) =>
-        (await this.registry()).get("monitor", backend).create({ stateDir: store.dir, board }),
+        (await this.registry({ boards: false })).get("monitor", backend).create({
+          stateDir: store.dir,
+          board,
+        }),
     };
   }
 }

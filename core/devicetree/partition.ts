@@ -21,7 +21,7 @@
 import type { Allocation, Board, Range } from "../model.ts";
 import { InputError } from "../errors.ts";
 import type { FdtNode, FdtTree } from "./tree.ts";
-import { cloneTree, getProp, phandleMap, removeProp, setProp, walk } from "./tree.ts";
+import { getProp, node, removeProp, setProp, walk } from "./tree.ts";
 import { cells, readCells, readString, readU32s, str } from "./values.ts";
 import { referenceKind, referencesOf, withoutEntries } from "./references.ts";
 
@@ -51,17 +51,25 @@ const CHOSEN_PROPS = [
 /** Makes the partition's tree from the board's tree (which is not changed). */
 export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions): FdtTree {
   const { board, allocation } = options;
-  const tree = cloneTree(boardTree);
-  const rootCells = cellCounts(tree.root);
+  const original = boardTree.root;
+  const rootCells = cellCounts(original);
+
+  // One walk indexes the board's tree: paths, parents, phandles.
   const byPath = new Map<string, FdtNode>();
+  const pathOf = new Map<FdtNode, string>();
   const parentOf = new Map<FdtNode, FdtNode>();
-  walk(tree, (node, path, parent) => {
+  const phandles = new Map<number, FdtNode>();
+  walk(boardTree, (node, path, parent) => {
     byPath.set(path, node);
+    pathOf.set(node, path);
     if (parent) parentOf.set(node, parent);
+    const ph = getProp(node, "phandle") ?? getProp(node, "linux,phandle");
+    if (ph && ph.value.length === 4) {
+      const value = readU32s(ph.value)[0];
+      if (value !== 0 && value !== 0xffffffff && !phandles.has(value)) phandles.set(value, node);
+    }
   });
-  const pathOf = new Map([...byPath].map(([path, node]) => [node, path]));
-  const phandles = phandleMap(tree);
-  const nodeOf = (phandle: number) => phandles.get(phandle)?.node;
+  const nodeOf = (phandle: number) => phandles.get(phandle);
 
   const devicePath = (name: string) => {
     const device = board.devices.find((d) => d.name === name);
@@ -83,34 +91,37 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
   const keepPaths = new Set(board.keep ?? []);
   const hwids = new Set(allocation.cores.map((id) => board.cores.find((c) => c.id === id)!.hwid));
 
-  // 1. A verdict for every node, top down.
+  // 1. A verdict for every node, top down. Kept nodes go on a work list.
   const verdict = new Map<FdtNode, Verdict>();
+  const work: FdtNode[] = [];
   // Nodes that must not come back: other partitions' devices, cores not ours.
   const gone = new Set<FdtNode>();
-  const removeForGood = (node: FdtNode) => {
-    dropSubtree(node, verdict);
-    walkNode(node, (n) => gone.add(n));
-  };
   const keepSubtree = (node: FdtNode) => {
+    if (verdict.get(node) === "keep") return;
     verdict.set(node, "keep");
+    work.push(node);
     for (const child of node.children) keepSubtree(child);
   };
+  const dropSubtree = (node: FdtNode, forGood = false) => {
+    verdict.set(node, "drop");
+    if (forGood) gone.add(node);
+    for (const child of node.children) dropSubtree(child, forGood);
+  };
   const judge = (node: FdtNode, path: string): void => {
-    const name = path.split("/").pop()!.split("@")[0];
-    if (foreign.has(path)) return removeForGood(node);
+    const name = node.name.split("@")[0];
+    if (foreign.has(path)) return dropSubtree(node, true);
     if (owned.has(path) || keepPaths.has(path)) return keepSubtree(node);
     if (path === "/cpus") {
       verdict.set(node, "structural");
       for (const child of node.children) {
         const isCpu = readStringProp(child, "device_type") === "cpu";
-        if (!isCpu) keepSubtree(child);
-        else if (hwids.has(cpuId(child, node))) keepSubtree(child);
-        else removeForGood(child);
+        if (isCpu && !hwids.has(cpuId(child, node))) dropSubtree(child, true);
+        else keepSubtree(child);
       }
       return;
     }
     if (readStringProp(node, "device_type") === "memory" || name === "memory") {
-      return dropSubtree(node, verdict);
+      return dropSubtree(node);
     }
     if (getProp(node, "interrupt-controller") || path === "/chosen" || path === "/aliases") {
       return keepSubtree(node);
@@ -119,65 +130,72 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
     if (!hasReg && !node.children.some((c) => getProp(c, "reg"))) return keepSubtree(node);
     if (!hasReg || getProp(node, "ranges")) {
       verdict.set(node, "structural");
-      for (const child of node.children) judge(child, `${path === "/" ? "" : path}/${child.name}`);
+      for (const child of node.children) judge(child, `${path}/${child.name}`);
       return;
     }
-    dropSubtree(node, verdict); // a device nobody was given: kept only if referenced (below)
+    dropSubtree(node); // a device nobody was given: kept only if referenced (below)
   };
-  verdict.set(tree.root, "structural");
-  for (const child of tree.root.children) judge(child, `/${child.name}`);
+  verdict.set(original, "structural");
+  work.push(original); // the root's own references (interrupt-parent) count
+  for (const child of original.children) judge(child, `/${child.name}`);
 
-  // 2. Until nothing changes: kept nodes pull in what they refer to, unless it is
-  //    another partition's device or a removed core; a node without reg that refers
-  //    to such a node goes itself (e.g. gpio-keys on another partition's GPIO).
-  for (let changed = true; changed;) {
-    changed = false;
-    walk(tree, (node) => {
-      if (!isKept(node, verdict, parentOf)) return;
-      for (const prop of node.props) {
-        for (const ref of referencesOf(prop, nodeOf)) {
-          const target = nodeOf(ref.phandle);
-          if (!target || isKept(target, verdict, parentOf)) continue;
-          if (gone.has(target)) {
-            // A node without registers that needs a removed node goes, with the
-            // top-level system node it belongs to (e.g. gpio-keys whose key uses
-            // another partition's GPIO).
-            const path = pathOf.get(node)!;
-            if (!getProp(node, "reg") && !path.startsWith("/cpus") && path !== "/") {
-              const top = byPath.get(`/${path.split("/")[1]}`)!;
-              dropSubtree(getProp(top, "reg") ? node : top, verdict);
-              changed = true;
-            }
-            continue;
+  // 2. Kept nodes pull in what they refer to (interrupt parents, clocks, pinctrl…)
+  //    and the buses on the way. A node without registers that needs a node that
+  //    is gone goes itself, with the top-level system node it belongs to (e.g.
+  //    gpio-keys whose key uses another partition's GPIO).
+  while (work.length > 0) {
+    const node = work.pop()!;
+    const v = verdict.get(node);
+    if (v === "drop" || (v === "structural" && node !== original)) continue;
+    for (const prop of node.props) {
+      if (referenceKind(prop.name) === undefined) continue;
+      for (const ref of referencesOf(prop, nodeOf)) {
+        const target = nodeOf(ref.phandle);
+        if (!target || verdict.get(target) === "keep") continue;
+        if (gone.has(target)) {
+          const path = pathOf.get(node)!;
+          if (!getProp(node, "reg") && !path.startsWith("/cpus") && node !== original) {
+            const top = byPath.get(`/${path.split("/")[1]}`)!;
+            dropSubtree(getProp(top, "reg") ? node : top);
           }
-          keepSubtree(target);
-          for (let p = parentOf.get(target); p && verdict.get(p) === "drop"; p = parentOf.get(p)) {
-            verdict.set(p, "structural");
-          }
-          changed = true;
+          continue;
+        }
+        keepSubtree(target);
+        for (let p = parentOf.get(target); p && verdict.get(p) === "drop"; p = parentOf.get(p)) {
+          verdict.set(p, "structural");
         }
       }
-    });
+    }
   }
 
-  // 3. Remove dropped nodes and structural nodes left empty.
-  const prune = (node: FdtNode): boolean => {
-    node.children = node.children.filter(prune);
+  // 3. The partition's tree: copies of the kept nodes and their properties (the
+  //    value bytes are shared, never changed in place), without empty buses.
+  const remaining = new Set<FdtNode>();
+  const copy = (node: FdtNode): FdtNode | undefined => {
     const v = verdict.get(node);
-    if (v === "drop") return false;
+    if (v === "drop") return undefined;
+    const children = node.children.map(copy).filter((c): c is FdtNode => c !== undefined);
     if (
-      v === "structural" && node !== tree.root && node.children.length === 0 &&
+      v === "structural" && node !== original && children.length === 0 &&
       pathOf.get(node) !== "/cpus"
     ) {
-      return false;
+      return undefined;
     }
-    return true;
+    remaining.add(node);
+    return {
+      name: node.name,
+      props: node.props.map(({ name, value }) => ({ name, value })),
+      children,
+    };
   };
-  prune(tree.root);
-  const remaining = new Set<FdtNode>();
-  walk(tree, (node) => remaining.add(node));
+  const root = copy(original)!;
+  const tree: FdtTree = {
+    root,
+    reservations: boardTree.reservations.map(({ address, size }) => ({ address, size })),
+    bootCpuidPhys: boardTree.bootCpuidPhys,
+  };
 
-  // 4. Fix references to removed nodes.
+  // 4. References to removed nodes: entries of lists naming them are dropped.
   const removed = (phandle: number) => {
     const target = nodeOf(phandle);
     return target !== undefined && !remaining.has(target);
@@ -200,19 +218,12 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
   fixPathTables(tree, remaining, byPath);
 
   // 5. Memory and chosen.
-  const memory = {
-    name: `memory@${allocation.memory.base.toString(16)}`,
-    props: [
-      { name: "device_type", value: str("memory") },
-      { name: "reg", value: cells([allocation.memory.base, allocation.memory.size], rootCells) },
-    ],
-    children: [],
-  };
-  const chosenIndex = tree.root.children.findIndex((c) => c.name === "chosen");
-  const chosen = chosenIndex >= 0
-    ? tree.root.children[chosenIndex]
-    : { name: "chosen", props: [], children: [] };
-  if (chosenIndex < 0) tree.root.children.push(chosen);
+  const memory = node(`memory@${allocation.memory.base.toString(16)}`, [
+    { name: "device_type", value: str("memory") },
+    { name: "reg", value: cells([allocation.memory.base, allocation.memory.size], rootCells) },
+  ]);
+  let chosen = root.children.find((c) => c.name === "chosen");
+  if (!chosen) root.children.push(chosen = node("chosen"));
   for (const name of [...SEED_PROPS, ...CHOSEN_PROPS]) removeProp(chosen, name);
   if (options.bootargs !== undefined) setProp(chosen, "bootargs", str(options.bootargs));
   const console = board.devices.find((d) =>
@@ -224,8 +235,8 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
     setProp(chosen, "linux,initrd-start", cells([options.initrd.base], addr));
     setProp(chosen, "linux,initrd-end", cells([options.initrd.base + options.initrd.size], addr));
   }
-  const insertAt = tree.root.children.findIndex((c) => c.name === "cpus");
-  tree.root.children.splice(insertAt >= 0 ? insertAt : tree.root.children.length, 0, memory);
+  const insertAt = root.children.findIndex((c) => c.name === "cpus");
+  root.children.splice(insertAt >= 0 ? insertAt : root.children.length, 0, memory);
 
   tree.bootCpuidPhys = board.cores.find((c) => c.id === allocation.bootCore)!.hwid;
   return tree;
@@ -251,25 +262,6 @@ function cpuId(cpu: FdtNode, cpus: FdtNode): number {
 function readStringProp(node: FdtNode, name: string): string | undefined {
   const prop = getProp(node, name);
   return prop && prop.value.length > 0 ? readString(prop.value) : undefined;
-}
-
-function dropSubtree(node: FdtNode, verdict: Map<FdtNode, Verdict>): void {
-  verdict.set(node, "drop");
-  for (const child of node.children) dropSubtree(child, verdict);
-}
-
-/** Kept whole, or the root (whose properties, like `interrupt-parent`, always stay). */
-function isKept(
-  node: FdtNode,
-  verdict: Map<FdtNode, Verdict>,
-  parentOf: Map<FdtNode, FdtNode>,
-): boolean {
-  return verdict.get(node) === "keep" || !parentOf.has(node);
-}
-
-function walkNode(node: FdtNode, visit: (node: FdtNode) => void): void {
-  visit(node);
-  for (const child of node.children) walkNode(child, visit);
 }
 
 /** Drops `cpu-map` entries whose `cpu` was removed, then empty clusters. */

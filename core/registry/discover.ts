@@ -36,6 +36,11 @@ export interface RegistrySources {
   defaultDirs?: boolean;
   /** Receives one line per refused plugin. */
   warn(line: string): void;
+  /**
+   * Whether to load board descriptions (default true). Commands that work on a
+   * state dir's own board copy skip them, and with them the YAML parser.
+   */
+  boards?: boolean;
 }
 
 /** The plugin directories: `--plugin-dir` values, then `VMAN_PLUGIN_PATH`, else the default. */
@@ -54,11 +59,15 @@ export function pluginDirs(flags: readonly string[], envPath: string | undefined
 export async function buildRegistry(sources: RegistrySources): Promise<Registry> {
   const registry = new Registry();
   for (const plugin of sources.builtins) registry.register(plugin, "built-in");
-  const { boardPluginFromFile, boardPluginFromYaml } = await import("../board/load.ts");
+  const boards = sources.boards !== false;
+  const load = () => import("../board/load.ts");
   const archOf = (name: string) =>
     registry.has("arch", name) ? registry.get("arch", name) as ArchPlugin : undefined;
-  for (const { file, text, devicetree } of sources.boardFiles) {
-    registry.register(boardPluginFromYaml(text, file, archOf, devicetree), "built-in");
+  if (boards && sources.boardFiles.length > 0) {
+    const { boardPluginFromYaml } = await load();
+    for (const { file, text, devicetree } of sources.boardFiles) {
+      registry.register(boardPluginFromYaml(text, file, archOf, devicetree), "built-in");
+    }
   }
   for (const dir of sources.pluginDirs) {
     let names: string[];
@@ -77,7 +86,9 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
       const path = `${dir.replace(/\/+$/, "")}/${name}`;
       try {
         if (/\.ya?ml$/.test(name)) {
-          registry.register(await boardPluginFromFile(path, archOf), path);
+          if (boards) {
+            registry.register(await (await load()).boardPluginFromFile(path, archOf), path);
+          }
         } else if (/\.(ts|js|mjs)$/.test(name)) {
           for (const plugin of await importPlugins(path)) registry.register(plugin, path);
         }
@@ -110,12 +121,13 @@ async function importPlugins(path: string): Promise<unknown[]> {
   if (list.length === 0) {
     throw new PluginError("the module exports neither 'plugin' nor 'plugins'", path);
   }
-  const { parseBoard } = await import("../board/schema.ts");
+  const hasBoards = list.some((p) => (p as { kind?: unknown })?.kind === "board");
+  const { parseBoard } = hasBoards ? await import("../board/schema.ts") : { parseBoard: undefined };
   return list.map((plugin) => {
     // A board from a module passes the same schema as a board YAML.
     const p = plugin as { kind?: unknown; board?: unknown };
     if (p?.kind === "board") {
-      const parsed = parseBoard(p.board);
+      const parsed = parseBoard!(p.board);
       if ("problems" in parsed) {
         const first = parsed.problems[0];
         throw new PluginError(`board field ${first.path.join(".")}: ${first.message}`, path);

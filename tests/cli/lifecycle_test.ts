@@ -406,3 +406,15 @@ Deno.test("help: --help everywhere exits 0; no command is one line and exit 2", 
   assert.equal(none.stderr, "vmanctl: no command given (vmanctl --help lists the commands)\n");
   assert.match((await vmanctl(["--version"])).stdout, /^vmanctl \d+\.\d+\.\d+/);
 });
+
+Deno.test("an option means what the command named before it says: --name is a flag of list", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal(
+      (await vmanctl(["--state-dir", dir, "--board", "qemu-virt-arm64", "create", "web1"])).code,
+      0,
+    );
+    const r = await vmanctl(["--state-dir", dir, "list", "--name"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "web1\n");
+  });
+});

@@ -31,7 +31,7 @@ export const dtbCommand: CommandSpec<CliContext> = {
       throw new InputError(`board ${board.name} of this state dir has no device tree`, store.dir);
     }
     const { buildPartitionDevicetree, codecOf } = await import("../../devicetree/build.ts");
-    const registry = await ctx.registry();
+    const registry = await ctx.registry({ boards: false });
     const { tree, blob } = buildPartitionDevicetree(registry, board, boardDtb, record);
     const output = input.options.output as string | undefined;
     const write = async (data: Uint8Array) => {
