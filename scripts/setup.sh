@@ -5,8 +5,9 @@
 set -euo pipefail
 
 DENO_VERSION="2.9.6"
-# Debian packages: virsh (the benchmark's peer), bash-completion for the completion test.
-PACKAGES=(libvirt-clients bash)
+# Debian packages: virsh (the benchmark's peer); dtc, fdtget and fdtdump to check our
+# device trees; QEMU 7.2 for its board device trees; apt/dpkg for the kernel fixtures.
+PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -36,3 +37,6 @@ fi
 # Fetch the npm dependencies pinned in deno.json (and esbuild for `deno bundle`).
 cd "$(dirname "$0")/.."
 deno install --quiet >&2 || deno cache --quiet main.ts >&2
+
+# Real Debian kernels and board DTBs for the tests, cached outside the repository.
+bash scripts/fetch-fixtures.sh >&2

@@ -30,8 +30,9 @@ export interface ImportedBoard {
   notes: string[];
 }
 
+const OLD_ARM_CPUS = /^arm,(arm[0-9]+|arm1[01][0-9a-z-]*|xscale|sa1100|fa526|mohawk|feroceon|pj1)/;
 const ARMV8_CPUS =
-  /^(arm,cortex-a(3[45]|5[357]|6[05]|7[2-8]|7[0-9]ae|510|520|710|715|720)|arm,cortex-x\d|arm,neoverse|arm,armv8|apm,potenza|cavium,thunder|nvidia,(denver|carmel)|qcom,(kryo|falkor|oryon)|brcm,(brahma-b53|vulcan)|apple,|fujitsu,a64fx|hisilicon,|phytium,)/;
+  /^(arm,kryo|nvidia,tegra132-denver|apm,strega|arm,cortex-a(3[45]|5[357]|6[05]|7[2-8]|7[0-9]ae|510|520|710|715|720)|arm,cortex-x\d|arm,neoverse|arm,armv8|apm,potenza|cavium,thunder|nvidia,(denver|carmel)|qcom,(kryo|falkor|oryon)|brcm,(brahma-b53|vulcan)|apple,|fujitsu,a64fx|hisilicon,|phytium,)/;
 const ARMV7_CPUS =
   /^(arm,cortex-a(5|7|8|9|12|15|17|32)$|arm,cortex-r|marvell,(pj4|sheeva-v7)|qcom,(krait|scorpion)|brcm,brahma-b15|mrvl,pj4)/;
 
@@ -81,6 +82,12 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
   const devices = collectDevices(tree, notes);
   markConsole(tree, devices, notes);
 
+  if (cores.length < 2) {
+    throw new BoardImportError(
+      "the board has one core, which the management partition keeps: no core is left for partitions",
+      "/cpus",
+    );
+  }
   const management = managementWindow(memory, monitorKept);
   if (!management) {
     throw new BoardImportError("no 256 MiB of RAM is left for the management partition", "/memory");
@@ -131,6 +138,13 @@ function archOf(cpus: FdtNode[]): ArchName {
   if (cpus.some((c) => getProp(c, "riscv,isa")) || compatibles.includes("riscv")) return "riscv";
   if (compatibles.some((c) => ARMV8_CPUS.test(c))) return "armv8";
   if (compatibles.some((c) => ARMV7_CPUS.test(c))) return "armv7";
+  const old = compatibles.find((c) => OLD_ARM_CPUS.test(c));
+  if (old) {
+    throw new BoardImportError(
+      `cpu ${old} is older than ARMv7, which vmanager does not support`,
+      "/cpus",
+    );
+  }
   throw new BoardImportError(
     `cannot tell the architecture from cpu compatible ${
       JSON.stringify(compatibles[0] ?? "(none)")
@@ -277,8 +291,15 @@ function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
     }
   };
   visit(tree.root, "/", (a) => a, cellCounts(tree.root));
-  // Two devices at the same registers (aliases of one block) cannot both be listed.
+  for (const d of devices) d.reg = mergeRanges(d.reg);
+  // Two devices at the same registers (aliases of one block) cannot both be listed,
+  // and registers inside RAM are not a device's to give.
+  const ram = memoryRanges(tree);
   return devices.filter((d, i) => {
+    if (d.reg.some((r) => ram.some((m) => overlaps(m, r)))) {
+      notes.push(`${d.path}: registers inside RAM, left out`);
+      return false;
+    }
     const clash = devices.slice(0, i).find((o) =>
       o.reg.some((r) => d.reg.some((s) => overlaps(r, s)))
     );
@@ -342,4 +363,34 @@ function markConsole(tree: FdtTree, devices: BoardDevice[], notes: string[]): vo
   const device = devices.find((d) => d.path === path);
   if (device) device.console = true;
   else notes.push(`/chosen/stdout-path ${stdout} names no listed device`);
+}
+
+/** Ranges merged where they overlap or touch, in address order. */
+function mergeRanges(ranges: Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.base - b.base);
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.base <= last.base + last.size) {
+      last.size = Math.max(last.size, r.base + r.size - last.base);
+    } else out.push({ ...r });
+  }
+  return out;
+}
+
+/** The RAM ranges of the tree's memory nodes (for telling devices from RAM). */
+function memoryRanges(tree: FdtTree): Range[] {
+  const [ac, sc] = cellCounts(tree.root);
+  return tree.root.children.filter((n) => stringProp(n, "device_type") === "memory").flatMap(
+    (n) => {
+      const reg = getProp(n, "reg");
+      try {
+        return reg
+          ? readCells(reg.value, [ac, sc]).map(([b, s]) => ({ base: Number(b), size: Number(s) }))
+          : [];
+      } catch {
+        return [];
+      }
+    },
+  );
 }
