@@ -6,8 +6,10 @@ set -euo pipefail
 
 DENO_VERSION="2.9.6"
 # Debian packages: virsh (the benchmark's peer); dtc, fdtget and fdtdump to check our
-# device trees; QEMU 7.2 for its board device trees; apt/dpkg for the kernel fixtures.
-PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi)
+# device trees; QEMU 7.2 for its board device trees; file and the cross binutils (objdump)
+# to check kernel headers, boot shims and monitor stubs.
+PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
+  binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

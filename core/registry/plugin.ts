@@ -15,6 +15,7 @@
  */
 import type { Allocation, ArchName, Board } from "../model.ts";
 import type { FdtTree } from "../devicetree/tree.ts";
+import type { BootPlan, KernelImage, PlanInput } from "../boot/types.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
 
 /** The plugin API version this vmanager speaks. A plugin must declare the same. */
@@ -54,6 +55,32 @@ export interface ArchPlugin extends PluginBase<"arch"> {
   validateCoreId(hwid: number): string | undefined;
   /** Describes a core id for people, e.g. `MPIDR 0x102 (Aff1 1, Aff0 2)`. */
   describeCoreId(hwid: number): string;
+  /**
+   * Reads a kernel image of this architecture from (decompressed) bytes: undefined
+   * when the bytes are not this architecture's format, a `KernelImageError` when
+   * they are but are truncated or corrupt.
+   */
+  readKernel?(bytes: Uint8Array, file: string): KernelImage | undefined;
+  /** Places kernel, initrd and device tree in a window by the boot protocol's rules. */
+  planBoot?(input: PlanInput): BootPlan;
+  /**
+   * The emulated board's monitor stub: code for one core that starts `targetHwid`
+   * at `entry` with `context` through the board's power interface and then powers
+   * itself off — or, when it is itself the target, jumps there directly.
+   */
+  monitorStub?(options: StubOptions): Uint8Array;
+}
+
+/** What a monitor stub needs. */
+export interface StubOptions {
+  /** Hardware id of the core running the stub. */
+  selfHwid: number;
+  /** Hardware id of the core to start. */
+  targetHwid: number;
+  /** Entry address of the target. */
+  entry: number;
+  /** Context for the target's first argument register. */
+  context: number;
 }
 
 /** Reads and writes device tree blobs (the `fdt` feature). */
