@@ -173,4 +173,18 @@ export interface PartitionRecord {
   updated: string;
   /** The monitor calls of the last start or stop. */
   monitorCalls: MonitorCall[];
+  /** Where the last start put the images and how it entered the boot core. */
+  boot?: BootSummary;
+}
+
+/** A boot plan as the state keeps it. */
+export interface BootSummary {
+  /** Regions of the window: kernel, dtb, initrd, shim… */
+  regions: { name: string; base: number; size: number; content: string }[];
+  /** Entry address of the boot core. */
+  entry: number;
+  /** Context passed to it. */
+  context: number;
+  /** Registers at the kernel's entry. */
+  registers: Record<string, string>;
 }

@@ -2,17 +2,42 @@
 # Fetches real Debian kernel packages for tests into a cache outside the
 # repository (VMAN_FIXTURES, default ~/.cache/vmanager/fixtures) and unpacks
 # them: the arm64 kernel (an arm64 Image and ~580 board DTBs) and the armhf
-# armmp kernel (a zImage and ~900 board DTBs). Versions come from the archive's
-# meta packages (linux-image-arm64, linux-image-armmp), never hard-coded.
+# armmp kernel (a zImage and ~900 board DTBs) from the system's suite, and the
+# riscv64 kernel (a RISC-V Image with an EFI stub) from forky, which has
+# riscv64 (bookworm has not), through a sources list of its own in the cache.
+# Versions come from the archive's meta packages (linux-image-arm64,
+# linux-image-armmp, linux-image-riscv64), never hard-coded; where the versioned
+# linux-image package ships its kernel in a linux-binary package (forky), that
+# one is fetched. The kernels are then copied to $cache/kernels/: arm64/Image,
+# arm64/Image.gz (gzip -9 -n), armhf/zImage, riscv64/Image.
 # Foreign-architecture downloads use private apt lists, so the system's package
 # state is untouched. A second run with everything present does no network.
 set -euo pipefail
 
 cache="${VMAN_FIXTURES:-$HOME/.cache/vmanager/fixtures}"
-mkdir -p "$cache/debs" "$cache/pkgs"
+mkdir -p "$cache/debs" "$cache/pkgs" "$cache/kernels"
 
-fetch() { # ARCH META
-  local arch=$1 meta=$2 lists="$cache/lists-$1" stamp="$cache/$1.done"
+# dep PKG PREFIX: the first package PKG depends on whose name starts with PREFIX
+# (uses the calling fetch's apt options "o").
+dep() {
+  apt-cache "${o[@]}" depends "$1" | awk -v p="Depends: $2" 'index($0, p) && !n++ { print $2 }'
+}
+
+# resolve META: prints the package holding META's kernel and downloads it into
+# $cache/debs; returns non-zero (printing nothing) when either step fails.
+resolve() {
+  local pkg bin
+  pkg=$(dep "$1" linux-image-) || return 1
+  [[ -n "$pkg" ]] || return 1
+  bin=$(dep "$pkg" linux-binary-) || return 1
+  [[ -z "$bin" ]] || pkg=$bin
+  rm -f "$cache/debs/${pkg}"_*.deb
+  (cd "$cache/debs" && apt-get "${o[@]}" download "$pkg" >&2) || return 1
+  echo "$pkg"
+}
+
+fetch() { # ARCH META [SUITE]: with SUITE, from that suite alone through a private sources list
+  local arch=$1 meta=$2 suite=${3:-} lists="$cache/lists-$1" stamp="$cache/$1.done"
   if [[ -f "$stamp" && -d "$cache/pkgs/$(cat "$stamp")" ]]; then
     echo "$(cat "$stamp")"
     return
@@ -20,22 +45,83 @@ fetch() { # ARCH META
   mkdir -p "$lists/partial"
   local o=(-qq "-oAPT::Architecture=$arch" "-oAPT::Architectures=$arch" "-oDir::State::Lists=$lists"
     "-oAPT::Sandbox::User=root")
-  # One index failing (a mirror mid-sync) is not fatal while the meta package resolves.
-  apt-get "${o[@]}" update >&2 || echo "fetch-fixtures: apt-get update for $arch reported errors" >&2
-  local pkg
-  pkg=$(apt-cache "${o[@]}" depends "$meta" | awk '/Depends: linux-image-/{print $2; exit}')
-  [[ -n "$pkg" ]] || { echo "fetch-fixtures: $meta ($arch) names no kernel package" >&2; exit 1; }
-  (cd "$cache/debs" && apt-get "${o[@]}" download "$pkg" >&2) ||
-    { echo "fetch-fixtures: downloading $pkg ($arch) failed" >&2; exit 1; }
+  local pkg=""
+  if [[ -z "$suite" ]]; then
+    # One index failing (a mirror mid-sync) is not fatal while the meta package resolves.
+    apt-get "${o[@]}" update >&2 || echo "fetch-fixtures: apt-get update for $arch reported errors" >&2
+    pkg=$(dep "$meta" linux-image-)
+    [[ -n "$pkg" ]] || { echo "fetch-fixtures: $meta ($arch) names no kernel package" >&2; exit 1; }
+    pkg=$(resolve "$meta") || { echo "fetch-fixtures: downloading $pkg ($arch) failed" >&2; exit 1; }
+  else
+    local list="$cache/sources-$arch.list"
+    echo "deb [arch=$arch] http://deb.debian.org/debian $suite main" >"$list"
+    o+=("-oDir::Etc::SourceList=$list" "-oDir::Etc::SourceParts=/nonexistent")
+    # The suite is the only source, so a failing index (mid-sync) is fatal: retry once.
+    local attempt
+    for attempt in 1 2; do
+      if apt-get "${o[@]}" update >&2 && pkg=$(resolve "$meta"); then
+        break
+      fi
+      pkg=""
+      if [[ $attempt == 1 ]]; then
+        echo "fetch-fixtures: $suite's $arch index failed (mid-sync?); retrying in 20 s" >&2
+        sleep 20
+      fi
+    done
+    if [[ -z "$pkg" ]]; then
+      echo "fetch-fixtures: Debian $suite's $arch index is unusable, probably mid-sync:" \
+        "apt-get update or resolving/downloading $meta's kernel failed twice; try again later" >&2
+      exit 1
+    fi
+  fi
   rm -rf "$cache/pkgs/$pkg"
   dpkg-deb -x "$cache/debs/${pkg}"_*.deb "$cache/pkgs/$pkg"
   echo "$pkg" >"$stamp"
   echo "$pkg"
 }
 
-for spec in arm64:linux-image-arm64 armhf:linux-image-armmp; do
-  arch=${spec%%:*}
-  pkg=$(fetch "$arch" "${spec#*:}")
+# vmlinuz PKG: the kernel file in an unpacked package (boot/vmlinuz-* or
+# usr/lib/modules/*/vmlinuz).
+vmlinuz() {
+  find "$cache/pkgs/$1" -type f \( -path '*/boot/vmlinuz-*' -o -path '*/usr/lib/modules/*/vmlinuz' \) |
+    sort | sed -n 1p
+}
+
+# place SRC DEST: DEST becomes SRC's kernel (gunzipped when SRC is gzip data),
+# rewritten (and its mtime changed) only when the content differs.
+place() {
+  local src=$1 dest=$2
+  mkdir -p "$(dirname "$dest")"
+  if [[ $(od -An -tx1 -N2 "$src" | tr -d ' \n') == 1f8b ]]; then
+    gzip -dc "$src" >"$dest.tmp"
+  else
+    cp "$src" "$dest.tmp"
+  fi
+  if cmp -s "$dest.tmp" "$dest"; then rm -f "$dest.tmp"; else mv "$dest.tmp" "$dest"; fi
+}
+
+for spec in arm64:linux-image-arm64: armhf:linux-image-armmp: riscv64:linux-image-riscv64:forky; do
+  IFS=: read -r arch meta suite <<<"$spec"
+  pkg=$(fetch "$arch" "$meta" "$suite")
   count=$(find "$cache/pkgs/$pkg" -name '*.dtb' | wc -l)
-  echo "fetch-fixtures: $arch $pkg: $count DTBs in $cache/pkgs/$pkg"
+  if [[ $count -gt 0 ]]; then
+    echo "fetch-fixtures: $arch $pkg: $count DTBs in $cache/pkgs/$pkg"
+  else
+    echo "fetch-fixtures: $arch $pkg: kernel only (no DTBs) in $cache/pkgs/$pkg"
+  fi
+  src=$(vmlinuz "$pkg")
+  [[ -n "$src" ]] || { echo "fetch-fixtures: no vmlinuz in $cache/pkgs/$pkg" >&2; exit 1; }
+  case $arch in
+    armhf) name=zImage ;;
+    *) name=Image ;;
+  esac
+  place "$src" "$cache/kernels/$arch/$name"
+  echo "fetch-fixtures: kernel $cache/kernels/$arch/$name ($(stat -c %s "$cache/kernels/$arch/$name") bytes, from $pkg)"
 done
+
+image="$cache/kernels/arm64/Image"
+if [[ ! -f "$image.gz" || "$image" -nt "$image.gz" ]]; then
+  gzip -9 -n -c "$image" >"$image.gz.tmp"
+  mv "$image.gz.tmp" "$image.gz"
+fi
+echo "fetch-fixtures: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm64/Image)"

@@ -12,6 +12,12 @@
 import type { ArchPlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
 import { describeMpidr, mpidrProblem } from "../arm/mpidr.ts";
+import { elfKernel } from "../elf.ts";
+import { readZImage } from "./zimage.ts";
+import { planArm32, ZIMAGE_WINDOW_ALIGNMENT } from "./plan.ts";
+import { armv7MonitorStub } from "./stub.ts";
+
+const EM_ARM = 40;
 
 /** Makes the armv7 arch plugin. */
 export function armv7(): ArchPlugin {
@@ -20,11 +26,15 @@ export function armv7(): ArchPlugin {
     name: "armv7",
     version: "0.1.0",
     apiVersion: PLUGIN_API_VERSION,
-    description: "32-bit Arm: MPIDR core ids (Aff2..Aff0), PSCI",
+    description: "32-bit Arm: MPIDR core ids, zImage (boot shim) and ELF kernels, PSCI CPU_ON stub",
     bits: 32,
     coreIdName: "MPIDR",
     powerInterface: "psci",
     validateCoreId: (hwid) => mpidrProblem(hwid, false),
     describeCoreId: describeMpidr,
+    readKernel: (bytes, file) => readZImage(bytes, file) ?? elfKernel(bytes, file, "armv7", EM_ARM),
+    planBoot: planArm32,
+    windowAlignment: ZIMAGE_WINDOW_ALIGNMENT,
+    monitorStub: armv7MonitorStub,
   };
 }

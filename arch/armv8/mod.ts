@@ -12,6 +12,12 @@
 import type { ArchPlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
 import { describeMpidr, mpidrProblem } from "../arm/mpidr.ts";
+import { elfKernel } from "../elf.ts";
+import { readArm64Image } from "./image.ts";
+import { planArm64 } from "./plan.ts";
+import { armv8MonitorStub } from "./stub.ts";
+
+const EM_AARCH64 = 183;
 
 /** Makes the armv8 arch plugin. */
 export function armv8(): ArchPlugin {
@@ -20,11 +26,15 @@ export function armv8(): ArchPlugin {
     name: "armv8",
     version: "0.1.0",
     apiVersion: PLUGIN_API_VERSION,
-    description: "AArch64: MPIDR core ids (Aff3..Aff0), PSCI",
+    description: "AArch64: MPIDR core ids, arm64 Image (and .gz) and ELF kernels, PSCI CPU_ON stub",
     bits: 64,
     coreIdName: "MPIDR",
     powerInterface: "psci",
     validateCoreId: (hwid) => mpidrProblem(hwid, true),
     describeCoreId: describeMpidr,
+    readKernel: (bytes, file) =>
+      readArm64Image(bytes, file) ?? elfKernel(bytes, file, "armv8", EM_AARCH64),
+    planBoot: planArm64,
+    monitorStub: armv8MonitorStub,
   };
 }

@@ -11,6 +11,12 @@
  */
 import type { ArchPlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
+import { elfKernel } from "../elf.ts";
+import { readRiscvImage } from "./image.ts";
+import { planRiscv } from "./plan.ts";
+import { riscvMonitorStub } from "./stub.ts";
+
+const EM_RISCV = 243;
 
 /** Makes the riscv arch plugin. */
 export function riscv(): ArchPlugin {
@@ -19,7 +25,7 @@ export function riscv(): ArchPlugin {
     name: "riscv",
     version: "0.1.0",
     apiVersion: PLUGIN_API_VERSION,
-    description: "RV64: hartid core ids, SBI HSM",
+    description: "RV64: hartid core ids, RISC-V Image and ELF kernels, SBI HSM hart_start stub",
     bits: 64,
     coreIdName: "hartid",
     powerInterface: "sbi",
@@ -28,5 +34,9 @@ export function riscv(): ArchPlugin {
         ? undefined
         : `hartid ${hwid} is not a non-negative integer`,
     describeCoreId: (hwid) => `hartid ${hwid}`,
+    readKernel: (bytes, file) =>
+      readRiscvImage(bytes, file) ?? elfKernel(bytes, file, "riscv", EM_RISCV),
+    planBoot: planRiscv,
+    monitorStub: riscvMonitorStub,
   };
 }

@@ -172,6 +172,18 @@ export class CliContext {
         (await this.registry()).get("monitor", backend);
         return { board, backend, devicetree };
       },
+      windowAlignment: async (board) =>
+        (await this.registry({ boards: false })).get("arch", board.arch).windowAlignment,
+      prepareBoot: async (record, board) => {
+        const { BOARD_DTB } = await import("../state/store.ts");
+        const { prepareBoot } = await import("../boot/prepare.ts");
+        return await prepareBoot(
+          await this.registry({ boards: false }),
+          board,
+          await store.readFile(BOARD_DTB),
+          record,
+        );
+      },
       monitor: async (backend, board) =>
         (await this.registry({ boards: false })).get("monitor", backend).create({
           stateDir: store.dir,

@@ -145,6 +145,15 @@ export function partitionText(
   if (record.spec.kernel) lines.push(`Kernel:   ${record.spec.kernel}`);
   if (record.spec.initrd) lines.push(`Initrd:   ${record.spec.initrd}`);
   if (record.spec.cmdline) lines.push(`Cmdline:  ${record.spec.cmdline}`);
+  if (record.boot) {
+    const regs = Object.entries(record.boot.registers).map(([r, v]) => `${r} = ${v}`).join(", ");
+    lines.push(
+      `Entry:    boot core at ${formatHex(record.boot.entry)}, context ${
+        formatHex(record.boot.context)
+      }`,
+      `          the kernel starts with ${regs}`,
+    );
+  }
   lines.push("", "Memory map:", memoryMapTable(regions), "", `${callsTitle}:`, callLines(calls));
   return lines.join("\n");
 }

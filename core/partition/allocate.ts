@@ -35,11 +35,16 @@ export interface Holder {
   allocation: Allocation;
 }
 
-/** Allocates resources for `spec` on `board`, next to the `holders`' allocations. */
+/**
+ * Allocates resources for `spec` on `board`, next to the `holders`' allocations.
+ * A window the allocator picks is aligned to `alignment` (at least 2 MiB; the
+ * arch plugin may ask for more, e.g. 128 MiB for zImages).
+ */
 export function allocate(
   board: Board,
   holders: readonly Holder[],
   spec: PartitionSpec,
+  alignment = WINDOW_ALIGNMENT,
 ): Allocation {
   validateName(spec.name);
   if (holders.some((h) => h.name === spec.name)) {
@@ -47,7 +52,7 @@ export function allocate(
   }
   const owners = new Owners(board, holders);
   const cores = allocateCores(board, owners, spec);
-  const memory = allocateMemory(board, owners, spec);
+  const memory = allocateMemory(board, owners, spec, Math.max(alignment, WINDOW_ALIGNMENT));
   const devices = allocateDevices(board, owners, spec);
   return { cores, bootCore: cores[0], memory, devices };
 }
@@ -126,7 +131,12 @@ function allocateCores(board: Board, owners: Owners, spec: PartitionSpec): numbe
   return free.slice(0, count);
 }
 
-function allocateMemory(board: Board, owners: Owners, spec: PartitionSpec): Range {
+function allocateMemory(
+  board: Board,
+  owners: Owners,
+  spec: PartitionSpec,
+  alignment: number,
+): Range {
   const size = spec.memory ?? DEFAULT_MEMORY;
   if (!Number.isSafeInteger(size) || size <= 0 || !isAligned(size, PAGE)) {
     throw new InputError(`memory size ${size} must be a positive multiple of 4 KiB`, "--memory");
@@ -168,18 +178,16 @@ function allocateMemory(board: Board, owners: Owners, spec: PartitionSpec): Rang
   let largest = 0;
   for (const ram of board.memory) {
     for (const free of subtractRanges(ram, used)) {
-      const base = alignUp(free.base, WINDOW_ALIGNMENT);
+      const base = alignUp(free.base, alignment);
       const room = rangeEnd(free) - base;
       if (room >= size) return { base, size };
       largest = Math.max(largest, room);
     }
   }
   throw new ConflictError(
-    `no free ${
-      formatSize(size)
-    } window on board ${board.name}: the largest free 2 MiB-aligned window is ${
-      formatSize(largest)
-    }`,
+    `no free ${formatSize(size)} window on board ${board.name}: the largest free ${
+      formatSize(alignment)
+    }-aligned window is ${formatSize(largest)}`,
     spec.name,
   );
 }

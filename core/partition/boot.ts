@@ -7,6 +7,7 @@
 import { MonitorError, StateError } from "../errors.ts";
 import type { Board, PartitionRecord } from "../model.ts";
 import type { Monitor } from "../monitor/monitor.ts";
+import type { PreparedBoot } from "../boot/prepare.ts";
 
 /** The hardware id of a board core, by core id. */
 export function hwidOf(board: Board, coreId: number): number {
@@ -16,20 +17,21 @@ export function hwidOf(board: Board, coreId: number): number {
 }
 
 /**
- * Describes the partition to the monitor and starts its boot core. Images are not
- * loaded yet: a partition that names a kernel is refused before any call. The
- * boot core starts at the base of the window (where an image placed by other
- * means sits) with context 0. When a call fails, the calls made so far are undone.
+ * Describes the partition to the monitor, writes its images (when `boot` has them)
+ * and starts its boot core: at the plan's entry with the plan's context, or —
+ * for a partition without a kernel — at the base of its window (where an image
+ * placed by other means sits) with context 0. When a call fails, the calls made
+ * so far are undone.
  */
 export async function startSequence(
   monitor: Monitor,
   board: Board,
   record: PartitionRecord,
+  boot?: PreparedBoot,
 ): Promise<void> {
-  if (record.spec.kernel !== undefined || record.spec.initrd !== undefined) {
+  if (record.spec.kernel !== undefined && !boot) {
     throw new StateError(
-      `partition ${record.name} names boot images, and this vmanager cannot load images yet ` +
-        `(arch plugin ${board.arch} has no image placement); define it without --kernel/--initrd`,
+      `partition ${record.name} names a kernel that was not prepared`,
       record.name,
     );
   }
@@ -44,7 +46,20 @@ export async function startSequence(
       const device = board.devices.find((d) => d.name === name);
       for (const range of device?.reg ?? []) await monitor.partitionAddDevice(id, name, range);
     }
-    await monitor.coreStart(id, hwidOf(board, allocation.bootCore), allocation.memory.base, 0);
+    const bootHwid = hwidOf(board, allocation.bootCore);
+    if (boot) {
+      for (const write of boot.plan.writes) {
+        if (write.bytes) await monitor.memoryWrite(id, write.address, { bytes: write.bytes });
+      }
+      const at = (name: string) => boot.plan.regions.find((r) => r.name === name)!.base;
+      if (boot.initrd !== undefined) {
+        await monitor.memoryWrite(id, at("initrd"), { path: boot.initrd });
+      }
+      await monitor.memoryWrite(id, at("dtb"), { bytes: boot.dtb });
+      await monitor.coreStart(id, bootHwid, boot.plan.entry, boot.plan.context);
+    } else {
+      await monitor.coreStart(id, bootHwid, allocation.memory.base, 0);
+    }
   } catch (error) {
     const rollback = created ? await undo(monitor, id) : undefined;
     const message = error instanceof Error ? error.message : String(error);

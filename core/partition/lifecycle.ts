@@ -9,7 +9,7 @@
  * @module
  */
 import { InputError, StateError } from "../errors.ts";
-import type { Board, MonitorCall, PartitionRecord, PartitionSpec } from "../model.ts";
+import type { Board, BootSummary, MonitorCall, PartitionRecord, PartitionSpec } from "../model.ts";
 import type { Monitor } from "../monitor/monitor.ts";
 import { RecordingMonitor } from "../monitor/monitor.ts";
 import { DryRunMonitor } from "../monitor/dry_run.ts";
@@ -17,6 +17,7 @@ import type { StateDocument, StateStore } from "../state/store.ts";
 import { BOARD_DTB, STATE_FORMAT } from "../state/store.ts";
 import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
+import type { PreparedBoot } from "../boot/prepare.ts";
 
 /** What the lifecycle needs from its caller. */
 export interface LifecycleContext {
@@ -28,6 +29,10 @@ export interface LifecycleContext {
   monitor(backend: string, board: Board): Promise<Monitor>;
   /** Board and backend named on the command line, checked against the state dir's. */
   requested?: { board?: string; backend?: string };
+  /** Alignment of windows the allocator picks on the board (its arch plugin's). */
+  windowAlignment?(board: Board): Promise<number | undefined>;
+  /** Reads, plans and makes the images of a partition that names a kernel. */
+  prepareBoot?(record: PartitionRecord, board: Board): Promise<PreparedBoot>;
 }
 
 /** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
@@ -95,7 +100,12 @@ export async function createPartition(
       if (setup.devicetree) await ctx.store.writeFile(BOARD_DTB, setup.devicetree);
     }
     doc = doc!;
-    const allocation = allocate(doc.board, doc.partitions, spec);
+    const allocation = allocate(
+      doc.board,
+      doc.partitions,
+      spec,
+      await ctx.windowAlignment?.(doc.board),
+    );
     const now = new Date().toISOString();
     const record: PartitionRecord = {
       name: spec.name,
@@ -122,9 +132,16 @@ export async function startPartition(
     if (record.state === "running") {
       throw new StateError(`partition ${name} is already running`, name);
     }
+    // Everything that can be wrong with the images is found before the first monitor call.
+    const boot = await prepare(ctx, record, doc!.board);
     const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
-    await startSequence(monitor, doc!.board, record);
-    return replace(doc!, { ...record, state: "running", monitorCalls: monitor.calls });
+    await startSequence(monitor, doc!.board, record, boot);
+    return replace(doc!, {
+      ...record,
+      state: "running",
+      monitorCalls: monitor.calls,
+      boot: summary(boot),
+    });
   });
 }
 
@@ -175,10 +192,34 @@ export async function getPartition(
 }
 
 /** The monitor calls starting `record` would make, computed on the dry-run backend. */
-export async function planStart(board: Board, record: PartitionRecord): Promise<MonitorCall[]> {
+export async function planStart(
+  board: Board,
+  record: PartitionRecord,
+  boot?: PreparedBoot,
+): Promise<MonitorCall[]> {
   const monitor = new RecordingMonitor(new DryRunMonitor());
-  await startSequence(monitor, board, record);
+  await startSequence(monitor, board, record, boot);
   return monitor.calls;
+}
+
+/** The images of a partition that names a kernel, prepared by the context. */
+export async function prepare(
+  ctx: Pick<LifecycleContext, "prepareBoot">,
+  record: PartitionRecord,
+  board: Board,
+): Promise<PreparedBoot | undefined> {
+  if (record.spec.kernel === undefined) return undefined;
+  if (!ctx.prepareBoot) {
+    throw new StateError(`cannot prepare the images of ${record.name}`, record.name);
+  }
+  return await ctx.prepareBoot(record, board);
+}
+
+/** What the state keeps of a prepared boot. */
+export function summary(boot: PreparedBoot | undefined): BootSummary | undefined {
+  if (!boot) return undefined;
+  const { regions, entry, context, registers } = boot.plan;
+  return { regions, entry, context, registers };
 }
 
 /**
@@ -190,7 +231,12 @@ export async function planSpec(
   spec: PartitionSpec,
 ): Promise<{ record: PartitionRecord; board: Board; calls: MonitorCall[] }> {
   const { doc } = await documentOf(ctx, await ctx.store.read());
-  const allocation = allocate(doc.board, doc.partitions, spec);
+  const allocation = allocate(
+    doc.board,
+    doc.partitions,
+    spec,
+    await ctx.windowAlignment?.(doc.board),
+  );
   const now = new Date().toISOString();
   const record: PartitionRecord = {
     name: spec.name,
@@ -202,7 +248,12 @@ export async function planSpec(
     updated: now,
     monitorCalls: [],
   };
-  return { record, board: doc.board, calls: await planStart(doc.board, record) };
+  const boot = await prepare(ctx, record, doc.board);
+  return {
+    record: { ...record, boot: summary(boot) },
+    board: doc.board,
+    calls: await planStart(doc.board, record, boot),
+  };
 }
 
 function replace(

@@ -18,14 +18,21 @@ export interface MapRegion {
   content: string;
 }
 
-/** The regions an allocation owns, in address order. */
-export function memoryMap(board: Board, allocation: Allocation): MapRegion[] {
+/**
+ * The regions an allocation owns, in address order: its window, where a boot plan
+ * puts images in it (when given), and its devices' registers.
+ */
+export function memoryMap(
+  board: Board,
+  allocation: Allocation,
+  boot?: readonly MapRegion[],
+): MapRegion[] {
   const regions: MapRegion[] = [{
     name: "window",
     base: allocation.memory.base,
     size: allocation.memory.size,
-    content: "RAM window (empty until images are loaded)",
-  }];
+    content: boot ? "RAM window" : "RAM window (no images: the boot core starts at its base)",
+  }, ...(boot ?? [])];
   for (const name of allocation.devices) {
     const device = board.devices.find((d) => d.name === name);
     for (const range of device?.reg ?? []) {

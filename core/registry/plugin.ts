@@ -61,6 +61,8 @@ export interface ArchPlugin extends PluginBase<"arch"> {
    * they are but are truncated or corrupt.
    */
   readKernel?(bytes: Uint8Array, file: string): KernelImage | undefined;
+  /** Alignment of memory windows the allocator picks for this architecture (default 2 MiB). */
+  windowAlignment?: number;
   /** Places kernel, initrd and device tree in a window by the boot protocol's rules. */
   planBoot?(input: PlanInput): BootPlan;
   /**

@@ -137,7 +137,7 @@ Deno.test("dry-run: show and plan print the monitor calls of a start", async () 
         name: "window",
         base: 0x60000000,
         size: 256 * 2 ** 20,
-        content: "RAM window (empty until images are loaded)",
+        content: "RAM window (no images: the boot core starts at its base)",
       },
     ]);
     const text = (await vmanctl([...s, "show", "p"])).stdout;
@@ -355,7 +355,7 @@ Deno.test("conflicts: exit code 1 naming the holder", async () => {
   });
 });
 
-Deno.test("a partition naming a kernel is refused at start before any monitor call", async () => {
+Deno.test("a kernel that is no kernel is refused at start before any monitor call", async () => {
   await withTempDir(async (dir) => {
     const kernel = `${dir}/Image`;
     await Deno.writeFile(kernel, new Uint8Array(4096));
@@ -364,8 +364,9 @@ Deno.test("a partition naming a kernel is refused at start before any monitor ca
     const shown = JSON.parse((await vmanctl([...s, "show", "k", "--json"])).stdout) as Json;
     assert.equal(shown.kernel, kernel);
     const r = await vmanctl([...s, "start", "k"]);
-    assert.equal(r.code, 1);
-    assertOneLineError(r.stderr, /cannot load images yet/);
+    assert.equal(r.code, 2);
+    assertOneLineError(r.stderr, /not a kernel image vmanager can read/);
+    assert.match(r.stderr, new RegExp(`\\(${kernel}\\)`));
     const after = JSON.parse((await vmanctl([...s, "show", "k", "--json"])).stdout) as Json;
     assert.equal(after.state, "defined");
     assert.deepEqual(after.monitorCalls, []);

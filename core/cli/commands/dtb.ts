@@ -32,7 +32,13 @@ export const dtbCommand: CommandSpec<CliContext> = {
     }
     const { buildPartitionDevicetree, codecOf } = await import("../../devicetree/build.ts");
     const registry = await ctx.registry({ boards: false });
-    const { tree, blob } = buildPartitionDevicetree(registry, board, boardDtb, record);
+    // With a kernel, the DTB is the one start writes: with the initrd's planned place.
+    let blob: Uint8Array;
+    if (record.spec.kernel !== undefined) {
+      const { prepareBoot } = await import("../../boot/prepare.ts");
+      blob = (await prepareBoot(registry, board, boardDtb, record)).dtb;
+    } else blob = buildPartitionDevicetree(registry, board, boardDtb, record).blob;
+    const tree = codecOf(registry).read(blob);
     const output = input.options.output as string | undefined;
     const write = async (data: Uint8Array) => {
       try {

@@ -38,7 +38,7 @@ function detail(
   calls: MonitorCall[],
   callsTitle: string,
 ): number {
-  const regions = memoryMap(board, record.allocation);
+  const regions = memoryMap(board, record.allocation, record.boot?.regions);
   if (ctx.globals.json) {
     ctx.json({
       ...partitionView(record),
@@ -48,6 +48,7 @@ function detail(
       created: record.created,
       updated: record.updated,
       memoryMap: regions,
+      boot: record.boot ?? null,
       monitorCalls: calls,
     });
   } else {
@@ -88,17 +89,18 @@ export const planCommand: CommandSpec<CliContext> = {
     const name = input.args.NAME;
     const hasSpec = specOptions.some((o) => input.options[o.name] !== undefined);
     const store = await ctx.store();
-    const { getPartition, planSpec, planStart } = await loadLifecycle();
+    const { getPartition, planSpec, planStart, prepare, summary } = await loadLifecycle();
     if (name !== undefined && !hasSpec) {
       const doc = await store.read();
       if (doc?.partitions.some((p) => p.name === name)) {
         const { record, board, backend } = await getPartition(store, name);
+        const boot = await prepare(await ctx.lifecycle(), record, board);
         return detail(
           ctx,
-          record,
+          { ...record, boot: summary(boot) },
           board,
           backend,
-          await planStart(board, record),
+          await planStart(board, record, boot),
           "Monitor calls a start would make",
         );
       }

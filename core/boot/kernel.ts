@@ -1,0 +1,173 @@
+/**
+ * Reading a kernel file: the bytes (gunzipped when the file is gzip data) handed
+ * to each arch plugin's reader until one recognizes them, and the check that the
+ * kernel is for the partition's architecture. The readers come from the arch
+ * plugins, so nothing here knows a format's layout.
+ *
+ * @example
+ * ```ts
+ * import { checkKernelArch, readKernelFile } from "./kernel.ts";
+ * const kernel = await readKernelFile("Image.gz", readers);
+ * checkKernelArch(kernel, "armv8", "rt1");
+ * ```
+ * @module
+ */
+import type { ArchName } from "../model.ts";
+import type { KernelFormat, KernelImage } from "./types.ts";
+import { KernelImageError } from "./types.ts";
+
+/** One arch plugin's kernel reader. */
+export interface KernelReader {
+  /** The plugin's architecture. */
+  arch: ArchName;
+  /** Returns the image, undefined when the bytes are not its format, or throws KernelImageError. */
+  read(bytes: Uint8Array, file: string): KernelImage | undefined;
+}
+
+/** Largest kernel vmanager reads, before or after decompression: 512 MiB. */
+export const MAX_KERNEL_BYTES = 512 * 1024 * 1024;
+
+/** The formats every message names. */
+const KNOWN_FORMATS = "arm64 Image, zImage, RISC-V Image, ELF";
+
+/** What people call each format in messages. */
+const FORMAT_NAMES: Record<KernelFormat, string> = {
+  "arm64-image": "Image",
+  "arm-zimage": "zImage",
+  "riscv-image": "Image",
+  "elf": "ELF",
+};
+
+/** What people call the architecture of each format. */
+const FORMAT_ARCHES: Record<Exclude<KernelFormat, "elf">, string> = {
+  "arm64-image": "arm64",
+  "arm-zimage": "arm (32-bit)",
+  "riscv-image": "riscv64",
+};
+
+/** The first line of an OS error's message, without Deno's "(os error N): op 'path'" tail. */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+}
+
+/** Gunzips `bytes`, refusing corrupt or truncated data and output beyond `max` bytes. */
+async function gunzip(
+  bytes: Uint8Array<ArrayBuffer>,
+  file: string,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel();
+        throw new KernelImageError(
+          `gzip data decompresses to more than ${max / (1024 * 1024)} MiB, ` +
+            "more than vmanager reads for a kernel",
+          file,
+        );
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof KernelImageError) throw error;
+    throw new KernelImageError(`corrupt gzip data: ${reason(error)}`, file, { cause: error });
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** The message for bytes no reader took, with a hint when one is possible. */
+function unreadable(bytes: Uint8Array, readers: readonly KernelReader[]): string {
+  const base = `not a kernel image vmanager can read (${KNOWN_FORMATS})`;
+  if (bytes.length >= 20 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c) {
+    const machine = bytes[18] | (bytes[19] << 8);
+    const arches = readers.map((r) => r.arch).join(", ") || "none";
+    return `${base}: an ELF file for e_machine ${machine}, which no arch plugin here (${arches}) reads`;
+  }
+  if (bytes.length < 64) return `${base}: only ${bytes.length} bytes`;
+  return base;
+}
+
+/**
+ * Reads a kernel file and hands it to each reader in turn; the first that returns
+ * an image wins, and a reader's KernelImageError (a recognized but broken file)
+ * ends the search. A file starting with the gzip magic (1f 8b) is decompressed
+ * first and the image gets `compression: "gzip"`.
+ *
+ * Throws {@linkcode KernelImageError} with `where` = `path` when the file cannot be
+ * read, is larger than `maxBytes` (before or after decompression), holds corrupt
+ * or truncated gzip data, or is no format any reader takes.
+ *
+ * @param path The kernel file.
+ * @param readers The arch plugins' readers.
+ * @param maxBytes Size limit (default {@linkcode MAX_KERNEL_BYTES}).
+ */
+export async function readKernelFile(
+  path: string,
+  readers: readonly KernelReader[],
+  maxBytes: number = MAX_KERNEL_BYTES,
+): Promise<KernelImage> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    const { size, isFile } = await Deno.stat(path);
+    if (!isFile) throw new KernelImageError("cannot read the kernel: not a regular file", path);
+    if (size > maxBytes) {
+      throw new KernelImageError(
+        `cannot read the kernel: ${size} bytes is more than vmanager reads (${maxBytes})`,
+        path,
+      );
+    }
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof KernelImageError) throw error;
+    throw new KernelImageError(`cannot read the kernel: ${reason(error)}`, path, { cause: error });
+  }
+  const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  if (gzip) bytes = await gunzip(bytes, path, maxBytes);
+  for (const reader of readers) {
+    const image = reader.read(bytes, path);
+    if (image) return gzip ? { ...image, compression: "gzip" } : image;
+  }
+  throw new KernelImageError(unreadable(bytes, readers), path);
+}
+
+/** What people call the architecture a kernel image is for ("arm64", "riscv64", …). */
+export function kernelArchName(image: KernelImage): string {
+  if (image.format !== "elf") return FORMAT_ARCHES[image.format];
+  const machine = image.details.machine;
+  return typeof machine === "string" ? machine : `ELF machine ${image.details.e_machine}`;
+}
+
+/**
+ * Throws {@linkcode KernelImageError} (`where` = the kernel file) when the image is
+ * not for the partition's architecture, e.g. "Image is arm64 but partition rt1 is
+ * riscv".
+ *
+ * @param image The kernel as read.
+ * @param arch The board's architecture.
+ * @param partition The partition's name.
+ */
+export function checkKernelArch(image: KernelImage, arch: ArchName, partition: string): void {
+  if (image.arch === arch) return;
+  throw new KernelImageError(
+    `${FORMAT_NAMES[image.format]} is ${
+      kernelArchName(image)
+    } but partition ${partition} is ${arch}`,
+    image.file,
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * Boot preparation: everything `start` computes before the first monitor call —
+ * the kernel read and checked against the partition's architecture, the boot plan,
+ * and the device tree with the initrd's final place. A bad kernel or images that
+ * do not fit fail here, with nothing started.
+ *
+ * @module
+ */
+import type { Board, PartitionRecord } from "../model.ts";
+import type { Registry } from "../registry/registry.ts";
+import { StateError } from "../errors.ts";
+import type { BootPlan, KernelImage } from "./types.ts";
+import { checkKernelArch, readKernelFile } from "./kernel.ts";
+import { buildPartitionDevicetree } from "../devicetree/build.ts";
+import { KernelImageError } from "./types.ts";
+
+/** What `start` writes and where it starts the boot core. */
+export interface PreparedBoot {
+  /** The kernel as read. */
+  kernel: KernelImage;
+  /** The plan. */
+  plan: BootPlan;
+  /** The partition's DTB, with the initrd's place. */
+  dtb: Uint8Array;
+  /** The initrd file, when there is one. */
+  initrd?: string;
+}
+
+/** Reads the kernel, plans the boot and makes the device tree of a partition that names a kernel. */
+export async function prepareBoot(
+  registry: Registry,
+  board: Board,
+  boardDtb: Uint8Array | undefined,
+  record: PartitionRecord,
+): Promise<PreparedBoot> {
+  const { spec, allocation, name } = record;
+  if (spec.kernel === undefined) {
+    throw new StateError(`partition ${name} names no kernel`, name);
+  }
+  if (!boardDtb) {
+    throw new StateError(`board ${board.name} has no device tree to boot partitions with`, name);
+  }
+  const arch = registry.get("arch", board.arch);
+  if (!arch.planBoot) throw new StateError(`arch plugin ${arch.name} cannot place kernels`, name);
+  const readers = registry.list("arch").flatMap(({ plugin }) =>
+    plugin.readKernel ? [{ arch: plugin.name, read: plugin.readKernel }] : []
+  );
+  const kernel = await readKernelFile(spec.kernel, readers);
+  checkKernelArch(kernel, board.arch, name);
+  let initrdSize: number | undefined;
+  if (spec.initrd !== undefined) {
+    try {
+      initrdSize = (await Deno.stat(spec.initrd)).size;
+    } catch (error) {
+      throw new KernelImageError(
+        `cannot read the initrd: ${(error as Error).message}`,
+        spec.initrd,
+      );
+    }
+  }
+  // The DTB's size does not depend on where the initrd goes (its cells are fixed),
+  // so a first DTB sizes the plan and the second has the initrd's final place.
+  const draft = buildPartitionDevicetree(
+    registry,
+    board,
+    boardDtb,
+    record,
+    initrdSize === undefined ? undefined : { base: allocation.memory.base, size: initrdSize },
+  );
+  const plan = arch.planBoot({
+    window: allocation.memory,
+    kernel,
+    initrdSize,
+    dtbSize: draft.blob.length,
+  });
+  const initrdRegion = plan.regions.find((r) => r.name === "initrd");
+  const { blob } = buildPartitionDevicetree(registry, board, boardDtb, record, initrdRegion);
+  if (blob.length !== draft.blob.length) {
+    throw new StateError(
+      `the device tree changed size (${draft.blob.length} → ${blob.length} bytes)`,
+      name,
+    );
+  }
+  return { kernel, plan, dtb: blob, initrd: spec.initrd };
+}
