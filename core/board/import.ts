@@ -50,13 +50,17 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
   const cores = cpuNodes.map((cpu, id) => {
     const reg = getProp(cpu, "reg");
     if (!reg) throw new BoardImportError(`cpu node ${cpu.name} has no reg`, `/cpus/${cpu.name}`);
-    return { id, hwid: Number(readCells(reg.value, [cpuAc])[0][0]) };
+    const ids = cellsOf(reg.value, [cpuAc], `/cpus/${cpu.name}`, "reg");
+    if (ids.length === 0) {
+      throw new BoardImportError(`cpu node ${cpu.name} has an empty reg`, `/cpus/${cpu.name}`);
+    }
+    return { id, hwid: Number(ids[0][0]) };
   });
 
   const memory: MemoryRange[] = [];
   for (const node of root.children.filter((n) => stringProp(n, "device_type") === "memory")) {
     const reg = getProp(node, "reg");
-    for (const [base, size] of reg ? readCells(reg.value, [ac, sc]) : []) {
+    for (const [base, size] of reg ? cellsOf(reg.value, [ac, sc], `/${node.name}`, "reg") : []) {
       if (size === 0n) {
         notes.push(
           `/${node.name}: a RAM range of size 0 (filled in by the bootloader) is left out`,
@@ -358,7 +362,7 @@ function markConsole(tree: FdtTree, devices: BoardDevice[], notes: string[]): vo
       child(tree.root, "aliases") ?? { name: "", props: [], children: [] },
       path,
     );
-    path = alias ? readString(alias.value) : path;
+    path = alias && alias.value[alias.value.length - 1] === 0 ? readString(alias.value) : path;
   }
   const device = devices.find((d) => d.path === path);
   if (device) device.console = true;
@@ -393,4 +397,13 @@ function memoryRanges(tree: FdtTree): Range[] {
       }
     },
   );
+}
+
+/** `readCells`, refusing a malformed value with the node and property named. */
+function cellsOf(value: Uint8Array, sizes: number[], path: string, prop: string): bigint[][] {
+  try {
+    return readCells(value, sizes);
+  } catch (error) {
+    throw new BoardImportError(`${prop} of ${path}: ${(error as Error).message}`, path);
+  }
 }

@@ -39,6 +39,9 @@ export interface PartitionTreeOptions {
 
 type Verdict = "keep" | "drop" | "structural";
 
+/** Lists whose entries naming removed nodes are dropped (the property stays). */
+const ENTRY_LISTS = new Set(["interrupts-extended", "cpus", "interrupt-affinity"]);
+
 const SEED_PROPS = ["rng-seed", "kaslr-seed"];
 const CHOSEN_PROPS = [
   "bootargs",
@@ -96,8 +99,14 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
   const work: FdtNode[] = [];
   // Nodes that must not come back: other partitions' devices, cores not ours.
   const gone = new Set<FdtNode>();
+  // Removed cores: references to them are fixed afterwards, not followed.
+  const removedCores = new Set<FdtNode>();
+  const walkCore = (n: FdtNode): void => {
+    removedCores.add(n);
+    n.children.forEach(walkCore);
+  };
   const keepSubtree = (node: FdtNode) => {
-    if (verdict.get(node) === "keep") return;
+    if (verdict.get(node) === "keep" || gone.has(node)) return;
     verdict.set(node, "keep");
     work.push(node);
     for (const child of node.children) keepSubtree(child);
@@ -115,8 +124,10 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
       verdict.set(node, "structural");
       for (const child of node.children) {
         const isCpu = readStringProp(child, "device_type") === "cpu";
-        if (isCpu && !hwids.has(cpuId(child, node))) dropSubtree(child, true);
-        else keepSubtree(child);
+        if (isCpu && !hwids.has(cpuId(child, node))) {
+          dropSubtree(child, true);
+          walkCore(child);
+        } else keepSubtree(child);
       }
       return;
     }
@@ -152,14 +163,26 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
       for (const ref of referencesOf(prop, nodeOf)) {
         const target = nodeOf(ref.phandle);
         if (!target || verdict.get(target) === "keep") continue;
+        if (removedCores.has(target)) continue;
         if (gone.has(target)) {
           const path = pathOf.get(node)!;
           if (!getProp(node, "reg") && !path.startsWith("/cpus") && node !== original) {
-            const top = byPath.get(`/${path.split("/")[1]}`)!;
-            dropSubtree(getProp(top, "reg") ? node : top);
+            // Climb through the kept system nodes without registers it belongs to,
+            // stopping below a bus or the root.
+            let top = node;
+            for (
+              let p = parentOf.get(top);
+              p && verdict.get(p) === "keep" && !getProp(p, "reg");
+              p = parentOf.get(p)
+            ) {
+              top = p;
+            }
+            dropSubtree(top);
           }
           continue;
         }
+        // A referenced device comes with its subtree; a referenced bus only as a bus.
+        if (verdict.get(target) === "structural") continue;
         keepSubtree(target);
         for (let p = parentOf.get(target); p && verdict.get(p) === "drop"; p = parentOf.get(p)) {
           verdict.set(p, "structural");
@@ -205,7 +228,7 @@ export function partitionTree(boardTree: FdtTree, options: PartitionTreeOptions)
       if (referenceKind(prop.name) === undefined) continue;
       const refs = referencesOf(prop, nodeOf);
       if (!refs.some((r) => removed(r.phandle))) continue;
-      if (prop.name === "interrupts-extended" || prop.name === "cpus") {
+      if (ENTRY_LISTS.has(prop.name)) {
         const value = withoutEntries(prop, refs, removed);
         if (value.length > 0) setProp(node, prop.name, value);
         else removeProp(node, prop.name);
@@ -283,6 +306,7 @@ function fixPathTables(tree: FdtTree, remaining: Set<FdtNode>, byPath: Map<strin
     const node = tree.root.children.find((c) => c.name === table);
     if (!node) continue;
     node.props = node.props.filter((prop) => {
+      if (prop.value.length === 0 || prop.value[prop.value.length - 1] !== 0) return true;
       const target = byPath.get(readString(prop.value));
       return target === undefined || remaining.has(target);
     });

@@ -29,6 +29,7 @@ const WITH_ARGS: Record<string, string> = {
   hwlocks: "#hwlock-cells",
   "nvmem-cells": "#nvmem-cell-cells",
   "msi-parent": "#msi-cells",
+  "cooling-device": "#cooling-cells",
   gpios: "#gpio-cells",
 };
 
@@ -47,7 +48,7 @@ const BARE = new Set([
   "regmap",
   "clock-parent",
   "trip",
-  "cooling-device",
+  "interrupt-affinity",
 ]);
 
 /** One reference: the property and the phandle+argument cells of one entry. */

@@ -92,12 +92,11 @@ export async function createPartition(
   const fresh = existing ? undefined : await documentOf(ctx, undefined);
   return await ctx.store.update(async (current) => {
     let doc = current;
+    let devicetree: Uint8Array | undefined;
     if (current) checkRequested(current, ctx.requested, ctx.store.dir);
     else {
-      // A new state dir keeps a copy of the board's device tree beside its state.
       const setup = fresh ?? await documentOf(ctx, undefined);
-      doc = setup.doc;
-      if (setup.devicetree) await ctx.store.writeFile(BOARD_DTB, setup.devicetree);
+      [doc, devicetree] = [setup.doc, setup.devicetree];
     }
     doc = doc!;
     const allocation = allocate(
@@ -106,6 +105,9 @@ export async function createPartition(
       spec,
       await ctx.windowAlignment?.(doc.board),
     );
+    // A new state dir keeps a copy of the board's device tree beside its state
+    // (written once the partition is sure to be created; the state follows it).
+    if (devicetree) await ctx.store.writeFile(BOARD_DTB, devicetree);
     const now = new Date().toISOString();
     const record: PartitionRecord = {
       name: spec.name,

@@ -50,6 +50,7 @@ export const dtbCommand: CommandSpec<CliContext> = {
     if (input.options.dts) {
       const text = codecOf(registry).dts(tree);
       if (output) await write(new TextEncoder().encode(text));
+      else if (ctx.globals.json) ctx.json({ name: record.name, dts: text });
       else ctx.io.out(text.trimEnd());
     } else if (output) {
       await write(blob);
