@@ -25,6 +25,22 @@ async function step(title: string, args: string[]): Promise<void> {
   }
 }
 
+// With the test fixtures fetched (scripts/fetch-fixtures.sh), the partitions get Debian's
+// arm64 kernel, so the plans show where kernel, DTB and initrd go.
+const fixtures = Deno.env.get("VMAN_FIXTURES") ??
+  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const kernel = `${fixtures}/kernels/arm64/Image.gz`;
+let images: string[] = [];
+try {
+  await Deno.stat(kernel);
+  const initrd = `${stateDir}/initrd.img`;
+  await Deno.mkdir(stateDir, { recursive: true });
+  await Deno.writeFile(initrd, new Uint8Array(1024 * 1024));
+  images = ["--kernel", kernel, "--initrd", initrd, "--cmdline", "console=ttyAMA0"];
+} catch {
+  console.log(`(no kernel at ${kernel}: the partitions are made without images)`);
+}
+
 console.log(bold(`vmanager demo — state dir ${stateDir}`));
 await step("The board: what the management partition keeps, what partitions may use", [
   "board",
@@ -42,6 +58,7 @@ await step("A 1-core partition with 256 MiB", [
   "1",
   "--memory",
   "256M",
+  ...images,
 ]);
 await step("A 2-core partition with 512 MiB", [
   "create",
@@ -57,6 +74,7 @@ await step("Start both", ["start", "rt1"]);
 await step("", ["start", "linux1"]);
 await step("Both running, on disjoint cores and windows", ["list"]);
 await step("What the monitor was told for linux1", ["show", "linux1"]);
+await step("linux1's device tree: its cores, its memory, its console", ["dtb", "linux1", "--dts"]);
 await step("Destroy both; their resources are free again", ["destroy", "rt1"]);
 await step("", ["destroy", "linux1"]);
 await step("", ["list"]);
