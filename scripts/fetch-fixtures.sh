@@ -102,7 +102,14 @@ place() {
 
 for spec in arm64:linux-image-arm64: armhf:linux-image-armmp: riscv64:linux-image-riscv64:forky; do
   IFS=: read -r arch meta suite <<<"$spec"
-  pkg=$(fetch "$arch" "$meta" "$suite")
+  if ! pkg=$(fetch "$arch" "$meta" "$suite"); then
+    # riscv64 comes from a suite outside the machine's own (forky): when that
+    # mirror is unusable, its tests skip with a printed reason instead of failing
+    # the whole set-up.
+    [[ -n "$suite" ]] || exit 1
+    echo "fetch-fixtures: WARNING: no $arch kernel from $suite now; the tests that need it will skip" >&2
+    continue
+  fi
   count=$(find "$cache/pkgs/$pkg" -name '*.dtb' | wc -l)
   if [[ $count -gt 0 ]]; then
     echo "fetch-fixtures: $arch $pkg: $count DTBs in $cache/pkgs/$pkg"
