@@ -30,7 +30,7 @@ export function planArm32(input: PlanInput): BootPlan {
     return planElf(
       input,
       8,
-      (dtb) => ({ r0: formatHex(dtb), note: "ELF kernels get the monitor's context in r0" }),
+      (dtb) => ({ r0: formatHex(dtb) }), // an ELF kernel gets the monitor's context (the DTB) in r0
     );
   }
   if (!isAligned(window.base, ZIMAGE_WINDOW_ALIGNMENT)) {

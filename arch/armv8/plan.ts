@@ -32,9 +32,9 @@ export function planArm64(input: PlanInput): BootPlan {
     name: "kernel",
     base: load,
     size: kernel.imageSize,
-    content: `arm64 Image (${formatSize(kernel.bytes.length)} file, image_size ${
-      formatSize(kernel.imageSize)
-    })`,
+    content: `arm64 Image (${formatSize(kernel.bytes.length)}${
+      kernel.compression ? " gunzipped" : " file"
+    }, image_size ${formatSize(kernel.imageSize)})`,
   };
   const rest = dtbAndInitrd(input, load + kernel.imageSize, 2 * MiB);
   const regions = [kernelRegion, ...rest];

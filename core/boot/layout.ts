@@ -85,11 +85,21 @@ export function planElf(
   const dtb = rest[0].base;
   return {
     regions: all.sort((a, b) => a.base - b.base),
-    writes: segments.map((s, i) => ({
-      address: s.paddr,
-      region: regions[i].name,
-      bytes: kernel.bytes.subarray(s.offset, s.offset + s.fileSize),
-    })),
+    // Each segment's bytes, then zeros for the rest of it (.bss).
+    writes: segments.flatMap((s, i) => [
+      {
+        address: s.paddr,
+        region: regions[i].name,
+        bytes: kernel.bytes.subarray(s.offset, s.offset + s.fileSize),
+      },
+      ...(s.memSize > s.fileSize
+        ? [{
+          address: s.paddr + s.fileSize,
+          region: regions[i].name,
+          bytes: new Uint8Array(s.memSize - s.fileSize),
+        }]
+        : []),
+    ]),
     entry: kernel.entry!,
     context: dtb,
     registers: registers(dtb),

@@ -12,7 +12,7 @@ import { StateError } from "../errors.ts";
 import type { BootPlan, KernelImage } from "./types.ts";
 import { checkKernelArch, readKernelFile } from "./kernel.ts";
 import { buildPartitionDevicetree } from "../devicetree/build.ts";
-import { KernelImageError } from "./types.ts";
+import { KernelImageError, PlacementError } from "./types.ts";
 
 /** What `start` writes and where it starts the boot core. */
 export interface PreparedBoot {
@@ -67,12 +67,21 @@ export async function prepareBoot(
     record,
     initrdSize === undefined ? undefined : { base: allocation.memory.base, size: initrdSize },
   );
-  const plan = arch.planBoot({
-    window: allocation.memory,
-    kernel,
-    initrdSize,
-    dtbSize: draft.blob.length,
-  });
+  let plan;
+  try {
+    plan = arch.planBoot({
+      window: allocation.memory,
+      kernel,
+      initrdSize,
+      dtbSize: draft.blob.length,
+    });
+  } catch (error) {
+    // A plan that does not fit is about this partition: say so where the line says where.
+    if (error instanceof PlacementError && !error.where) {
+      throw new PlacementError(error.message, name, { cause: error });
+    }
+    throw error;
+  }
   const initrdRegion = plan.regions.find((r) => r.name === "initrd");
   const { blob } = buildPartitionDevicetree(registry, board, boardDtb, record, initrdRegion);
   if (blob.length !== draft.blob.length) {
