@@ -17,22 +17,12 @@
  * @module
  */
 import type { StubOptions } from "../../core/registry/plugin.ts";
+import { assemble, hex, type Line, type PoolLayout } from "../assemble.ts";
 
 /** PSCI CPU_ON, SMC32 calling convention: CPU_ON(target MPIDR, entry, context_id). */
 export const PSCI_CPU_ON_32 = 0x84000003;
 /** PSCI CPU_OFF. */
 export const PSCI_CPU_OFF = 0x84000002;
-
-/** One encoded instruction and how objdump prints it. */
-interface Insn {
-  /** The 32-bit encoding. */
-  word: number;
-  /** Mnemonic and operands, objdump style (without its `@ address` comment). */
-  text: string;
-}
-
-/** An instruction that may refer to the literal pool: made once the pool's place is known. */
-type Line = (at: number, pool: number) => Insn;
 
 /** Size of one literal pool entry (`.word`). */
 const LITERAL = 4;
@@ -63,11 +53,6 @@ function branchSelf(): Line {
   return (at) => ({ word: 0xeafffffe, text: `b ${hex(at)}` });
 }
 
-/** Lower-case hex with `0x`, as objdump prints addresses. */
-function hex(value: number): string {
-  return `0x${value.toString(16)}`;
-}
-
 /** Throws unless every option is a 32-bit unsigned integer and the entry is ARM or Thumb code. */
 function validate(o: StubOptions): void {
   for (const key of ["selfHwid", "targetHwid", "entry", "context"] as const) {
@@ -85,6 +70,8 @@ function validate(o: StubOptions): void {
 }
 
 /** The stub's code and literal pool, before encoding. */
+const LAYOUT: PoolLayout = { size: 4, directive: ".word" };
+
 function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   validate(o);
   if (o.selfHwid === o.targetHwid) {
@@ -111,25 +98,6 @@ function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   };
 }
 
-/** Encodes the program: code, then the `.word` literal pool. */
-function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
-  const { lines, literals } = program(o);
-  const pool = lines.length * 4;
-  const bytes = new Uint8Array(pool + literals.length * LITERAL);
-  const view = new DataView(bytes.buffer);
-  const listing: string[] = [];
-  lines.forEach((line, i) => {
-    const insn = line(i * 4, pool);
-    view.setUint32(i * 4, insn.word, true);
-    listing.push(insn.text);
-  });
-  literals.forEach((value, i) => {
-    view.setUint32(pool + i * LITERAL, value, true);
-    listing.push(`.word ${hex(value)}`);
-  });
-  return { bytes, listing };
-}
-
 /**
  * The A32 monitor stub for `o` (little-endian, position independent). When
  * `selfHwid !== targetHwid` it calls PSCI CPU_ON(targetHwid, entry, context) with
@@ -138,7 +106,7 @@ function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
  * integer or the entry is 2 mod 4.
  */
 export function armv7MonitorStub(o: StubOptions): Uint8Array {
-  return assemble(o).bytes;
+  return assemble(program(o), LAYOUT).bytes;
 }
 
 /**
@@ -147,5 +115,5 @@ export function armv7MonitorStub(o: StubOptions): Uint8Array {
  * trailing `@ address` comment), followed by one `.word 0x…` line per literal.
  */
 export function armv7StubListing(o: StubOptions): string[] {
-  return assemble(o).listing;
+  return assemble(program(o), LAYOUT).listing;
 }

@@ -13,22 +13,12 @@
  * @module
  */
 import type { StubOptions } from "../../core/registry/plugin.ts";
+import { assemble, hex, type Line, type PoolLayout } from "../assemble.ts";
 
 /** PSCI CPU_ON, SMC64 calling convention: CPU_ON(target MPIDR, entry, context_id). */
 export const PSCI_CPU_ON_64 = 0xc4000003;
 /** PSCI CPU_OFF (SMC32 and SMC64 share it). */
 export const PSCI_CPU_OFF = 0x84000002;
-
-/** One encoded instruction and how objdump prints it. */
-interface Insn {
-  /** The 32-bit encoding. */
-  word: number;
-  /** Mnemonic and operands, objdump style. */
-  text: string;
-}
-
-/** An instruction that may refer to the literal pool: made once the pool's place is known. */
-type Line = (at: number, pool: number) => Insn;
 
 /** Size of one literal pool entry (`.quad`). */
 const LITERAL = 8;
@@ -71,11 +61,6 @@ function nop(): Line {
   return () => ({ word: 0xd503201f, text: "nop" });
 }
 
-/** Lower-case hex with `0x`, as objdump prints addresses and immediates. */
-function hex(value: number): string {
-  return `0x${value.toString(16)}`;
-}
-
 /** Throws unless every option is a non-negative integer a JS number holds exactly. */
 function validate(o: StubOptions): void {
   for (const key of ["selfHwid", "targetHwid", "entry", "context"] as const) {
@@ -93,6 +78,8 @@ function validate(o: StubOptions): void {
 }
 
 /** The stub's code and literal pool, before encoding. */
+const LAYOUT: PoolLayout = { size: 8, directive: ".quad", pad: nop() };
+
 function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   validate(o);
   if (o.selfHwid === o.targetHwid) {
@@ -123,26 +110,6 @@ function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   };
 }
 
-/** Encodes the program: code, padding to 8 bytes, then the `.quad` literal pool. */
-function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
-  const { lines, literals } = program(o);
-  if (lines.length % 2 !== 0) lines.push(nop());
-  const pool = lines.length * 4;
-  const bytes = new Uint8Array(pool + literals.length * LITERAL);
-  const view = new DataView(bytes.buffer);
-  const listing: string[] = [];
-  lines.forEach((line, i) => {
-    const insn = line(i * 4, pool);
-    view.setUint32(i * 4, insn.word, true);
-    listing.push(insn.text);
-  });
-  literals.forEach((value, i) => {
-    view.setBigUint64(pool + i * LITERAL, BigInt(value), true);
-    listing.push(`.quad ${hex(value)}`);
-  });
-  return { bytes, listing };
-}
-
 /**
  * The AArch64 monitor stub for `o` (little-endian, position independent). When
  * `selfHwid !== targetHwid` it calls PSCI CPU_ON(targetHwid, entry, context) with
@@ -151,7 +118,7 @@ function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
  * 0..2^53-1 or the entry is not 4-byte aligned.
  */
 export function armv8MonitorStub(o: StubOptions): Uint8Array {
-  return assemble(o).bytes;
+  return assemble(program(o), LAYOUT).bytes;
 }
 
 /**
@@ -161,5 +128,5 @@ export function armv8MonitorStub(o: StubOptions): Uint8Array {
  * literal pool entry.
  */
 export function armv8StubListing(o: StubOptions): string[] {
-  return assemble(o).listing;
+  return assemble(program(o), LAYOUT).listing;
 }

@@ -14,6 +14,7 @@
  * @module
  */
 import type { StubOptions } from "../../core/registry/plugin.ts";
+import { assemble, hex, type Line, type PoolLayout } from "../assemble.ts";
 
 /** SBI Hart State Management extension ID ("HSM"). */
 export const SBI_EXT_HSM = 0x48534d;
@@ -21,17 +22,6 @@ export const SBI_EXT_HSM = 0x48534d;
 export const SBI_HSM_HART_START = 0;
 /** HSM function `hart_stop()`. */
 export const SBI_HSM_HART_STOP = 1;
-
-/** One encoded instruction and how objdump prints it. */
-interface Insn {
-  /** The 32-bit encoding. */
-  word: number;
-  /** Mnemonic and operands, objdump style (without its `# address` comment). */
-  text: string;
-}
-
-/** An instruction that may refer to the literal pool: made once the pool's place is known. */
-type Line = (at: number, pool: number) => Insn;
 
 /** Size of one literal pool entry (`.dword`). */
 const LITERAL = 8;
@@ -101,11 +91,6 @@ function nop(): Line {
   return () => ({ word: 0x00000013, text: "nop" });
 }
 
-/** Lower-case hex with `0x`, as objdump prints addresses. */
-function hex(value: number): string {
-  return `0x${value.toString(16)}`;
-}
-
 /** Throws unless every option is a non-negative integer a JS number holds exactly. */
 function validate(o: StubOptions): void {
   for (const key of ["selfHwid", "targetHwid", "entry", "context"] as const) {
@@ -123,6 +108,8 @@ function validate(o: StubOptions): void {
 }
 
 /** The stub's code and literal pool, before encoding. */
+const LAYOUT: PoolLayout = { size: 8, directive: ".dword", pad: nop() };
+
 function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   validate(o);
   if (o.selfHwid === o.targetHwid) {
@@ -154,26 +141,6 @@ function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   };
 }
 
-/** Encodes the program: code, `nop`s up to 8-byte alignment, then the `.dword` pool. */
-function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
-  const { lines, literals } = program(o);
-  if (lines.length % 2 !== 0) lines.push(nop());
-  const pool = lines.length * 4;
-  const bytes = new Uint8Array(pool + literals.length * LITERAL);
-  const view = new DataView(bytes.buffer);
-  const listing: string[] = [];
-  lines.forEach((line, i) => {
-    const insn = line(i * 4, pool);
-    view.setUint32(i * 4, insn.word, true);
-    listing.push(insn.text);
-  });
-  literals.forEach((value, i) => {
-    view.setBigUint64(pool + i * LITERAL, BigInt(value), true);
-    listing.push(`.dword ${hex(value)}`);
-  });
-  return { bytes, listing };
-}
-
 /**
  * The RV64 monitor stub for `o` (little-endian, position independent). When
  * `selfHwid !== targetHwid` it calls SBI HSM hart_start(targetHwid, entry,
@@ -182,7 +149,7 @@ function assemble(o: StubOptions): { bytes: Uint8Array; listing: string[] } {
  * in 0..2^53-1 or the entry is odd.
  */
 export function riscvMonitorStub(o: StubOptions): Uint8Array {
-  return assemble(o).bytes;
+  return assemble(program(o), LAYOUT).bytes;
 }
 
 /**
@@ -192,5 +159,5 @@ export function riscvMonitorStub(o: StubOptions): Uint8Array {
  * literal.
  */
 export function riscvStubListing(o: StubOptions): string[] {
-  return assemble(o).listing;
+  return assemble(program(o), LAYOUT).listing;
 }
