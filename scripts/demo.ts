@@ -67,6 +67,7 @@ await step("A 2-core partition with 512 MiB", [
   "2",
   "--memory",
   "512M",
+  ...images,
 ]);
 await step("rt1's memory map and the monitor calls a start would make", ["plan", "rt1"]);
 await step("linux1's memory map and the monitor calls a start would make", ["plan", "linux1"]);
