@@ -15,11 +15,12 @@ import { partitionTree } from "./partition.ts";
 /** A device tree that cannot be read or made. Exit code 1. */
 export class DeviceTreeError extends VmanError {}
 
-/** The registered device tree codec (the `fdt` feature). */
+/** The registered device tree codec: the `fdt` feature's, or another feature's when it is absent. */
 export function codecOf(registry: Registry): DeviceTreeCodec {
-  const codec = registry.list("feature").map((e) => e.plugin.devicetree).find((c) =>
-    c !== undefined
-  );
+  // The built-in `fdt` feature when it is there, else the first feature with a codec.
+  const features = registry.list("feature").map((e) => e.plugin);
+  const codec = (features.find((p) => p.name === "fdt") ?? features.find((p) => p.devicetree))
+    ?.devicetree;
   if (!codec) {
     throw new DeviceTreeError("no device tree codec is registered (the fdt feature plugin)");
   }

@@ -26,12 +26,17 @@ export function memoryMap(
   board: Board,
   allocation: Allocation,
   boot?: readonly MapRegion[],
+  hasKernel = false,
 ): MapRegion[] {
   const regions: MapRegion[] = [{
     name: "window",
     base: allocation.memory.base,
     size: allocation.memory.size,
-    content: boot ? "RAM window" : "RAM window (no images: the boot core starts at its base)",
+    content: boot
+      ? "RAM window"
+      : hasKernel
+      ? "RAM window (plan NAME shows where the images go)"
+      : "RAM window (no images: the boot core starts at its base)",
   }, ...(boot ?? [])];
   for (const name of allocation.devices) {
     const device = board.devices.find((d) => d.name === name);

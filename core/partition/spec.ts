@@ -140,6 +140,9 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
 
 /** Makes image paths absolute and checks that they are readable files. */
 export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec> {
+  if (spec.initrd !== undefined && spec.kernel === undefined) {
+    throw new InputError("an initrd needs a kernel: give --kernel too", "--initrd");
+  }
   const out = { ...spec };
   for (const field of ["kernel", "initrd"] as const) {
     const path = spec[field];

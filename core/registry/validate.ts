@@ -65,6 +65,23 @@ export function checkPlugin(value: unknown, source: string): Plugin {
       );
     }
   }
+  if (kind === "arch") {
+    for (const hook of ["readKernel", "planBoot", "monitorStub"]) {
+      if (p[hook] !== undefined && typeof p[hook] !== "function") {
+        throw new PluginError(`arch plugin '${p.name}': '${hook}' must be a function`, source);
+      }
+    }
+    const align = p.windowAlignment;
+    if (align !== undefined && (typeof align !== "number" || align <= 0)) {
+      throw new PluginError(
+        `arch plugin '${p.name}': 'windowAlignment' must be a positive number`,
+        source,
+      );
+    }
+    if (p.bits !== 32 && p.bits !== 64) {
+      throw new PluginError(`arch plugin '${p.name}': 'bits' must be 32 or 64`, source);
+    }
+  }
   if (kind === "feature") {
     const codec = p.devicetree as Record<string, unknown> | undefined;
     if (

@@ -419,3 +419,21 @@ Deno.test("an option means what the command named before it says: --name is a fl
     assert.equal(r.stdout, "web1\n");
   });
 });
+
+Deno.test("an initrd without a kernel is refused at create", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/initrd`, "x");
+    const r = await vmanctl([
+      "--state-dir",
+      dir,
+      "--board",
+      "qemu-virt-arm64",
+      "create",
+      "p",
+      "--initrd",
+      `${dir}/initrd`,
+    ]);
+    assert.equal(r.code, 2);
+    assertOneLineError(r.stderr, /an initrd needs a kernel/);
+  });
+});

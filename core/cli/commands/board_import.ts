@@ -41,7 +41,7 @@ export const boardImportCommand: CommandSpec<CliContext> = {
     } catch (error) {
       throw new InputError(`cannot read the DTB: ${(error as Error).message}`, file);
     }
-    const registry = await ctx.registry();
+    const registry = await ctx.registry({ boards: false });
     const { codecOf } = await import("../../devicetree/build.ts");
     let tree;
     try {

@@ -38,7 +38,12 @@ function detail(
   calls: MonitorCall[],
   callsTitle: string,
 ): number {
-  const regions = memoryMap(board, record.allocation, record.boot?.regions);
+  const regions = memoryMap(
+    board,
+    record.allocation,
+    record.boot?.regions,
+    record.spec.kernel !== undefined,
+  );
   if (ctx.globals.json) {
     ctx.json({
       ...partitionView(record),
