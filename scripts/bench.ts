@@ -18,6 +18,7 @@ import { buildRegistry } from "../core/registry/discover.ts";
 import { printDts, readFdt, writeFdt } from "../plugins/fdt/mod.ts";
 import type { StateDocument } from "../core/state/store.ts";
 import { syntheticBoard } from "./synthetic_board.ts";
+import { VMANCTL_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const runsFlag = Deno.args.indexOf("--runs");
@@ -110,18 +111,11 @@ for (let i = 0; i < 32; i++) {
   );
   if (code !== 0) throw new Error(`creating p${i} failed`);
 }
-const perms = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys",
-];
+
 const commands: Record<string, [string, string[]]> = {
   "vmanctl list --json (32 partitions)": [
     Deno.execPath(),
-    ["run", ...perms, `${ROOT}/main.ts`, "--state-dir", stateDir, "list", "--json"],
+    ["run", ...VMANCTL_PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", stateDir, "list", "--json"],
   ],
 };
 const peer = "virsh -c test:///default list --all";
@@ -221,7 +215,7 @@ const dtCommands: Record<string, [string, string[]]> = {
     Deno.execPath(),
     [
       "run",
-      ...perms,
+      ...VMANCTL_PERMISSIONS,
       `${ROOT}/main.ts`,
       "--state-dir",
       dtState,

@@ -10,6 +10,8 @@
  *
  * Usage: deno task compile [--target x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu]...
  */
+import { VMANCTL_PERMISSIONS } from "./permissions.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 const HOST = Deno.build.target;
@@ -28,16 +30,6 @@ if (denort && targets.length > 1) {
   Deno.exit(2);
 }
 
-// The permissions baked into the binary: what vmanctl uses, no network.
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys",
-];
-
 let failed = false;
 for (const target of targets) {
   const output = `${ROOT}/dist/vmanctl-${target}`;
@@ -47,7 +39,7 @@ for (const target of targets) {
       "--quiet",
       "--target",
       target,
-      ...PERMISSIONS,
+      ...VMANCTL_PERMISSIONS, // baked into the binary
       "--output",
       output,
       `${ROOT}/main.ts`,

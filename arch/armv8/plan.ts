@@ -7,9 +7,9 @@
  *
  * @module
  */
-import type { BootPlan, PlanInput, PlanRegion } from "../../core/boot/types.ts";
+import type { BootPlan, PlanInput } from "../../core/boot/types.ts";
 import { PlacementError } from "../../core/boot/types.ts";
-import { checkInside, dtbAndInitrd, kernelWrite, planElf } from "../../core/boot/layout.ts";
+import { planElf, planImage } from "../../core/boot/layout.ts";
 import { alignUp, formatHex, formatSize, GiB, MiB } from "../../core/units.ts";
 
 /** Largest DTB arm64 Linux maps. */
@@ -25,21 +25,9 @@ export function planArm64(input: PlanInput): BootPlan {
     );
   }
   if (input.kernel.format === "elf") return planElf(input, 2 * MiB, registers);
-  const { kernel, window } = input;
-  const base = alignUp(window.base, 2 * MiB);
-  const load = base + (kernel.textOffset ?? 0);
-  const kernelRegion: PlanRegion = {
-    name: "kernel",
-    base: load,
-    size: kernel.imageSize,
-    content: `arm64 Image (${formatSize(kernel.bytes.length)}${
-      kernel.compression ? " gunzipped" : " file"
-    }, image_size ${formatSize(kernel.imageSize)})`,
-  };
-  const rest = dtbAndInitrd(input, load + kernel.imageSize, 2 * MiB);
-  const regions = [kernelRegion, ...rest];
-  checkInside(window, regions);
-  const initrd = rest.find((r) => r.name === "initrd");
+  const load = alignUp(input.window.base, 2 * MiB) + (input.kernel.textOffset ?? 0);
+  const plan = planImage(input, load, "arm64 Image", registers);
+  const initrd = plan.regions.find((r) => r.name === "initrd");
   if (initrd) {
     const low = Math.floor(load / GiB) * GiB;
     const high = Math.ceil((initrd.base + initrd.size) / GiB) * GiB;
@@ -51,11 +39,5 @@ export function planArm64(input: PlanInput): BootPlan {
       );
     }
   }
-  return {
-    regions,
-    writes: kernelWrite(kernel, load),
-    entry: load,
-    context: rest[0].base,
-    registers: registers(rest[0].base),
-  };
+  return plan;
 }

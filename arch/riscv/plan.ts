@@ -7,33 +7,14 @@
  *
  * @module
  */
-import type { BootPlan, PlanInput, PlanRegion } from "../../core/boot/types.ts";
-import { checkInside, dtbAndInitrd, kernelWrite, planElf } from "../../core/boot/layout.ts";
-import { alignUp, formatHex, formatSize, MiB } from "../../core/units.ts";
+import type { BootPlan, PlanInput } from "../../core/boot/types.ts";
+import { planElf, planImage } from "../../core/boot/layout.ts";
+import { alignUp, formatHex, MiB } from "../../core/units.ts";
 
 const registers = (dtb: number) => ({ a0: "hartid of the boot hart", a1: formatHex(dtb) });
 
 /** Places a RISC-V kernel, DTB and initrd in the window. */
 export function planRiscv(input: PlanInput): BootPlan {
   if (input.kernel.format === "elf") return planElf(input, 2 * MiB, registers);
-  const { kernel, window } = input;
-  const load = alignUp(window.base, 2 * MiB);
-  const kernelRegion: PlanRegion = {
-    name: "kernel",
-    base: load,
-    size: kernel.imageSize,
-    content: `RISC-V Image (${formatSize(kernel.bytes.length)}${
-      kernel.compression ? " gunzipped" : " file"
-    }, image_size ${formatSize(kernel.imageSize)})`,
-  };
-  const rest = dtbAndInitrd(input, load + kernel.imageSize, 2 * MiB);
-  const regions = [kernelRegion, ...rest];
-  checkInside(window, regions);
-  return {
-    regions,
-    writes: kernelWrite(kernel, load),
-    entry: load,
-    context: rest[0].base,
-    registers: registers(rest[0].base),
-  };
+  return planImage(input, alignUp(input.window.base, 2 * MiB), "RISC-V Image", registers);
 }

@@ -110,3 +110,37 @@ export function planElf(
 export function kernelWrite(kernel: KernelImage, address: number): BootPlan["writes"] {
   return [{ address, region: "kernel", bytes: kernel.bytes }];
 }
+
+/**
+ * The plan of a kernel Image loaded as one blob at `load` with `image_size` bytes
+ * reserved, the DTB on the next 2 MiB boundary after it and the initrd after the
+ * DTB (arm64 and RISC-V Images).
+ */
+export function planImage(
+  input: PlanInput,
+  load: number,
+  what: string,
+  registers: (dtb: number) => Record<string, string>,
+): BootPlan {
+  const { kernel, window } = input;
+  const kernelRegion: PlanRegion = {
+    name: "kernel",
+    base: load,
+    size: kernel.imageSize,
+    content:
+      `${what} (${formatSize(kernel.bytes.length)}${
+        kernel.compression ? " gunzipped" : " file"
+      }, ` +
+      `image_size ${formatSize(kernel.imageSize)})`,
+  };
+  const rest = dtbAndInitrd(input, load + kernel.imageSize, 2 * 1024 * KiB);
+  const regions = [kernelRegion, ...rest];
+  checkInside(window, regions);
+  return {
+    regions,
+    writes: kernelWrite(kernel, load),
+    entry: load,
+    context: rest[0].base,
+    registers: registers(rest[0].base),
+  };
+}

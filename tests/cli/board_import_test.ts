@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import { vmanctl, withTempDir } from "./helpers.ts";
-
-function hasTool(name: string): boolean {
-  try {
-    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { hasTool, vmanctl, withTempDir } from "./helpers.ts";
 
 const QEMU = hasTool("qemu-system-aarch64") && hasTool("qemu-system-riscv64") && hasTool("dtc");
 if (!QEMU) {

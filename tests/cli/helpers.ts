@@ -6,6 +6,7 @@
  */
 import { runCli } from "../../core/cli/app.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
+import { VMANCTL_PERMISSIONS } from "../../scripts/permissions.ts";
 
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -37,14 +38,17 @@ export async function vmanctl(
 }
 
 /** Permissions vmanctl runs with. */
-export const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys",
-];
+export const PERMISSIONS = VMANCTL_PERMISSIONS;
+
+/** True when `name --version` runs: a tool a test needs is installed. */
+export function hasTool(name: string): boolean {
+  try {
+    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs vmanctl as its own process (`deno run main.ts ARGS`). */
 export async function vmanctlProcess(

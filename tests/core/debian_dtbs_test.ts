@@ -12,6 +12,7 @@ import { boardProblems } from "../../core/board/rules.ts";
 import { armv7 } from "../../arch/armv7/mod.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 import { riscv } from "../../arch/riscv/mod.ts";
+import { hasTool } from "../cli/helpers.ts";
 
 const CACHE = Deno.env.get("VMAN_FIXTURES") ?? `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
 
@@ -29,14 +30,7 @@ async function findDtbs(dir: string, out: string[] = []): Promise<string[]> {
 }
 
 const DTBS = (await findDtbs(`${CACHE}/pkgs`)).sort();
-const HAS_DTC = (() => {
-  try {
-    return new Deno.Command("dtc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const HAS_DTC = hasTool("dtc");
 if (DTBS.length === 0) {
   console.log(`skipping Debian DTB tests: no DTBs in ${CACHE} (run scripts/fetch-fixtures.sh)`);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { vmanctl, withTempDir } from "../cli/helpers.ts";
+import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
 
 const decoder = new TextDecoder();
 
@@ -9,15 +9,6 @@ async function tool(
 ): Promise<{ code: number; out: string; err: string }> {
   const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   return { code: r.code, out: decoder.decode(r.stdout), err: decoder.decode(r.stderr) };
-}
-
-function hasTool(name: string): boolean {
-  try {
-    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const TOOLS = hasTool("dtc") && hasTool("fdtget") && hasTool("fdtdump");
