@@ -6,10 +6,15 @@ set -euo pipefail
 
 DENO_VERSION="2.9.6"
 # Debian packages: virsh (the benchmark's peer); dtc, fdtget and fdtdump to check our
-# device trees; QEMU 7.2 for its board device trees; file and the cross binutils (objdump)
-# to check kernel headers, boot shims and monitor stubs.
+# device trees; QEMU 7.2 for its board device trees and to boot partitions; file and the
+# cross binutils (objdump) to check kernel headers, boot shims and monitor stubs; gcc and
+# the cross gcc for the C helper, qemu-user to run its tests; cpio for the initramfs;
+# python3-libvirt (a real libvirt client) and libvirt-daemon (libvirtd's test driver, the
+# benchmark peer); dpkg-dev to unpack Debian source packages.
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
-  binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu)
+  binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
+  gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
+  cpio python3-libvirt libvirt-daemon dpkg-dev)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
