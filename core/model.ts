@@ -108,6 +108,20 @@ export interface Board {
   keep?: string[];
   /** The board's device tree file (DTB), relative to the board description. */
   devicetree?: string;
+  /** How the `qemu` monitor backend emulates the board, when it can. */
+  qemu?: QemuMachine;
+}
+
+/**
+ * A QEMU machine that emulates a board: the one its device tree was dumped from.
+ * The `qemu` backend adds the RAM (the board's memory file), the console and the
+ * monitor stub.
+ */
+export interface QemuMachine {
+  /** The QEMU program, e.g. `qemu-system-aarch64`. */
+  binary: string;
+  /** Machine options, e.g. `["-M", "virt", "-cpu", "cortex-a53", "-smp", "4"]`. */
+  args: string[];
 }
 
 /** What a user asks for. Either `cpus` or `cpuIds`; either `memory` (size) or both. */
@@ -130,6 +144,8 @@ export interface PartitionSpec {
   initrd?: string;
   /** Kernel command line. */
   cmdline?: string;
+  /** The partition's UUID (libvirt's domain UUID); generated at create when absent. */
+  uuid?: string;
 }
 
 /** What the allocator gave a partition. */
@@ -175,6 +191,13 @@ export interface PartitionRecord {
   monitorCalls: MonitorCall[];
   /** Where the last start put the images and how it entered the boot core. */
   boot?: BootSummary;
+  /**
+   * The partition's UUID, lower-case 8-4-4-4-12. Absent in state written before
+   * UUIDs existed: `uuidOf` (core/partition/lifecycle.ts) derives a stable one.
+   */
+  uuid?: string;
+  /** Started when the libvirt daemon starts (libvirt's autostart). */
+  autostart?: boolean;
 }
 
 /** A boot plan as the state keeps it. */

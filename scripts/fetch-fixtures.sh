@@ -132,3 +132,66 @@ if [[ ! -f "$image.gz" || "$image" -nt "$image.gz" ]]; then
   mv "$image.gz.tmp" "$image.gz"
 fi
 echo "fetch-fixtures: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm64/Image)"
+
+# Initramfs per architecture: busybox-static from the same suite as the kernel
+# (version resolved by apt, never hard-coded) and an /init that prints the
+# online CPUs and MemTotal on the console, then powers off — or, with
+# `vmanager.stay` on the kernel command line, stays up. Written to
+# $cache/initramfs/<arch>.cpio.gz; rebuilt only when busybox or /init changes.
+INIT_SCRIPT='#!/bin/busybox sh
+# Lines go through /dev/kmsg: the kernel writes them to the console at once, so
+# they are out before a power-off (a tty write may still sit in the UART FIFO).
+say() { echo "vmanager-guest: $*" >/dev/kmsg; }
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+online=$(cat /sys/devices/system/cpu/online)
+cpus=$(grep -c "^processor" /proc/cpuinfo)
+mem=$(awk "/^MemTotal:/ { print \$2 }" /proc/meminfo)
+say "up cpus=$cpus online=$online memtotal_kb=$mem"
+case " $(cat /proc/cmdline) " in
+  *" vmanager.stay "*)
+    say "staying up"
+    while :; do sleep 3600; done ;;
+esac
+say "powering off"
+poweroff -f
+'
+mkdir -p "$cache/initramfs"
+for spec in arm64: armhf: riscv64:forky; do
+  IFS=: read -r arch suite <<<"$spec"
+  o=(-qq "-oAPT::Architecture=$arch" "-oAPT::Architectures=$arch" "-oDir::State::Lists=$cache/lists-$arch"
+    "-oAPT::Sandbox::User=root")
+  if [[ -n "$suite" ]]; then
+    [[ -f "$cache/sources-$arch.list" ]] || continue # no kernel from that suite either (warned above)
+    o+=("-oDir::Etc::SourceList=$cache/sources-$arch.list" "-oDir::Etc::SourceParts=/nonexistent")
+  fi
+  out="$cache/initramfs/$arch.cpio.gz"
+  version=$(apt-cache "${o[@]}" policy busybox-static | awk '/Candidate:/ { print $2 }')
+  if [[ -z "$version" || "$version" == "(none)" ]]; then
+    echo "fetch-fixtures: WARNING: no busybox-static for $arch; the boot tests that need it will skip" >&2
+    continue
+  fi
+  stamp="$version $(printf '%s' "$INIT_SCRIPT" | sha256sum | cut -c1-16)"
+  if [[ -f "$out" && "$(cat "$out.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "fetch-fixtures: initramfs $out (busybox $version, cached)"
+    continue
+  fi
+  rm -f "$cache/debs/busybox-static"_*"_$arch.deb"
+  (cd "$cache/debs" && apt-get "${o[@]}" download "busybox-static=$version" >&2)
+  root=$(mktemp -d)
+  dpkg-deb -x "$cache/debs/busybox-static"_*"_$arch.deb" "$root/pkg"
+  mkdir -p "$root/fs/bin" "$root/fs/proc" "$root/fs/sys" "$root/fs/dev"
+  # bin/busybox, or usr/bin/busybox in suites after the /usr merge.
+  bb=$(find "$root/pkg" -type f -name busybox -path '*bin/busybox' | sed -n 1p)
+  [[ -n "$bb" ]] || { echo "fetch-fixtures: no busybox in busybox-static ($arch)" >&2; exit 1; }
+  cp "$bb" "$root/fs/bin/busybox"
+  printf '%s' "$INIT_SCRIPT" >"$root/fs/init"
+  chmod 755 "$root/fs/init" "$root/fs/bin/busybox"
+  (cd "$root/fs" && find . | sort | cpio --quiet -o -H newc -R 0:0 | gzip -9 -n >"$out.tmp")
+  rm -rf "$root"
+  mv "$out.tmp" "$out"
+  echo "$stamp" >"$out.stamp"
+  echo "fetch-fixtures: initramfs $out (busybox $version, $(stat -c %s "$out") bytes)"
+done

@@ -61,6 +61,10 @@ export const boardSchema = z.strictObject({
   })).default([]),
   keep: z.array(dtPath).optional(),
   devicetree: z.string().regex(/\.dtb$/, "a .dtb file name").optional(),
+  qemu: z.strictObject({
+    binary: z.string().regex(/^qemu-system-[a-z0-9_]+$/, "a qemu-system-* program"),
+    args: z.array(z.string()),
+  }).optional(),
 });
 
 /** A schema problem at a path of the raw document. */

@@ -184,11 +184,14 @@ export class CliContext {
           record,
         );
       },
-      monitor: async (backend, board) =>
-        (await this.registry({ boards: false })).get("monitor", backend).create({
+      monitor: async (backend, board) => {
+        const registry = await this.registry({ boards: false });
+        return registry.get("monitor", backend).create({
           stateDir: store.dir,
           board,
-        }),
+          arch: registry.get("arch", board.arch),
+        });
+      },
     };
   }
 }

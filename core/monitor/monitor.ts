@@ -6,6 +6,7 @@
  * @module
  */
 import type { Board, MonitorCall, Range } from "../model.ts";
+import type { ArchPlugin } from "../registry/plugin.ts";
 
 /** A source of bytes to write into partition memory. */
 export type MemorySource = { path: string } | { bytes: Uint8Array };
@@ -43,6 +44,8 @@ export interface MonitorContext {
   stateDir: string;
   /** The board. */
   board: Board;
+  /** The board's arch plugin (its monitor stub, for backends that run one). */
+  arch?: ArchPlugin;
 }
 
 /** A monitor that records every call before passing it on. */

@@ -117,6 +117,27 @@ export interface FeaturePlugin extends PluginBase<"feature"> {
 export interface MonitorPlugin extends PluginBase<"monitor"> {
   /** Makes the backend for one command's run. */
   create(context: MonitorContext): Monitor;
+  /**
+   * What became of a partition vmanager started, for backends where a partition
+   * can end on its own (its OS powered off, its emulator died). Read-only and
+   * cheap: `list` and `show` call it for every running partition.
+   */
+  observe?(context: MonitorContext, id: number): Promise<RuntimeObservation>;
+  /** The file a partition's console is captured in, for backends that capture it. */
+  consoleLog?(context: MonitorContext, id: number): string;
+}
+
+/** What a backend sees of a partition vmanager's state says is running. */
+export interface RuntimeObservation {
+  /**
+   * `running`; `stopped` when the partition stopped itself (its OS powered off);
+   * `crashed` when it ended any other way.
+   */
+  state: "running" | "stopped" | "crashed";
+  /** Why it is not running, e.g. `qemu-system-aarch64 exited with status 1`. */
+  reason?: string;
+  /** The last lines of its console, when it is not running. */
+  console?: string[];
 }
 
 /** A board description. */

@@ -1,0 +1,97 @@
+/**
+ * The QEMU command line of one partition: the board's machine (as its board
+ * description names it), the board's memory file as the machine's RAM, the
+ * partition's console into a file, a QMP socket, and the monitor stub on the
+ * stub core.
+ *
+ * - Arm (`virt`, no firmware): QEMU emulates PSCI over HVC and keeps every core
+ *   but core 0 powered off. A `loader` device puts the stub into the management
+ *   partition's memory (a slot per partition id, so that QEMU processes starting
+ *   at the same time do not overwrite each other's stub) and starts core 0 there.
+ * - RISC-V (`virt`): QEMU's default firmware, OpenSBI, runs the stub as its
+ *   S-mode payload (`-kernel`, at 2 MiB into RAM) on hart 0.
+ *
+ * @module
+ */
+import type { Board } from "../../core/model.ts";
+import { MonitorError } from "../../core/errors.ts";
+import type { QemuFiles } from "./files.ts";
+
+/** Where in the management partition's memory the Arm stub slots start. */
+export const ARM_STUB_OFFSET = 0x100_0000;
+/** Size of one stub slot. */
+export const STUB_SLOT = 0x1000;
+
+/** The RAM of a board as QEMU sees it: one range from the lowest RAM base. */
+export function ramSpan(board: Board): { base: number; size: number } {
+  const base = Math.min(...board.memory.map((m) => m.base));
+  const end = Math.max(...board.memory.map((m) => m.base + m.size));
+  return { base, size: end - base };
+}
+
+/** The address the Arm stub of partition `id` is loaded at. */
+export function armStubAddress(board: Board, id: number): number {
+  const management = board.reserved.find((r) => r.owner === "management" && r.memory.length > 0);
+  if (!management) {
+    throw new MonitorError(
+      `board ${board.name} reserves no memory for the management partition, ` +
+        `where the qemu backend puts its monitor stubs`,
+    );
+  }
+  const region = management.memory[0];
+  const address = region.base + ARM_STUB_OFFSET + id * STUB_SLOT;
+  if (address + STUB_SLOT > region.base + region.size) {
+    throw new MonitorError(
+      `partition id ${id} has no stub slot in the management partition's memory of ${board.name}`,
+    );
+  }
+  return address;
+}
+
+/** The hardware id of the core that runs the stub: core 0 of the machine. */
+export function stubCoreHwid(board: Board): number {
+  return board.cores[0].hwid;
+}
+
+/** QEMU's program and arguments for partition `id`. */
+export function qemuCommand(
+  board: Board,
+  id: number,
+  files: QemuFiles,
+  memory: string,
+): { binary: string; args: string[] } {
+  if (!board.qemu) {
+    throw new MonitorError(
+      `board ${board.name} has no qemu: section, so the qemu backend cannot emulate it`,
+    );
+  }
+  const ram = ramSpan(board);
+  const args = [
+    ...board.qemu.args,
+    "-machine",
+    "memory-backend=ram",
+    "-m",
+    `${ram.size / 0x100000}M`,
+    "-object",
+    `memory-backend-file,id=ram,size=${ram.size},mem-path=${memory},share=on`,
+    "-nodefaults",
+    "-display",
+    "none",
+    "-nic",
+    "none",
+    "-serial",
+    `file:${files.console}`,
+    "-qmp",
+    `unix:${files.qmp},server=on,wait=off`,
+    "-pidfile",
+    files.pid,
+    "-S",
+  ];
+  if (board.arch === "riscv") {
+    args.push("-kernel", files.stub);
+  } else {
+    const at = armStubAddress(board, id);
+    args.push("-device", `loader,file=${files.stub},addr=0x${at.toString(16)},cpu-num=0`);
+  }
+  return { binary: board.qemu.binary, args };
+}

@@ -1,0 +1,71 @@
+/**
+ * The `qemu` monitor backend: an emulated board that boots real Linux in its
+ * partitions. Physical memory is one file (the sim's `memory.img`) that every
+ * partition's QEMU process uses as its RAM; the monitor calls, their rules and
+ * the loading of images go to the inner monitor (the `sim` on the same state
+ * dir); starting a partition launches the board's QEMU machine, in which the
+ * arch's monitor stub on core 0 starts the partition's boot core through PSCI
+ * CPU_ON (Arm) or SBI HSM hart_start (RISC-V). The partition's console is
+ * captured in `<state-dir>/qemu/<id>/console.log`.
+ *
+ * @example
+ * ```ts
+ * import { qemuMonitor } from "./mod.ts";
+ * import { simMonitor } from "../../core/monitor/sim.ts";
+ * const sim = simMonitor();
+ * registry.register(qemuMonitor({ inner: (context) => sim.create(context) }), "built-in");
+ * ```
+ * @module
+ */
+import type { MonitorContext } from "../../core/monitor/monitor.ts";
+import type { Monitor } from "../../core/monitor/monitor.ts";
+import type { MonitorPlugin, RuntimeObservation } from "../../core/registry/plugin.ts";
+import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
+import { MonitorError } from "../../core/errors.ts";
+import { qemuFiles } from "./files.ts";
+import { observeQemu, QemuMonitor } from "./monitor.ts";
+import type { Timeouts } from "./process.ts";
+
+export { QemuMonitor } from "./monitor.ts";
+export { memoryFile, type QemuFiles, qemuFiles } from "./files.ts";
+export { qemuCommand, ramSpan } from "./command.ts";
+
+/** Options of the qemu backend. */
+export interface QemuOptions {
+  /** Makes the monitor every ABI call goes to; the sim on the same state dir. */
+  inner: (context: MonitorContext) => Monitor;
+  /** Time limits in milliseconds: QEMU up (default 15 000), QEMU down after `quit` (5 000). */
+  timeouts?: Partial<Timeouts>;
+}
+
+/** Makes the `qemu` monitor plugin. */
+export function qemuMonitor(options: QemuOptions): MonitorPlugin {
+  const timeouts: Timeouts = { start: 15_000, stop: 5_000, ...options.timeouts };
+  return {
+    kind: "monitor",
+    name: "qemu",
+    version: "0.1.0",
+    apiVersion: PLUGIN_API_VERSION,
+    description: "emulated board: each partition boots in its own QEMU on one shared memory file",
+    create(context: MonitorContext): Monitor {
+      if (!context.arch) {
+        throw new MonitorError(
+          `the qemu backend needs the board's arch plugin (${context.board.arch})`,
+        );
+      }
+      return new QemuMonitor({
+        stateDir: context.stateDir,
+        board: context.board,
+        inner: options.inner(context),
+        arch: context.arch,
+        timeouts,
+      });
+    },
+    observe(context: MonitorContext, id: number): Promise<RuntimeObservation> {
+      return observeQemu(context.stateDir, id, context.board.qemu?.binary ?? "qemu");
+    },
+    consoleLog(context: MonitorContext, id: number): string {
+      return qemuFiles(context.stateDir, id).console;
+    },
+  };
+}

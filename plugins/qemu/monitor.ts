@@ -1,0 +1,161 @@
+/**
+ * The `qemu` monitor: every monitor call goes to an inner monitor (the `sim`, the
+ * reference model of the monitor ABI, on the same state dir), so the rules and
+ * the loader are the ones every backend shares and the images land in the
+ * board's memory file. Starting the boot core additionally launches the board's
+ * QEMU machine on that memory file, where the arch's monitor stub starts the
+ * partition's boot core; stopping the partition ends that QEMU.
+ *
+ * @module
+ */
+import type { Board, Range } from "../../core/model.ts";
+import type { ArchPlugin } from "../../core/registry/plugin.ts";
+import type { MemorySource, Monitor, MonitorPartitionState } from "../../core/monitor/monitor.ts";
+import { MonitorError } from "../../core/errors.ts";
+import { memoryFile, type QemuFiles, qemuFiles } from "./files.ts";
+import { qemuCommand, stubCoreHwid } from "./command.ts";
+import {
+  alive,
+  describeStatus,
+  exitStatus,
+  kill,
+  lastLines,
+  launch,
+  qemuPid,
+  type Timeouts,
+  waitExit,
+} from "./process.ts";
+import { qmpCommand } from "./qmp.ts";
+
+/** What a `QemuMonitor` needs. */
+export interface QemuMonitorOptions {
+  /** The state directory. */
+  stateDir: string;
+  /** The board. */
+  board: Board;
+  /** The monitor every ABI call goes to (the sim on the same state dir). */
+  inner: Monitor;
+  /** The board's arch plugin, for its monitor stub. */
+  arch: ArchPlugin;
+  /** Start and stop time limits. */
+  timeouts: Timeouts;
+}
+
+/** The `qemu` backend's monitor. */
+export class QemuMonitor implements Monitor {
+  /** Always `qemu`. */
+  readonly backend = "qemu";
+  /** Makes the monitor; nothing happens until a call. */
+  constructor(private readonly options: QemuMonitorOptions) {}
+
+  private files(id: number): QemuFiles {
+    return qemuFiles(this.options.stateDir, id);
+  }
+
+  /** Forwards to the inner monitor. */
+  partitionCreate(id: number): Promise<void> {
+    return this.options.inner.partitionCreate(id);
+  }
+  /** Forwards to the inner monitor. */
+  partitionAddCore(id: number, hwid: number): Promise<void> {
+    return this.options.inner.partitionAddCore(id, hwid);
+  }
+  /** Forwards to the inner monitor. */
+  partitionAddMemory(id: number, window: Range): Promise<void> {
+    return this.options.inner.partitionAddMemory(id, window);
+  }
+  /** Forwards to the inner monitor. */
+  partitionAddDevice(id: number, name: string, range: Range): Promise<void> {
+    return this.options.inner.partitionAddDevice(id, name, range);
+  }
+  /** Forwards to the inner monitor (which writes the board's memory file). */
+  memoryWrite(id: number, address: number, source: MemorySource): Promise<void> {
+    return this.options.inner.memoryWrite(id, address, source);
+  }
+
+  /**
+   * Lets the inner monitor check and record the start, then launches QEMU with
+   * the stub that starts `hwid` at `entry` with `context`, and resumes it. When
+   * QEMU cannot be started the inner monitor's partition is stopped again.
+   */
+  async coreStart(id: number, hwid: number, entry: number, context: number): Promise<void> {
+    const { board, arch, inner, timeouts } = this.options;
+    const files = this.files(id);
+    if (await this.qemuRunning(files)) {
+      throw new MonitorError(`partition ${id} already has a QEMU process; stop it first`);
+    }
+    await inner.coreStart(id, hwid, entry, context);
+    try {
+      if (!arch.monitorStub) {
+        throw new MonitorError(`arch ${arch.name} has no monitor stub for the qemu backend`);
+      }
+      await Deno.mkdir(files.dir, { recursive: true });
+      const stub = arch.monitorStub({
+        selfHwid: stubCoreHwid(board),
+        targetHwid: hwid,
+        entry,
+        context,
+      });
+      await Deno.writeFile(files.stub, stub);
+      await Deno.writeFile(files.console, new Uint8Array());
+      const { binary, args } = qemuCommand(board, id, files, memoryFile(this.options.stateDir));
+      await launch(files, binary, args, timeouts);
+      await qmpCommand(files.qmp, "cont");
+    } catch (error) {
+      await kill(files);
+      await inner.partitionStop(id).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Ends the partition's QEMU (QMP `quit`, then SIGKILL), then stops it in the inner monitor. */
+  async partitionStop(id: number): Promise<void> {
+    const files = this.files(id);
+    if (await this.qemuRunning(files)) {
+      try {
+        await qmpCommand(files.qmp, "quit");
+      } catch {
+        // QEMU is not answering: kill it below.
+      }
+      if (await waitExit(files, this.options.timeouts.stop) === undefined) await kill(files);
+    }
+    await this.options.inner.partitionStop(id);
+  }
+
+  /** Destroys the partition in the inner monitor and removes its run-time files. */
+  async partitionDestroy(id: number): Promise<void> {
+    const files = this.files(id);
+    if (await this.qemuRunning(files)) await kill(files);
+    await this.options.inner.partitionDestroy(id);
+    await Deno.remove(files.dir, { recursive: true }).catch(() => {});
+  }
+
+  /** The inner monitor's state. */
+  partitionStatus(id: number): Promise<MonitorPartitionState> {
+    return this.options.inner.partitionStatus(id);
+  }
+
+  private async qemuRunning(files: QemuFiles): Promise<boolean> {
+    const pid = await qemuPid(files);
+    return pid !== undefined && await exitStatus(files) === undefined && await alive(pid);
+  }
+}
+
+/** What became of partition `id`'s QEMU: running, powered off by its OS, or crashed. */
+export async function observeQemu(
+  stateDir: string,
+  id: number,
+  binary: string,
+): Promise<{ state: "running" | "stopped" | "crashed"; reason?: string; console?: string[] }> {
+  const files = qemuFiles(stateDir, id);
+  const status = await exitStatus(files);
+  const pid = await qemuPid(files);
+  if (status === undefined && pid !== undefined && await alive(pid)) return { state: "running" };
+  const console = await lastLines(files.console, 10);
+  if (status === 0) return { state: "stopped", reason: "its OS powered off", console };
+  return {
+    state: "crashed",
+    reason: status === undefined ? `${binary} is gone` : describeStatus(binary, status),
+    console,
+  };
+}

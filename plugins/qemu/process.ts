@@ -1,0 +1,149 @@
+/**
+ * A partition's QEMU process: launched detached (it outlives the vmanctl that
+ * started it) under a small shell that records QEMU's exit status in a file, so
+ * that a later vmanctl can tell a partition that powered itself off (status 0)
+ * from one whose QEMU died.
+ *
+ * @module
+ */
+import { MonitorError } from "../../core/errors.ts";
+import type { QemuFiles } from "./files.ts";
+
+/** The shell that supervises QEMU: `sh -c SCRIPT sh EXIT LOG QEMU ARGS…`. */
+const SUPERVISOR = 'exit_file=$1; log=$2; shift 2; "$@" </dev/null >"$log" 2>&1; ' +
+  'echo $? >"$exit_file.tmp"; mv "$exit_file.tmp" "$exit_file"';
+
+/** How long to wait for QEMU to come up or go down, in milliseconds. */
+export interface Timeouts {
+  /** From launch to QMP socket. */
+  start: number;
+  /** From `quit` to exit. */
+  stop: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last non-empty lines of a text file (none when it is missing). */
+export async function lastLines(path: string, count: number): Promise<string[]> {
+  const text = await readText(path);
+  if (text === undefined) return [];
+  return text.replace(/\r/g, "").split("\n").filter((l) => l.trim() !== "").slice(-count);
+}
+
+/** QEMU's exit status, once it has exited (undefined while it runs or before it started). */
+export async function exitStatus(files: QemuFiles): Promise<number | undefined> {
+  const text = await readText(files.exit);
+  return text === undefined ? undefined : Number(text.trim());
+}
+
+/** QEMU's pid, from its pidfile. */
+export async function qemuPid(files: QemuFiles): Promise<number | undefined> {
+  const text = await readText(files.pid);
+  const pid = Number(text?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** True when a process with this pid exists and is not a zombie. */
+export async function alive(pid: number): Promise<boolean> {
+  const stat = await readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
+
+/** Describes an exit status the way a shell reports it. */
+export function describeStatus(binary: string, status: number): string {
+  return status > 128
+    ? `${binary} was killed by signal ${status - 128}`
+    : `${binary} exited with status ${status}`;
+}
+
+/**
+ * Launches QEMU detached and waits until its QMP socket is up (it starts paused,
+ * `-S`). Throws a `MonitorError` with QEMU's own last message when it exits
+ * first or does not come up in time (and then kills it).
+ */
+export async function launch(
+  files: QemuFiles,
+  binary: string,
+  args: string[],
+  timeouts: Timeouts,
+): Promise<void> {
+  for (const stale of [files.exit, files.pid, files.qmp]) await Deno.remove(stale).catch(() => {});
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("setsid", {
+      args: ["-f", "sh", "-c", SUPERVISOR, "sh", files.exit, files.messages, binary, ...args],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (error) {
+    throw new MonitorError(
+      `cannot run setsid to launch ${binary}: ${(error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
+  }
+  await child.status;
+  const deadline = Date.now() + timeouts.start;
+  while (Date.now() < deadline) {
+    const status = await exitStatus(files);
+    if (status !== undefined) {
+      const said = (await lastLines(files.messages, 3)).join("; ");
+      throw new MonitorError(
+        `${describeStatus(binary, status)} at start${said ? `: ${said}` : ""}`,
+      );
+    }
+    if (await exists(files.qmp) && await qemuPid(files) !== undefined) return;
+    await sleep(10);
+  }
+  await kill(files);
+  throw new MonitorError(`${binary} did not come up within ${timeouts.start} ms; killed it`);
+}
+
+/** Waits until QEMU has exited and its supervisor recorded the status. */
+export async function waitExit(files: QemuFiles, ms: number): Promise<number | undefined> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const status = await exitStatus(files);
+    if (status !== undefined) return status;
+    const pid = await qemuPid(files);
+    if (pid === undefined || !(await alive(pid))) {
+      // Exited; the supervisor writes the status a moment later (or was killed itself).
+      await sleep(20);
+      return await exitStatus(files) ?? -1;
+    }
+    await sleep(10);
+  }
+  return undefined;
+}
+
+/** Kills QEMU (SIGKILL) and waits for it to be gone. */
+export async function kill(files: QemuFiles): Promise<void> {
+  const pid = await qemuPid(files);
+  if (pid === undefined || !(await alive(pid))) return;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    return; // gone meanwhile
+  }
+  await waitExit(files, 5000);
+}
