@@ -23,6 +23,7 @@ import { pluginsCommand } from "./commands/plugins.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { dtbCommand } from "./commands/dtb.ts";
 import { boardImportCommand } from "./commands/board_import.ts";
+import { daemonCommand } from "./commands/daemon.ts";
 
 /** vmanager's version. */
 export const VERSION = "0.1.0";
@@ -67,6 +68,7 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   showCommand,
   planCommand,
   dtbCommand,
+  daemonCommand,
   completionCommand(() => COMMANDS, GLOBAL_OPTIONS),
 ];
 

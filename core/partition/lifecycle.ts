@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InputError, StateError } from "../errors.ts";
+import { ConflictError, InputError, StateError } from "../errors.ts";
 import type { Board, BootSummary, MonitorCall, PartitionRecord, PartitionSpec } from "../model.ts";
 import type { Monitor } from "../monitor/monitor.ts";
 import { RecordingMonitor } from "../monitor/monitor.ts";
@@ -109,6 +109,11 @@ export async function createPartition(
     // (written once the partition is sure to be created; the state follows it).
     if (devicetree) await ctx.store.writeFile(BOARD_DTB, devicetree);
     const now = new Date().toISOString();
+    const uuid = spec.uuid ?? crypto.randomUUID();
+    const twin = doc.partitions.find((p) => uuidOf(p) === uuid);
+    if (twin) {
+      throw new ConflictError(`partition ${twin.name} already has UUID ${uuid}`, spec.name);
+    }
     const record: PartitionRecord = {
       name: spec.name,
       id: nextId(doc),
@@ -118,6 +123,7 @@ export async function createPartition(
       created: now,
       updated: now,
       monitorCalls: [],
+      uuid,
     };
     return { doc: { ...doc, partitions: [...doc.partitions, record] }, result: record };
   });
@@ -177,6 +183,39 @@ export async function destroyPartition(
       result: record,
     };
   });
+}
+
+/** Turns `autostart` (started when the libvirt daemon starts) on or off. */
+export async function setAutostart(
+  ctx: LifecycleContext,
+  name: string,
+  autostart: boolean,
+): Promise<PartitionRecord> {
+  return await ctx.store.update((doc) => {
+    const record = find(doc, name);
+    checkRequested(doc!, ctx.requested, ctx.store.dir);
+    return replace(doc!, { ...record, autostart });
+  });
+}
+
+/**
+ * A partition's UUID: the one it was created with, or — for records of state written
+ * before UUIDs existed — one derived from its name and creation time (stable, since
+ * neither changes).
+ */
+export function uuidOf(record: Pick<PartitionRecord, "uuid" | "name" | "created">): string {
+  if (record.uuid) return record.uuid;
+  // FNV-1a, 128 bits, over "name\0created"; formatted as a version-8 (custom) UUID.
+  const bytes = new TextEncoder().encode(`${record.name}\0${record.created}`);
+  const prime = (1n << 88n) + 0x13bn;
+  const mask = (1n << 128n) - 1n;
+  let hash = 0x6c62272e07bb014262b821756295c58dn;
+  for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * prime) & mask;
+  const hex = hash.toString(16).padStart(32, "0").split("");
+  hex[12] = "8";
+  hex[16] = ((Number.parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Every partition (none when the state dir is new). */

@@ -1,0 +1,92 @@
+/**
+ * The node's description for libvirt clients: `virsh nodeinfo` and
+ * `virsh capabilities`, made from the board of the state dir.
+ *
+ * @module
+ */
+import type { Board } from "../../core/model.ts";
+import { LIBVIRT_ARCH } from "./domain_xml.ts";
+
+/** `virNodeInfo` as NODE_GET_INFO returns it. */
+export interface NodeInfo {
+  /** CPU model (the libvirt arch name). */
+  model: string;
+  /** RAM in KiB. */
+  memoryKiB: bigint;
+  /** Active CPUs. */
+  cpus: number;
+  /** Frequency in MHz (0: unknown). */
+  mhz: number;
+  /** NUMA nodes. */
+  nodes: number;
+  /** Sockets per node. */
+  sockets: number;
+  /** Cores per socket. */
+  cores: number;
+  /** Threads per core. */
+  threads: number;
+}
+
+/** The board's totals as libvirt's node info. */
+export function nodeInfo(board: Board): NodeInfo {
+  const bytes = board.memory.reduce((sum, m) => sum + m.size, 0);
+  return {
+    model: LIBVIRT_ARCH[board.arch],
+    memoryKiB: BigInt(Math.floor(bytes / 1024)),
+    cpus: board.cores.length,
+    mhz: 0,
+    nodes: 1,
+    sockets: 1,
+    cores: board.cores.length,
+    threads: 1,
+  };
+}
+
+function escape(value: string): string {
+  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll("'", "&apos;");
+}
+
+/** libvirt's capabilities XML for the board: host CPUs and memory, and the guests it runs. */
+export function capabilitiesXml(board: Board, hostUuid: string): string {
+  const arch = LIBVIRT_ARCH[board.arch];
+  const info = nodeInfo(board);
+  const wordsize = board.arch === "armv7" ? 32 : 64;
+  const cpus = board.cores.map((core, i) =>
+    `              <cpu id='${core.id}' socket_id='0' die_id='0' core_id='${i}' siblings='${core.id}'/>`
+  );
+  return [
+    "<capabilities>",
+    "",
+    "  <host>",
+    `    <uuid>${hostUuid}</uuid>`,
+    "    <cpu>",
+    `      <arch>${arch}</arch>`,
+    `      <topology sockets='1' dies='1' cores='${info.cores}' threads='1'/>`,
+    "    </cpu>",
+    "    <power_management/>",
+    "    <iommu support='no'/>",
+    "    <topology>",
+    "      <cells num='1'>",
+    "        <cell id='0'>",
+    `          <memory unit='KiB'>${info.memoryKiB}</memory>`,
+    `          <cpus num='${board.cores.length}'>`,
+    ...cpus,
+    "          </cpus>",
+    "        </cell>",
+    "      </cells>",
+    "    </topology>",
+    "  </host>",
+    "",
+    "  <guest>",
+    "    <os_type>hvm</os_type>",
+    `    <arch name='${arch}'>`,
+    `      <wordsize>${wordsize}</wordsize>`,
+    `      <machine>${escape(board.name)}</machine>`,
+    "      <domain type='vmanager'/>",
+    "    </arch>",
+    "  </guest>",
+    "",
+    "</capabilities>",
+    "",
+  ].join("\n");
+}

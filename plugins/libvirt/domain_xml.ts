@@ -1,0 +1,366 @@
+/**
+ * Domain XML ⇄ partition spec. A `<domain type='vmanager'>` describes one
+ * partition:
+ *
+ * | XML | partition |
+ * |---|---|
+ * | `<name>` | name |
+ * | `<uuid>` | uuid (generated when absent) |
+ * | `<memory unit='MiB'>512</memory>` | memory size (libvirt's units; KiB by default) |
+ * | `<vcpu>2</vcpu>` | core count |
+ * | `<vcpu cpuset='2-3'>2</vcpu>` | exact core ids |
+ * | `<os><type arch='aarch64'>hvm</type>` | checked against the board (aarch64, armv7l, riscv64) |
+ * | `<os><kernel>`, `<initrd>`, `<cmdline>` | kernel, initrd, command line |
+ * | `<devices><hostdev mode='subsystem' type='vmanager'><source name='uart0'/>` | a board device |
+ * | `<metadata><vmanager:partition><vmanager:window base='0x…'/>` | memory window base |
+ *
+ * Documents are checked before parsing: at most {@linkcode MAX_DOMAIN_XML} bytes,
+ * no DOCTYPE (so no entities of any kind, internal or external). Every problem is
+ * a {@linkcode DomainXmlError} naming the element.
+ *
+ * @module
+ */
+import { InputError } from "../../core/errors.ts";
+import type { ArchName, Board, PartitionRecord, PartitionSpec } from "../../core/model.ts";
+import { uuidOf } from "../../core/partition/lifecycle.ts";
+
+/** Largest domain XML document accepted, in bytes. */
+export const MAX_DOMAIN_XML = 1024 * 1024;
+
+/** The namespace of vmanager's `<metadata>` element. */
+export const VMANAGER_NS = "https://vmanager.dev/xmlns/libvirt/partition/1";
+
+/** The libvirt architecture name of each vmanager architecture. */
+export const LIBVIRT_ARCH: Record<ArchName, string> = {
+  armv8: "aarch64",
+  armv7: "armv7l",
+  riscv: "riscv64",
+};
+
+/** A domain XML document that is malformed, unsafe or does not describe a partition. */
+export class DomainXmlError extends InputError {}
+
+/** What a domain XML document asks for. */
+export interface DomainDefinition {
+  /** The partition spec (with its uuid when the XML gives one). */
+  spec: PartitionSpec;
+}
+
+type XmlNode = Record<string, unknown>;
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** Normalises a UUID to lower-case 8-4-4-4-12 form; undefined when it is not one. */
+export function normaliseUuid(text: string): string | undefined {
+  if (!UUID_RE.test(text)) return undefined;
+  const hex = text.replaceAll("-", "").toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+/** Bytes of a memory value in one of libvirt's units (`b`, `KB`, `k`, `KiB`, `MiB`, `G`…). */
+export function scaleMemory(value: string, unit: string | undefined, where: string): number {
+  if (!/^\d+$/.test(value)) {
+    throw new DomainXmlError(`memory '${value}' is not a whole number`, where);
+  }
+  const u = (unit ?? "KiB").trim();
+  let scale: number;
+  if (/^(b|bytes)$/i.test(u)) scale = 1;
+  else {
+    const m = /^([kmgtpe])(|b|ib)$/i.exec(u);
+    if (!m) throw new DomainXmlError(`unknown memory unit '${u}'`, where);
+    const power = "kmgtpe".indexOf(m[1].toLowerCase()) + 1;
+    const base = m[2].toLowerCase() === "b" ? 1000 : 1024;
+    scale = base ** power;
+  }
+  const bytes = Number(value) * scale;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new DomainXmlError(`memory ${value} ${u} is too large`, where);
+  }
+  return bytes;
+}
+
+function refuseUnsafe(xml: string): void {
+  const size = new TextEncoder().encode(xml).length;
+  if (size > MAX_DOMAIN_XML) {
+    throw new DomainXmlError(
+      `the domain XML is ${size} bytes; the limit is ${MAX_DOMAIN_XML}`,
+      "domain XML",
+    );
+  }
+  if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) {
+    throw new DomainXmlError(
+      "a DOCTYPE or entity declaration is not allowed in domain XML",
+      "domain XML",
+    );
+  }
+}
+
+async function parseXml(xml: string): Promise<XmlNode> {
+  refuseUnsafe(xml);
+  const { XMLParser, XMLValidator } = await import("fast-xml-parser");
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) {
+    throw new DomainXmlError(
+      `malformed XML: ${valid.err.msg}`,
+      `domain XML line ${valid.err.line}${valid.err.col ? `, column ${valid.err.col}` : ""}`,
+    );
+  }
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: "@",
+    alwaysCreateTextNode: true,
+    processEntities: true,
+    htmlEntities: false,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: true,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+  });
+  let doc: unknown;
+  try {
+    doc = parser.parse(xml);
+  } catch (error) {
+    throw new DomainXmlError(`malformed XML: ${(error as Error).message}`, "domain XML");
+  }
+  const roots = Object.keys(doc as XmlNode);
+  if (roots.length !== 1 || roots[0] !== "domain" || Array.isArray((doc as XmlNode).domain)) {
+    throw new DomainXmlError(
+      `the document must have one root element <domain> (found ${
+        roots.map((r) => `<${r}>`).join(", ") || "none"
+      })`,
+      "domain XML",
+    );
+  }
+  return (doc as XmlNode).domain as XmlNode;
+}
+
+function one(node: XmlNode, key: string, path: string): XmlNode | undefined {
+  const value = node[key];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new DomainXmlError(`<${key}> is given more than once`, path);
+  return (typeof value === "object" && value !== null
+    ? value
+    : { "#text": String(value) }) as XmlNode;
+}
+
+function many(node: XmlNode, key: string): XmlNode[] {
+  const value = node[key];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map((v) =>
+    (typeof v === "object" && v !== null ? v : { "#text": String(v) }) as XmlNode
+  );
+}
+
+function text(node: XmlNode | undefined): string | undefined {
+  if (node === undefined) return undefined;
+  const t = node["#text"];
+  return t === undefined ? "" : String(t);
+}
+
+function attr(node: XmlNode | undefined, name: string): string | undefined {
+  const v = node?.[`@${name}`];
+  return v === undefined ? undefined : String(v);
+}
+
+function parseCpuset(value: string, where: string): number[] {
+  const ids = new Set<number>();
+  for (const part of value.split(",").map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new DomainXmlError(`cpuset '${value}' is not a core list (e.g. 2-3)`, where);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from || to - from > 4096) {
+      throw new DomainXmlError(`cpuset range ${part} is not valid`, where);
+    }
+    for (let id = from; id <= to; id++) ids.add(id);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+function parseAddress(value: string, where: string): number {
+  const n = /^0x[0-9a-f]+$/i.test(value)
+    ? Number.parseInt(value, 16)
+    : /^\d+$/.test(value)
+    ? Number(value)
+    : NaN;
+  if (!Number.isSafeInteger(n)) throw new DomainXmlError(`'${value}' is not an address`, where);
+  return n;
+}
+
+/**
+ * Reads a domain XML document into a partition spec. `board`, when known, checks
+ * the `<os><type arch>`. Throws {@linkcode DomainXmlError}; nothing else is done.
+ */
+export async function parseDomainXml(xml: string, board?: Board): Promise<DomainDefinition> {
+  const domain = await parseXml(xml);
+  const type = attr(domain, "type");
+  if (type !== "vmanager") {
+    throw new DomainXmlError(
+      `domain type '${type ?? ""}' is not supported: use <domain type='vmanager'>`,
+      "/domain/@type",
+    );
+  }
+  const name = text(one(domain, "name", "/domain/name"))?.trim();
+  if (!name) throw new DomainXmlError("the domain has no <name>", "/domain/name");
+  const spec: PartitionSpec = { name };
+
+  const uuidText = text(one(domain, "uuid", "/domain/uuid"));
+  if (uuidText !== undefined) {
+    const uuid = normaliseUuid(uuidText.trim());
+    if (!uuid) throw new DomainXmlError(`'${uuidText}' is not a UUID`, "/domain/uuid");
+    spec.uuid = uuid;
+  }
+
+  const memory = one(domain, "memory", "/domain/memory");
+  if (!memory) throw new DomainXmlError("the domain has no <memory>", "/domain/memory");
+  spec.memory = scaleMemory(text(memory)!.trim(), attr(memory, "unit"), "/domain/memory");
+  if (spec.memory === 0) throw new DomainXmlError("memory must not be 0", "/domain/memory");
+
+  const vcpu = one(domain, "vcpu", "/domain/vcpu");
+  if (!vcpu) throw new DomainXmlError("the domain has no <vcpu>", "/domain/vcpu");
+  const countText = text(vcpu)!.trim();
+  if (!/^\d+$/.test(countText) || Number(countText) === 0) {
+    throw new DomainXmlError(`vcpu count '${countText}' is not a positive number`, "/domain/vcpu");
+  }
+  const count = Number(countText);
+  const cpuset = attr(vcpu, "cpuset");
+  if (cpuset !== undefined) {
+    spec.cpuIds = parseCpuset(cpuset, "/domain/vcpu/@cpuset");
+    if (spec.cpuIds.length !== count) {
+      throw new DomainXmlError(
+        `<vcpu> counts ${count} cores but cpuset '${cpuset}' names ${spec.cpuIds.length}`,
+        "/domain/vcpu",
+      );
+    }
+  } else spec.cpus = count;
+
+  const os = one(domain, "os", "/domain/os");
+  const osType = os ? one(os, "type", "/domain/os/type") : undefined;
+  const arch = attr(osType, "arch");
+  if (arch !== undefined && board && LIBVIRT_ARCH[board.arch] !== arch) {
+    throw new DomainXmlError(
+      `arch '${arch}' does not match board ${board.name} (${LIBVIRT_ARCH[board.arch]})`,
+      "/domain/os/type/@arch",
+    );
+  }
+  if (arch !== undefined && !Object.values(LIBVIRT_ARCH).includes(arch)) {
+    throw new DomainXmlError(
+      `arch '${arch}' is not supported (${Object.values(LIBVIRT_ARCH).join(", ")})`,
+      "/domain/os/type/@arch",
+    );
+  }
+  for (const field of ["kernel", "initrd", "cmdline"] as const) {
+    const value = os ? text(one(os, field, `/domain/os/${field}`))?.trim() : undefined;
+    if (value) spec[field] = value;
+  }
+  for (const field of ["kernel", "initrd"] as const) {
+    if (spec[field] !== undefined && !spec[field]!.startsWith("/")) {
+      throw new DomainXmlError(
+        `${field} '${spec[field]}' must be an absolute path`,
+        `/domain/os/${field}`,
+      );
+    }
+  }
+
+  const devices = one(domain, "devices", "/domain/devices");
+  if (devices) {
+    const names: string[] = [];
+    for (const hostdev of many(devices, "hostdev")) {
+      const where = "/domain/devices/hostdev";
+      if (attr(hostdev, "type") !== "vmanager") {
+        throw new DomainXmlError(
+          `hostdev type '${attr(hostdev, "type") ?? ""}' is not supported: use type='vmanager'`,
+          where,
+        );
+      }
+      const source = one(hostdev, "source", `${where}/source`);
+      const device = attr(source, "name");
+      if (!device) throw new DomainXmlError("a hostdev needs <source name='DEVICE'/>", where);
+      names.push(device);
+    }
+    if (names.length > 0) spec.devices = names;
+  }
+
+  const metadata = one(domain, "metadata", "/domain/metadata");
+  if (metadata) {
+    for (const key of Object.keys(metadata)) {
+      const [prefix, local] = key.includes(":") ? key.split(":", 2) : ["", key];
+      if (local !== "partition") continue;
+      const node = one(metadata, key, "/domain/metadata")!;
+      const ns = attr(node, prefix ? `xmlns:${prefix}` : "xmlns");
+      if (ns !== VMANAGER_NS) continue;
+      const window = one(
+        node,
+        prefix ? `${prefix}:window` : "window",
+        "/domain/metadata/partition",
+      );
+      const base = attr(window, "base");
+      if (base !== undefined) {
+        spec.memoryBase = parseAddress(base, "/domain/metadata/partition/window/@base");
+      }
+    }
+  }
+  return { spec };
+}
+
+function escape(value: string): string {
+  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll("'", "&apos;").replaceAll('"', "&quot;");
+}
+
+function coreSet(ids: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ids.length;) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
+    parts.push(j > i ? `${ids[i]}-${ids[j]}` : `${ids[i]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The whole description of a partition as domain XML, allocation included. */
+export function domainXml(record: PartitionRecord, board: Board, backend: string): string {
+  const a = record.allocation;
+  const kib = Math.floor(a.memory.size / 1024);
+  const running = record.state === "running";
+  const lines = [
+    `<domain type='vmanager'${running ? ` id='${record.id}'` : ""}>`,
+    `  <name>${escape(record.name)}</name>`,
+    `  <uuid>${uuidOf(record)}</uuid>`,
+    `  <metadata>`,
+    `    <vmanager:partition xmlns:vmanager='${VMANAGER_NS}'>`,
+    `      <vmanager:board>${escape(board.name)}</vmanager:board>`,
+    `      <vmanager:backend>${escape(backend)}</vmanager:backend>`,
+    `      <vmanager:state>${record.state}</vmanager:state>`,
+    `      <vmanager:id>${record.id}</vmanager:id>`,
+    `      <vmanager:window base='${hex(a.memory.base)}' size='${hex(a.memory.size)}'/>`,
+    `      <vmanager:cores boot='${a.bootCore}'>${coreSet(a.cores)}</vmanager:cores>`,
+    `    </vmanager:partition>`,
+    `  </metadata>`,
+    `  <memory unit='KiB'>${kib}</memory>`,
+    `  <currentMemory unit='KiB'>${kib}</currentMemory>`,
+    `  <vcpu placement='static' cpuset='${coreSet(a.cores)}'>${a.cores.length}</vcpu>`,
+    `  <os>`,
+    `    <type arch='${LIBVIRT_ARCH[board.arch]}' machine='${escape(board.name)}'>hvm</type>`,
+  ];
+  for (const field of ["kernel", "initrd", "cmdline"] as const) {
+    const value = record.spec[field];
+    if (value !== undefined) lines.push(`    <${field}>${escape(value)}</${field}>`);
+  }
+  lines.push(`  </os>`, `  <devices>`);
+  for (const device of a.devices) {
+    lines.push(
+      `    <hostdev mode='subsystem' type='vmanager'>`,
+      `      <source name='${escape(device)}'/>`,
+      `    </hostdev>`,
+    );
+  }
+  lines.push(`  </devices>`, `</domain>`, "");
+  return lines.join("\n");
+}

@@ -1,0 +1,200 @@
+/**
+ * The libvirt driver of vmanager: domains are partitions of the state dir. Reads
+ * come from a cached copy of the state document, re-read whenever the file
+ * changes (vmanctl and the daemon share it); every change goes through the
+ * partition lifecycle, under the state lock, on the state dir's backend.
+ *
+ * @module
+ */
+import { InputError, StateError } from "../../core/errors.ts";
+import type { Board, PartitionRecord } from "../../core/model.ts";
+import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
+import {
+  createPartition,
+  destroyPartition,
+  setAutostart,
+  startPartition,
+  stopPartition,
+  uuidOf,
+} from "../../core/partition/lifecycle.ts";
+import type { StateDocument } from "../../core/state/store.ts";
+import { validateName } from "../../core/partition/name.ts";
+import { parseDomainXml } from "./domain_xml.ts";
+
+/** A domain as the protocol names it. */
+export interface DomainRef {
+  /** Name. */
+  name: string;
+  /** UUID, 8-4-4-4-12. */
+  uuid: string;
+  /** The monitor id while running, else -1. */
+  id: number;
+}
+
+/** No domain matches a lookup. */
+export class NoDomainError extends InputError {}
+
+/** The reference of a record. */
+export function refOf(record: PartitionRecord): DomainRef {
+  return {
+    name: record.name,
+    uuid: uuidOf(record),
+    id: record.state === "running" ? record.id : -1,
+  };
+}
+
+/** The state document, re-read when `state.json` changes (another inode, size or time). */
+export class StateCache {
+  private key = "";
+  private doc: StateDocument | undefined;
+  private reading?: Promise<StateDocument | undefined>;
+
+  /** Caches the document of `lc.store`. */
+  constructor(private readonly lc: LifecycleContext) {}
+
+  /** The current document (undefined while the state dir has none). */
+  async get(): Promise<StateDocument | undefined> {
+    let key: string;
+    try {
+      const info = await Deno.stat(this.lc.store.file);
+      key = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      key = "none";
+    }
+    if (key === this.key && !this.reading) return this.doc;
+    if (key !== this.key) {
+      this.key = key;
+      this.reading = this.lc.store.read().finally(() => (this.reading = undefined));
+      this.doc = await this.reading;
+      return this.doc;
+    }
+    return await this.reading!;
+  }
+}
+
+/** Domains over a state dir. */
+export class Driver {
+  /** The cached state. */
+  readonly cache: StateCache;
+  private setupBoard?: Promise<Board>;
+
+  /** Runs after each change the driver makes (the daemon looks for events then). */
+  onChange: () => void = () => {};
+
+  /** Drives the partitions of `lc`'s state dir. */
+  constructor(readonly lc: LifecycleContext) {
+    this.cache = new StateCache(lc);
+  }
+
+  /** Every partition. */
+  async records(): Promise<PartitionRecord[]> {
+    return (await this.cache.get())?.partitions ?? [];
+  }
+
+  /** The board: the state dir's, or the one a new state dir would be set up with. */
+  async board(): Promise<Board> {
+    const doc = await this.cache.get();
+    if (doc) return doc.board;
+    return await (this.setupBoard ??= this.lc.setup().then((s) => s.board).catch((error) => {
+      this.setupBoard = undefined;
+      throw error;
+    }));
+  }
+
+  /** The backend of the state dir (empty while it has none). */
+  async backend(): Promise<string> {
+    return (await this.cache.get())?.backend ?? "";
+  }
+
+  /** The partition named `name`. */
+  async byName(name: string): Promise<PartitionRecord> {
+    const record = (await this.records()).find((r) => r.name === name);
+    if (!record) {
+      throw new NoDomainError(`Domain not found: no domain with matching name '${name}'`);
+    }
+    return record;
+  }
+
+  /** The partition with `uuid`. */
+  async byUuid(uuid: string): Promise<PartitionRecord> {
+    const record = (await this.records()).find((r) => uuidOf(r) === uuid);
+    if (!record) {
+      throw new NoDomainError(`Domain not found: no domain with matching uuid '${uuid}'`);
+    }
+    return record;
+  }
+
+  /** The running partition with monitor id `id`. */
+  async byId(id: number): Promise<PartitionRecord> {
+    const record = (await this.records()).find((r) => r.state === "running" && r.id === id);
+    if (!record) throw new NoDomainError(`Domain not found: no domain with matching id ${id}`);
+    return record;
+  }
+
+  /** The partition a client's domain reference names (by UUID: the client's id may be stale). */
+  async resolve(ref: DomainRef): Promise<PartitionRecord> {
+    return await this.byUuid(ref.uuid);
+  }
+
+  /** Defines a partition from domain XML; the state is unchanged when anything is wrong. */
+  async define(xml: string): Promise<PartitionRecord> {
+    const { spec } = await parseDomainXml(xml, await this.board());
+    validateName(spec.name);
+    const records = await this.records();
+    const same = records.find((r) => r.name === spec.name);
+    if (same) {
+      throw new DomainExistsError(
+        `domain '${spec.name}' already exists with uuid ${uuidOf(same)}; ` +
+          `undefine it first (a defined partition cannot be changed)`,
+      );
+    }
+    const twin = spec.uuid && records.find((r) => uuidOf(r) === spec.uuid);
+    if (twin) {
+      throw new DomainExistsError(`domain '${twin.name}' already has uuid ${spec.uuid}`);
+    }
+    const { resolveImages } = await import("../../core/partition/spec.ts");
+    const resolved = await resolveImages(spec);
+    return await this.changed(createPartition(this.lc, resolved));
+  }
+
+  /** Starts a partition. */
+  async start(record: PartitionRecord): Promise<PartitionRecord> {
+    return await this.changed(startPartition(this.lc, record.name));
+  }
+
+  /** Stops a running partition (libvirt's destroy). */
+  async stop(record: PartitionRecord): Promise<PartitionRecord> {
+    if (record.state !== "running") {
+      throw new StateError(`domain '${record.name}' is not running`);
+    }
+    return await this.changed(stopPartition(this.lc, record.name));
+  }
+
+  /** Removes a partition that is not running (libvirt's undefine). */
+  async undefine(record: PartitionRecord): Promise<PartitionRecord> {
+    const current = await this.resolve(refOf(record));
+    if (current.state === "running") {
+      throw new StateError(
+        `domain '${record.name}' is running: destroy it before undefining it`,
+      );
+    }
+    return await this.changed(destroyPartition(this.lc, record.name));
+  }
+
+  /** Sets autostart. */
+  async autostart(record: PartitionRecord, on: boolean): Promise<PartitionRecord> {
+    return await this.changed(setAutostart(this.lc, record.name, on));
+  }
+
+  private async changed(work: Promise<PartitionRecord>): Promise<PartitionRecord> {
+    try {
+      return await work;
+    } finally {
+      this.onChange();
+    }
+  }
+}
+
+/** A domain of that name or UUID exists already. */
+export class DomainExistsError extends InputError {}

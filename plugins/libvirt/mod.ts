@@ -1,0 +1,24 @@
+/**
+ * vmanager's libvirt face: a daemon speaking libvirt's remote protocol, so that
+ * unmodified `virsh` and python3-libvirt (and orchestrators built on them) drive
+ * partitions as domains. See docs/libvirt.md.
+ *
+ * @example
+ * ```ts
+ * import { Driver, LibvirtServer } from "./mod.ts";
+ * const server = new LibvirtServer({ driver: new Driver(lifecycleContext), socket: "/run/vmanager/libvirt-sock", version: "0.1.0", hostUuid });
+ * await server.listen();
+ * ```
+ * @module
+ */
+export { DEFAULT_RO_SOCKET, DEFAULT_SOCKET, LibvirtServer } from "./server.ts";
+export type { ServerOptions } from "./server.ts";
+export { Driver } from "./driver.ts";
+export {
+  domainXml,
+  DomainXmlError,
+  MAX_DOMAIN_XML,
+  parseDomainXml,
+  VMANAGER_NS,
+} from "./domain_xml.ts";
+export { capabilitiesXml, nodeInfo } from "./capabilities.ts";

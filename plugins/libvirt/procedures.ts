@@ -1,0 +1,442 @@
+/**
+ * The procedure table: for each remote procedure vmanager answers, how its
+ * arguments are read, what it does and how its reply is written (layouts of
+ * libvirt's `remote_protocol.x`). A procedure that is not here gets NO_SUPPORT.
+ *
+ * @module
+ */
+import type { PartitionRecord } from "../../core/model.ts";
+import { capabilitiesXml, nodeInfo } from "./capabilities.ts";
+import { domainXml } from "./domain_xml.ts";
+import type { DomainRef, Driver } from "./driver.ts";
+import { refOf } from "./driver.ts";
+import { DomainState, ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
+import type { XdrReader, XdrWriter } from "./xdr.ts";
+
+/** An error with a libvirt error code, sent to the client as it is. */
+export class RpcError extends Error {
+  /** Makes the error. */
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = "RpcError";
+  }
+}
+
+/** One registered event callback of a connection. */
+export interface EventCallback {
+  /** The event id (0: lifecycle). */
+  eventID: number;
+  /** Only this domain's events, when given. */
+  uuid?: string;
+}
+
+/** What a connection knows about itself. */
+export interface Session {
+  /** CONNECT_OPEN has been answered. */
+  open: boolean;
+  /** Mutations are refused. */
+  readOnly: boolean;
+  /** Event callbacks by id. */
+  callbacks: Map<number, EventCallback>;
+}
+
+/** What a procedure runs with. */
+export interface CallContext {
+  /** The domains. */
+  driver: Driver;
+  /** The calling connection. */
+  session: Session;
+  /** The host's UUID, for capabilities. */
+  hostUuid: string;
+  /** vmanager's version (the hypervisor version clients see). */
+  version: string;
+  /** A new event callback id, unique in the daemon. */
+  nextCallbackId(): number;
+}
+
+/** A procedure. */
+export interface Procedure {
+  /** libvirt's name, for messages. */
+  name: string;
+  /** Changes something: refused on read-only connections. */
+  mutates?: boolean;
+  /** May be called before CONNECT_OPEN. */
+  beforeOpen?: boolean;
+  /** Reads the arguments, does the work and writes the reply payload. */
+  run(ctx: CallContext, args: XdrReader, ret: XdrWriter): Promise<void> | void;
+}
+
+/** The libvirt version vmanager's protocol matches (the API level clients may use). */
+export const LIBVIRT_COMPAT_VERSION = 9_000_000;
+
+/** `major·1e6 + minor·1e3 + micro` of a version string. */
+export function versionNumber(version: string): number {
+  const [major = 0, minor = 0, micro = 0] = version.split(".").map((p) =>
+    Number.parseInt(p, 10) || 0
+  );
+  return major * 1_000_000 + minor * 1_000 + micro;
+}
+
+/** The 16 bytes of a UUID string. */
+export function uuidBytes(uuid: string): Uint8Array {
+  const hex = uuid.replaceAll("-", "");
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** The UUID string of 16 bytes. */
+export function uuidString(bytes: Uint8Array): string {
+  const h = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Reads a `remote_nonnull_domain`. */
+export function readDomain(r: XdrReader): DomainRef {
+  const name = r.string(MAX_STRING);
+  const uuid = uuidString(r.fixedOpaque(16));
+  const id = r.int();
+  return { name, uuid, id };
+}
+
+/** Writes a `remote_nonnull_domain`. */
+export function writeDomain(w: XdrWriter, dom: DomainRef): void {
+  w.string(dom.name).fixedOpaque(uuidBytes(dom.uuid)).int(dom.id);
+}
+
+async function domainArg(ctx: CallContext, r: XdrReader): Promise<PartitionRecord> {
+  return await ctx.driver.resolve(readDomain(r));
+}
+
+function shutoffReason(record: PartitionRecord): number {
+  // VIR_DOMAIN_SHUTOFF_UNKNOWN 0 (never started), _DESTROYED 2 (stopped).
+  return record.state === "stopped" ? 2 : 0;
+}
+
+function stateOf(record: PartitionRecord): [number, number] {
+  return record.state === "running"
+    ? [DomainState.RUNNING, 1]
+    : [DomainState.SHUTOFF, shutoffReason(record)];
+}
+
+// VIR_CONNECT_LIST_DOMAINS_* filter bits.
+const LIST = {
+  ACTIVE: 1,
+  INACTIVE: 2,
+  PERSISTENT: 4,
+  TRANSIENT: 8,
+  MANAGEDSAVE: 16,
+  NO_MANAGEDSAVE: 32,
+  AUTOSTART: 64,
+  NO_AUTOSTART: 128,
+  HAS_SNAPSHOT: 256,
+  NO_SNAPSHOT: 512,
+  HAS_CHECKPOINT: 1024,
+  NO_CHECKPOINT: 2048,
+};
+
+function pair(flags: number, yes: number, no: number, value: boolean): boolean {
+  if ((flags & (yes | no)) === 0 || (flags & (yes | no)) === (yes | no)) return true;
+  return value ? (flags & yes) !== 0 : (flags & no) !== 0;
+}
+
+/** Whether a record passes CONNECT_LIST_ALL_DOMAINS's filter flags. */
+export function listed(record: PartitionRecord, flags: number): boolean {
+  const running = record.state === "running";
+  return pair(flags, LIST.ACTIVE, LIST.INACTIVE, running) &&
+    pair(flags, LIST.PERSISTENT, LIST.TRANSIENT, true) &&
+    pair(flags, LIST.MANAGEDSAVE, LIST.NO_MANAGEDSAVE, false) &&
+    pair(flags, LIST.AUTOSTART, LIST.NO_AUTOSTART, record.autostart === true) &&
+    pair(flags, LIST.HAS_SNAPSHOT, LIST.NO_SNAPSHOT, false) &&
+    pair(flags, LIST.HAS_CHECKPOINT, LIST.NO_CHECKPOINT, false);
+}
+
+function boundedCount(n: number, what: string): number {
+  if (n < 0 || n > MAX_DOMAINS) {
+    throw new RpcError(ErrorCode.RPC, `${what} ${n} is out of range (0–${MAX_DOMAINS})`);
+  }
+  return n;
+}
+
+const define: Procedure["run"] = async (ctx, r, w) => {
+  const xml = r.string(MAX_STRING);
+  writeDomain(w, refOf(await ctx.driver.define(xml)));
+};
+
+const destroy: Procedure["run"] = async (ctx, r) => {
+  await ctx.driver.stop(await domainArg(ctx, r));
+};
+
+const undefine: Procedure["run"] = async (ctx, r) => {
+  await ctx.driver.undefine(await domainArg(ctx, r));
+};
+
+/** Every procedure vmanager answers, by number. */
+export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Procedure>([
+  [Proc.AUTH_LIST, {
+    name: "AUTH_LIST",
+    beforeOpen: true,
+    run: (_ctx, _r, w) => void w.uint(1).int(0), // [REMOTE_AUTH_NONE]
+  }],
+  [Proc.CONNECT_SUPPORTS_FEATURE, {
+    name: "CONNECT_SUPPORTS_FEATURE",
+    beforeOpen: true,
+    run: (_ctx, r, w) => {
+      const feature = r.int();
+      r.uint(); // flags
+      const supported: number[] = [
+        Feature.PROGRAM_KEEPALIVE,
+        Feature.REMOTE_EVENT_CALLBACK,
+        Feature.REMOTE_CLOSE_CALLBACK,
+      ];
+      w.int(supported.includes(feature) ? 1 : 0);
+    },
+  }],
+  [Proc.CONNECT_OPEN, {
+    name: "CONNECT_OPEN",
+    beforeOpen: true,
+    run: (ctx, r) => {
+      r.optional((x) => x.string(MAX_STRING)); // any name: vmanager:///system, qemu:///system…
+      const flags = r.uint();
+      if (flags & 1) ctx.session.readOnly = true; // VIR_CONNECT_RO
+      ctx.session.open = true;
+    },
+  }],
+  [Proc.CONNECT_CLOSE, { name: "CONNECT_CLOSE", beforeOpen: true, run: () => {} }],
+  [Proc.CONNECT_REGISTER_CLOSE_CALLBACK, {
+    name: "CONNECT_REGISTER_CLOSE_CALLBACK",
+    run: () => {},
+  }],
+  [Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK, {
+    name: "CONNECT_UNREGISTER_CLOSE_CALLBACK",
+    run: () => {},
+  }],
+  [Proc.CONNECT_GET_TYPE, {
+    name: "CONNECT_GET_TYPE",
+    run: (_c, _r, w) => void w.string("VMANAGER"),
+  }],
+  [Proc.CONNECT_GET_VERSION, {
+    name: "CONNECT_GET_VERSION",
+    run: (ctx, _r, w) => void w.uhyper(versionNumber(ctx.version)),
+  }],
+  [Proc.CONNECT_GET_LIB_VERSION, {
+    name: "CONNECT_GET_LIB_VERSION",
+    run: (_c, _r, w) => void w.uhyper(LIBVIRT_COMPAT_VERSION),
+  }],
+  [Proc.CONNECT_GET_HOSTNAME, {
+    name: "CONNECT_GET_HOSTNAME",
+    run: (_c, _r, w) => void w.string(Deno.hostname()),
+  }],
+  [Proc.CONNECT_GET_MAX_VCPUS, {
+    name: "CONNECT_GET_MAX_VCPUS",
+    run: async (ctx, r, w) => {
+      r.optional((x) => x.string(MAX_STRING));
+      w.int((await ctx.driver.board()).cores.length);
+    },
+  }],
+  [Proc.NODE_GET_INFO, {
+    name: "NODE_GET_INFO",
+    run: async (ctx, _r, w) => {
+      const info = nodeInfo(await ctx.driver.board());
+      w.chars(info.model, 32).uhyper(info.memoryKiB).int(info.cpus).int(info.mhz).int(info.nodes)
+        .int(info.sockets).int(info.cores).int(info.threads);
+    },
+  }],
+  [Proc.CONNECT_GET_CAPABILITIES, {
+    name: "CONNECT_GET_CAPABILITIES",
+    run: async (ctx, _r, w) =>
+      void w.string(capabilitiesXml(await ctx.driver.board(), ctx.hostUuid)),
+  }],
+  [Proc.CONNECT_LIST_ALL_DOMAINS, {
+    name: "CONNECT_LIST_ALL_DOMAINS",
+    run: async (ctx, r, w) => {
+      const needResults = r.int();
+      const flags = r.uint();
+      const records = (await ctx.driver.records()).filter((rec) => listed(rec, flags));
+      if (records.length > MAX_DOMAINS) {
+        throw new RpcError(ErrorCode.RPC, `too many domains (${records.length})`);
+      }
+      if (needResults) {
+        w.uint(records.length);
+        for (const rec of records) writeDomain(w, refOf(rec));
+      } else w.uint(0);
+      w.uint(records.length);
+    },
+  }],
+  [Proc.CONNECT_NUM_OF_DOMAINS, {
+    name: "CONNECT_NUM_OF_DOMAINS",
+    run: async (ctx, _r, w) =>
+      void w.int((await ctx.driver.records()).filter((rec) => rec.state === "running").length),
+  }],
+  [Proc.CONNECT_LIST_DOMAINS, {
+    name: "CONNECT_LIST_DOMAINS",
+    run: async (ctx, r, w) => {
+      const max = boundedCount(r.int(), "maxids");
+      const ids = (await ctx.driver.records()).filter((rec) => rec.state === "running")
+        .map((rec) => rec.id).slice(0, max);
+      w.uint(ids.length);
+      for (const id of ids) w.int(id);
+    },
+  }],
+  [Proc.CONNECT_NUM_OF_DEFINED_DOMAINS, {
+    name: "CONNECT_NUM_OF_DEFINED_DOMAINS",
+    run: async (ctx, _r, w) =>
+      void w.int((await ctx.driver.records()).filter((rec) => rec.state !== "running").length),
+  }],
+  [Proc.CONNECT_LIST_DEFINED_DOMAINS, {
+    name: "CONNECT_LIST_DEFINED_DOMAINS",
+    run: async (ctx, r, w) => {
+      const max = boundedCount(r.int(), "maxnames");
+      const names = (await ctx.driver.records()).filter((rec) => rec.state !== "running")
+        .map((rec) => rec.name).slice(0, max);
+      w.uint(names.length);
+      for (const name of names) w.string(name);
+    },
+  }],
+  [Proc.DOMAIN_LOOKUP_BY_NAME, {
+    name: "DOMAIN_LOOKUP_BY_NAME",
+    run: async (ctx, r, w) => writeDomain(w, refOf(await ctx.driver.byName(r.string(MAX_STRING)))),
+  }],
+  [Proc.DOMAIN_LOOKUP_BY_UUID, {
+    name: "DOMAIN_LOOKUP_BY_UUID",
+    run: async (ctx, r, w) =>
+      writeDomain(w, refOf(await ctx.driver.byUuid(uuidString(r.fixedOpaque(16))))),
+  }],
+  [Proc.DOMAIN_LOOKUP_BY_ID, {
+    name: "DOMAIN_LOOKUP_BY_ID",
+    run: async (ctx, r, w) => writeDomain(w, refOf(await ctx.driver.byId(r.int()))),
+  }],
+  [Proc.DOMAIN_DEFINE_XML, { name: "DOMAIN_DEFINE_XML", mutates: true, run: define }],
+  [Proc.DOMAIN_DEFINE_XML_FLAGS, {
+    name: "DOMAIN_DEFINE_XML_FLAGS",
+    mutates: true,
+    run: async (ctx, r, w) => {
+      const xml = r.string(MAX_STRING);
+      r.uint(); // flags (VALIDATE: the XML is always checked)
+      writeDomain(w, refOf(await ctx.driver.define(xml)));
+    },
+  }],
+  [Proc.DOMAIN_CREATE, {
+    name: "DOMAIN_CREATE",
+    mutates: true,
+    run: async (ctx, r) => void await ctx.driver.start(await domainArg(ctx, r)),
+  }],
+  [Proc.DOMAIN_CREATE_WITH_FLAGS, {
+    name: "DOMAIN_CREATE_WITH_FLAGS",
+    mutates: true,
+    run: async (ctx, r, w) => {
+      const record = await domainArg(ctx, r);
+      const flags = r.uint();
+      if (flags & 1) {
+        throw new RpcError(ErrorCode.NO_SUPPORT, "vmanager cannot start a partition paused");
+      }
+      writeDomain(w, refOf(await ctx.driver.start(record)));
+    },
+  }],
+  [Proc.DOMAIN_DESTROY, { name: "DOMAIN_DESTROY", mutates: true, run: destroy }],
+  [Proc.DOMAIN_DESTROY_FLAGS, { name: "DOMAIN_DESTROY_FLAGS", mutates: true, run: destroy }],
+  [Proc.DOMAIN_SHUTDOWN, { name: "DOMAIN_SHUTDOWN", mutates: true, run: destroy }],
+  [Proc.DOMAIN_UNDEFINE, { name: "DOMAIN_UNDEFINE", mutates: true, run: undefine }],
+  [Proc.DOMAIN_UNDEFINE_FLAGS, { name: "DOMAIN_UNDEFINE_FLAGS", mutates: true, run: undefine }],
+  [Proc.DOMAIN_GET_INFO, {
+    name: "DOMAIN_GET_INFO",
+    run: async (ctx, r, w) => {
+      const record = await domainArg(ctx, r);
+      const kib = BigInt(Math.floor(record.allocation.memory.size / 1024));
+      w.uint(stateOf(record)[0]).uhyper(kib).uhyper(kib).uint(record.allocation.cores.length)
+        .uhyper(0);
+    },
+  }],
+  [Proc.DOMAIN_GET_STATE, {
+    name: "DOMAIN_GET_STATE",
+    run: async (ctx, r, w) => {
+      const [state, reason] = stateOf(await domainArg(ctx, r));
+      w.int(state).int(reason);
+    },
+  }],
+  [Proc.DOMAIN_GET_OS_TYPE, {
+    name: "DOMAIN_GET_OS_TYPE",
+    run: async (ctx, r, w) => {
+      await domainArg(ctx, r);
+      w.string("hvm");
+    },
+  }],
+  [Proc.DOMAIN_GET_XML_DESC, {
+    name: "DOMAIN_GET_XML_DESC",
+    run: async (ctx, r, w) => {
+      const record = await domainArg(ctx, r);
+      w.string(domainXml(record, await ctx.driver.board(), await ctx.driver.backend()));
+    },
+  }],
+  [Proc.DOMAIN_GET_MAX_MEMORY, {
+    name: "DOMAIN_GET_MAX_MEMORY",
+    run: async (ctx, r, w) =>
+      void w.uhyper(BigInt(Math.floor((await domainArg(ctx, r)).allocation.memory.size / 1024))),
+  }],
+  [Proc.DOMAIN_GET_MAX_VCPUS, {
+    name: "DOMAIN_GET_MAX_VCPUS",
+    run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).allocation.cores.length),
+  }],
+  [Proc.DOMAIN_GET_AUTOSTART, {
+    name: "DOMAIN_GET_AUTOSTART",
+    run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).autostart ? 1 : 0),
+  }],
+  [Proc.DOMAIN_SET_AUTOSTART, {
+    name: "DOMAIN_SET_AUTOSTART",
+    mutates: true,
+    run: async (ctx, r) => {
+      const record = await domainArg(ctx, r);
+      await ctx.driver.autostart(record, r.int() !== 0);
+    },
+  }],
+  [Proc.DOMAIN_IS_ACTIVE, {
+    name: "DOMAIN_IS_ACTIVE",
+    run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).state === "running" ? 1 : 0),
+  }],
+  [Proc.DOMAIN_IS_PERSISTENT, {
+    name: "DOMAIN_IS_PERSISTENT",
+    run: async (ctx, r, w) => {
+      await domainArg(ctx, r);
+      w.int(1);
+    },
+  }],
+  [Proc.DOMAIN_IS_UPDATED, {
+    name: "DOMAIN_IS_UPDATED",
+    run: async (ctx, r, w) => {
+      await domainArg(ctx, r);
+      w.int(0);
+    },
+  }],
+  [Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, {
+    name: "DOMAIN_HAS_MANAGED_SAVE_IMAGE",
+    run: async (ctx, r, w) => {
+      await domainArg(ctx, r);
+      w.int(0);
+    },
+  }],
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+    name: "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY",
+    run: (ctx, r, w) => {
+      const eventID = r.int();
+      const dom = r.optional(readDomain);
+      if (ctx.session.callbacks.size >= 1024) {
+        throw new RpcError(
+          ErrorCode.OPERATION_INVALID,
+          "too many event callbacks on this connection",
+        );
+      }
+      const id = ctx.nextCallbackId();
+      ctx.session.callbacks.set(id, { eventID, uuid: dom?.uuid });
+      w.int(id);
+    },
+  }],
+  [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, {
+    name: "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY",
+    run: (ctx, r) => {
+      const id = r.int();
+      if (!ctx.session.callbacks.delete(id)) {
+        throw new RpcError(ErrorCode.INVALID_ARG, `no event callback ${id} on this connection`);
+      }
+    },
+  }],
+]);
