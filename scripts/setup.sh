@@ -14,6 +14,7 @@ DENO_VERSION="2.9.6"
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
   binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
   gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
+  libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross
   cpio python3-libvirt libvirt-daemon dpkg-dev)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -47,3 +48,6 @@ deno install --quiet >&2 || deno cache --quiet main.ts >&2
 
 # Real Debian kernels and board DTBs for the tests, cached outside the repository.
 bash scripts/fetch-fixtures.sh >&2
+
+# The monitor helper (C, over FFI) for the host and the cross targets, before the tests.
+deno task -q helper --quiet >&2
