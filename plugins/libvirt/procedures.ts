@@ -121,18 +121,22 @@ function stateOf(record: PartitionRecord): [number, number] {
 
 // VIR_CONNECT_LIST_DOMAINS_* filter bits.
 const LIST = {
-  ACTIVE: 1,
-  INACTIVE: 2,
-  PERSISTENT: 4,
-  TRANSIENT: 8,
-  MANAGEDSAVE: 16,
-  NO_MANAGEDSAVE: 32,
-  AUTOSTART: 64,
-  NO_AUTOSTART: 128,
-  HAS_SNAPSHOT: 256,
-  NO_SNAPSHOT: 512,
-  HAS_CHECKPOINT: 1024,
-  NO_CHECKPOINT: 2048,
+  ACTIVE: 1 << 0,
+  INACTIVE: 1 << 1,
+  PERSISTENT: 1 << 2,
+  TRANSIENT: 1 << 3,
+  RUNNING: 1 << 4,
+  PAUSED: 1 << 5,
+  SHUTOFF: 1 << 6,
+  OTHER: 1 << 7,
+  MANAGEDSAVE: 1 << 8,
+  NO_MANAGEDSAVE: 1 << 9,
+  AUTOSTART: 1 << 10,
+  NO_AUTOSTART: 1 << 11,
+  HAS_SNAPSHOT: 1 << 12,
+  NO_SNAPSHOT: 1 << 13,
+  HAS_CHECKPOINT: 1 << 14,
+  NO_CHECKPOINT: 1 << 15,
 };
 
 function pair(flags: number, yes: number, no: number, value: boolean): boolean {
@@ -143,7 +147,9 @@ function pair(flags: number, yes: number, no: number, value: boolean): boolean {
 /** Whether a record passes CONNECT_LIST_ALL_DOMAINS's filter flags. */
 export function listed(record: PartitionRecord, flags: number): boolean {
   const running = record.state === "running";
-  return pair(flags, LIST.ACTIVE, LIST.INACTIVE, running) &&
+  const states = LIST.RUNNING | LIST.PAUSED | LIST.SHUTOFF | LIST.OTHER;
+  const state = (flags & states) === 0 || (flags & (running ? LIST.RUNNING : LIST.SHUTOFF)) !== 0;
+  return state && pair(flags, LIST.ACTIVE, LIST.INACTIVE, running) &&
     pair(flags, LIST.PERSISTENT, LIST.TRANSIENT, true) &&
     pair(flags, LIST.MANAGEDSAVE, LIST.NO_MANAGEDSAVE, false) &&
     pair(flags, LIST.AUTOSTART, LIST.NO_AUTOSTART, record.autostart === true) &&
@@ -183,7 +189,6 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     beforeOpen: true,
     run: (_ctx, r, w) => {
       const feature = r.int();
-      r.uint(); // flags
       const supported: number[] = [
         Feature.PROGRAM_KEEPALIVE,
         Feature.REMOTE_EVENT_CALLBACK,

@@ -429,9 +429,9 @@ export class LibvirtServer {
 }
 
 /**
- * Listens on `path` with `mode`: bound in a private directory beside it, given its
- * mode, then renamed into place, so it is never reachable with other permissions.
- * A stale socket is replaced; a live one (another daemon) is an error.
+ * Listens on `path` and gives the socket `mode` at once (the default umask leaves
+ * it writable by its owner alone meanwhile). A stale socket is replaced; a live
+ * one (another daemon) is an error.
  */
 async function bind(path: string, mode: number): Promise<Deno.Listener> {
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
@@ -446,24 +446,28 @@ async function bind(path: string, mode: number): Promise<Deno.Listener> {
     throw new DaemonError("another daemon is listening on this socket", path);
   } catch (error) {
     if (error instanceof DaemonError) throw error;
+    if (error instanceof Deno.errors.NotCapable) throw notCapable(path);
   }
-  const temp = await Deno.makeTempDir({ dir, prefix: ".vmanager-sock-" }).catch((error) => {
-    throw new DaemonError(`cannot bind the socket: ${(error as Error).message}`, dir);
-  });
+  await Deno.remove(path).catch(() => {});
+  let listener: Deno.Listener;
   try {
-    const listener = Deno.listen({ transport: "unix", path: `${temp}/s` });
-    try {
-      await Deno.chmod(`${temp}/s`, mode);
-      await Deno.rename(`${temp}/s`, path);
-    } catch (error) {
-      listener.close();
-      throw error;
-    }
-    return listener;
+    listener = Deno.listen({ transport: "unix", path });
   } catch (error) {
-    if (error instanceof DaemonError) throw error;
+    if (error instanceof Deno.errors.NotCapable) throw notCapable(path);
     throw new DaemonError(`cannot bind the socket: ${(error as Error).message}`, path);
-  } finally {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
   }
+  try {
+    await Deno.chmod(path, mode);
+  } catch (error) {
+    listener.close();
+    throw new DaemonError(`cannot set the socket's mode: ${(error as Error).message}`, path);
+  }
+  return listener;
+}
+
+function notCapable(path: string): DaemonError {
+  return new DaemonError(
+    `vmanctl may not use this socket: run it with --allow-net=unix:${path}`,
+    path,
+  );
 }

@@ -1,0 +1,180 @@
+/**
+ * Helpers for the libvirt tests: a real `vmanctl daemon` process on sockets in a
+ * temporary directory, and the real clients (`virsh`, `/usr/bin/python3` with
+ * python3-libvirt) pointed at it.
+ *
+ * @module
+ */
+import { hasTool, PERMISSIONS, ROOT } from "../cli/helpers.ts";
+
+/** The Python that imports Debian's python3-libvirt. */
+export const PYTHON = "/usr/bin/python3";
+
+/** True when virsh runs. */
+export const HAVE_VIRSH = hasTool("virsh");
+
+/** True when `/usr/bin/python3` imports libvirt. */
+export const HAVE_PYTHON_LIBVIRT = (() => {
+  try {
+    return new Deno.Command(PYTHON, {
+      args: ["-c", "import libvirt"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A running daemon. */
+export interface Daemon {
+  /** The state dir. */
+  stateDir: string;
+  /** The read-write socket. */
+  socket: string;
+  /** The read-only socket. */
+  roSocket: string;
+  /** The URI virsh and python use for the read-write socket. */
+  uri: string;
+  /** The URI of the read-only socket. */
+  roUri: string;
+  /** The daemon's pid. */
+  pid: number;
+  /** What the daemon logged so far. */
+  log(): string;
+  /** Stops it (SIGTERM) and returns its exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `vmanctl daemon` on `dir` (board qemu-virt-arm64 for a new state dir). */
+export async function startDaemon(dir: string, extra: string[] = []): Promise<Daemon> {
+  const stateDir = `${dir}/state`;
+  const socket = `${dir}/sock`;
+  const roSocket = `${dir}/sock-ro`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMISSIONS,
+      `--allow-net=unix:${socket},unix:${roSocket}`,
+      `${ROOT}/main.ts`,
+      "--state-dir",
+      stateDir,
+      "--board",
+      "qemu-virt-arm64",
+      ...extra,
+      "daemon",
+      "--socket",
+      socket,
+      "--ro-socket",
+      roSocket,
+    ],
+    env: { VMAN_PLUGIN_PATH: "" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes("listening on")) resolve();
+    }
+    reject(new Error(`the daemon exited before listening: ${text}`));
+  })();
+  const status = child.status;
+  const timeout = setTimeout(
+    () => reject(new Error(`the daemon did not listen in 30 s: ${text}`)),
+    30_000,
+  );
+  try {
+    await ready;
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await status;
+    await reading;
+    throw error;
+  } finally {
+    clearTimeout(timeout);
+  }
+  const uri = (path: string) => `vmanager+unix:///system?socket=${path}`;
+  return {
+    stateDir,
+    socket,
+    roSocket,
+    uri: uri(socket),
+    roUri: uri(roSocket),
+    pid: child.pid,
+    log: () => text,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const { code } = await status;
+      await reading;
+      return code;
+    },
+  };
+}
+
+/** What a client run produced. */
+export interface ClientResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+async function run(cmd: string, args: string[], stdin?: string): Promise<ClientResult> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Runs the real virsh against `uri`. */
+export function virsh(uri: string, ...args: string[]): Promise<ClientResult> {
+  return run("virsh", ["-c", uri, ...args]);
+}
+
+/** Runs a Python script with `/usr/bin/python3` (python3-libvirt); `args` become sys.argv[1:]. */
+export function python(script: string, ...args: string[]): Promise<ClientResult> {
+  return run(PYTHON, ["-", ...args], script);
+}
+
+/** The daemon's resident set size in KiB (from /proc/PID/status). */
+export async function rssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** A domain XML document for the qemu-virt-arm64 board. */
+export function domainXml(name: string, extra = "", vcpu = "<vcpu>1</vcpu>"): string {
+  return `<domain type='vmanager'>
+  <name>${name}</name>
+  <memory unit='MiB'>128</memory>
+  ${vcpu}
+  <os><type arch='aarch64'>hvm</type></os>${extra}
+</domain>
+`;
+}
