@@ -17,17 +17,38 @@ import type { BoardFile } from "./core/registry/discover.ts";
  * bundle and the compiled binary carry them.
  */
 export async function builtinPlugins(): Promise<Plugin[]> {
-  const [{ armv7 }, { armv8 }, { riscv }, { fdt }, { psci }, { sbi }, { dryRunMonitor }] =
-    await Promise.all([
-      import("./arch/armv7/mod.ts"),
-      import("./arch/armv8/mod.ts"),
-      import("./arch/riscv/mod.ts"),
-      import("./plugins/fdt/mod.ts"),
-      import("./plugins/psci/mod.ts"),
-      import("./plugins/sbi/mod.ts"),
-      import("./core/monitor/dry_run.ts"),
-    ]);
-  return [armv7(), armv8(), riscv(), fdt(), psci(), sbi(), dryRunMonitor()];
+  const [
+    { armv7 },
+    { armv8 },
+    { riscv },
+    { fdt },
+    { psci },
+    { sbi },
+    { dryRunMonitor },
+    { simMonitor },
+    { deviceMonitor },
+  ] = await Promise.all([
+    import("./arch/armv7/mod.ts"),
+    import("./arch/armv8/mod.ts"),
+    import("./arch/riscv/mod.ts"),
+    import("./plugins/fdt/mod.ts"),
+    import("./plugins/psci/mod.ts"),
+    import("./plugins/sbi/mod.ts"),
+    import("./core/monitor/dry_run.ts"),
+    import("./core/monitor/sim.ts"),
+    import("./core/monitor/device.ts"),
+  ]);
+  return [
+    armv7(),
+    armv8(),
+    riscv(),
+    fdt(),
+    psci(),
+    sbi(),
+    dryRunMonitor(),
+    simMonitor(),
+    deviceMonitor(),
+  ];
 }
 
 /** The built-in board files. */
@@ -51,7 +72,9 @@ export const processHost: CliHost = {
 function writeAll(stream: typeof Deno.stdout, text: string): void {
   const data = encoder.encode(text);
   let written = 0;
-  while (written < data.length) written += stream.writeSync(data.subarray(written));
+  while (written < data.length) {
+    written += stream.writeSync(data.subarray(written));
+  }
 }
 
 if (import.meta.main) {

@@ -1,0 +1,114 @@
+/**
+ * The `device` monitor backend: the ABI's ioctls on the monitor driver's node
+ * (`/dev/vmanager-monitor`), partition memory written through its `mmap`, with
+ * Arm's cache maintenance done by the helper as each mapping closes. The node is
+ * opened at the first call and kept for the backend's life.
+ *
+ * @module
+ */
+import { MonitorError } from "../errors.ts";
+import type { MonitorPlugin } from "../registry/plugin.ts";
+import { PLUGIN_API_VERSION } from "../registry/plugin.ts";
+import type { CodeFamily } from "./abi.ts";
+import { CODE_FAMILY, ERRNO, REQUEST, versionStruct } from "./abi.ts";
+import type { AbiSession } from "./abi_monitor.ts";
+import { AbiMonitor } from "./abi_monitor.ts";
+import type { MonitorHelper } from "./helper.ts";
+import { loadHelper } from "./helper.ts";
+
+/** The driver's device node. */
+export const DEVICE_PATH = "/dev/vmanager-monitor";
+
+/** Options of the device backend. */
+export interface DeviceOptions {
+  /** The device node (default {@linkcode DEVICE_PATH}). */
+  path?: string;
+  /** The helper to use (default: {@linkcode loadHelper}'s). */
+  helper?: MonitorHelper;
+}
+
+const closer = new FinalizationRegistry<{ helper: MonitorHelper; handle: number }>(
+  ({ helper, handle }) => helper.close(handle),
+);
+
+/**
+ * The monitor driver as a `Monitor`.
+ *
+ * @example
+ * ```ts
+ * import { DeviceMonitor } from "./device.ts";
+ * const monitor = new DeviceMonitor();
+ * await monitor.partitionStatus(1); // "absent"
+ * monitor.close();
+ * ```
+ */
+export class DeviceMonitor extends AbiMonitor {
+  /** Always `device`. */
+  readonly backend: string = "device";
+  /** The device node. */
+  readonly path: string;
+  private readonly helper?: MonitorHelper;
+  private session?: AbiSession;
+
+  /** A backend on the node; nothing is opened until the first call. */
+  constructor(options: DeviceOptions = {}) {
+    super();
+    this.path = options.path ?? DEVICE_PATH;
+    this.helper = options.helper;
+  }
+
+  /** Opens the node (first call): `VM_IOC_VERSION` gives the code family. */
+  protected use<T>(fn: (session: AbiSession) => T): T {
+    if (!this.session) {
+      const helper = this.helper ?? loadHelper();
+      const { handle, message } = helper.openDevice(this.path);
+      if (handle < 0) {
+        throw new MonitorError(
+          `the monitor device cannot be used: ${message || ERRNO[-handle] || `errno ${-handle}`}`,
+          this.path,
+        );
+      }
+      const version = versionStruct();
+      const result = helper.request(handle, REQUEST.VERSION, version.bytes);
+      const family: CodeFamily | undefined = CODE_FAMILY[version.getU32(12)];
+      if (result.rc !== 0 || !family) {
+        helper.close(handle);
+        throw new MonitorError(
+          `the monitor device gives no code family: ${result.message || "bad VM_IOC_VERSION"}`,
+          this.path,
+        );
+      }
+      this.session = { helper, handle, family };
+      closer.register(this, { helper, handle }, this);
+    }
+    return fn(this.session);
+  }
+
+  /** Closes the node. */
+  close(): void {
+    if (!this.session) return;
+    closer.unregister(this);
+    this.session.helper.close(this.session.handle);
+    this.session = undefined;
+  }
+}
+
+/**
+ * Makes the `device` monitor plugin.
+ *
+ * @example
+ * ```ts
+ * import { deviceMonitor } from "./device.ts";
+ * const plugin = deviceMonitor({ path: "/dev/vmanager-monitor" });
+ * ```
+ */
+export function deviceMonitor(options: DeviceOptions = {}): MonitorPlugin {
+  return {
+    kind: "monitor",
+    name: "device",
+    version: "1.0.0",
+    apiVersion: PLUGIN_API_VERSION,
+    description: "the monitor driver's ioctls and mmap on /dev/vmanager-monitor",
+    create: () => new DeviceMonitor(options),
+  };
+}
