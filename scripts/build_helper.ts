@@ -21,7 +21,12 @@
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const HELPER = `${ROOT}/core/monitor/helper`;
 /** The targets: Debian's GNU triples. */
-const TRIPLES = ["x86_64-linux-gnu", "aarch64-linux-gnu", "arm-linux-gnueabihf", "riscv64-linux-gnu"];
+const TRIPLES = [
+  "x86_64-linux-gnu",
+  "aarch64-linux-gnu",
+  "arm-linux-gnueabihf",
+  "riscv64-linux-gnu",
+];
 const FLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-fPIC"];
 
 const quiet = Deno.args.includes("--quiet");
