@@ -160,8 +160,12 @@ export interface Allocation {
   devices: string[];
 }
 
-/** Lifecycle states. */
-export type PartitionState = "defined" | "running" | "stopped";
+/**
+ * Lifecycle states. `crashed` is never stored: `list` and `show` report it for a
+ * partition the state says is running when its backend saw it end other than by
+ * its OS powering off (which they report as `stopped`).
+ */
+export type PartitionState = "defined" | "running" | "stopped" | "crashed";
 
 /** One monitor call, as recorded for `plan` and `show`. */
 export interface MonitorCall {

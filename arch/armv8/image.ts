@@ -14,6 +14,7 @@
  */
 import type { KernelImage } from "../../core/boot/types.ts";
 import { KernelImageError } from "../../core/boot/types.ts";
+import { peDataEnd } from "../pe.ts";
 import { alignUp, formatHex, MiB } from "../../core/units.ts";
 
 /** The magic "ARM\x64" as a little-endian u32 at {@linkcode ARM64_MAGIC_OFFSET}. */
@@ -73,6 +74,16 @@ export function readArm64Image(bytes: Uint8Array, file: string): KernelImage | u
     throw new KernelImageError(
       `arm64 Image header is inconsistent: image_size ${formatHex(headerImageSize, 1)} ` +
         `(${headerImageSize} bytes) is smaller than the file (${bytes.length} bytes)`,
+      file,
+    );
+  }
+  const dataEnd = peDataEnd(bytes);
+  if (dataEnd !== undefined && bytes.length < dataEnd) {
+    throw new KernelImageError(
+      `truncated arm64 Image: ${bytes.length} bytes, ` +
+        (dataEnd === Infinity
+          ? "its PE/COFF headers are cut off"
+          : `its PE/COFF sections end at ${dataEnd} bytes`),
       file,
     );
   }

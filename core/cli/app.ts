@@ -24,6 +24,7 @@ import { completionCommand } from "./commands/completion.ts";
 import { dtbCommand } from "./commands/dtb.ts";
 import { boardImportCommand } from "./commands/board_import.ts";
 import { daemonCommand } from "./commands/daemon.ts";
+import { consoleCommand } from "./commands/console.ts";
 
 /** vmanager's version. */
 export const VERSION = "0.1.0";
@@ -67,6 +68,7 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   listCommand,
   showCommand,
   planCommand,
+  consoleCommand,
   dtbCommand,
   daemonCommand,
   completionCommand(() => COMMANDS, GLOBAL_OPTIONS),

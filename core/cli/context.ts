@@ -13,7 +13,8 @@ import type { LifecycleContext } from "../partition/lifecycle.ts";
 import type { BoardFile } from "../registry/discover.ts";
 import type { BoardPlugin, Plugin } from "../registry/plugin.ts";
 import type { Registry } from "../registry/registry.ts";
-import { StateStore } from "../state/store.ts";
+import { type StateDocument, StateStore } from "../state/store.ts";
+import type { Observer } from "../partition/observe.ts";
 
 /** Where a command writes. */
 export interface Io {
@@ -121,6 +122,21 @@ export class CliContext {
     });
   }
 
+  /**
+   * The backend's observer of running partitions, for a state document with at
+   * least one running partition whose backend can observe them; else undefined
+   * (and no registry is built).
+   */
+  async observer(doc: StateDocument | undefined): Promise<Observer | undefined> {
+    if (!doc || !doc.partitions.some((p) => p.state === "running")) return undefined;
+    const registry = await this.registry({ boards: false });
+    if (!registry.has("monitor", doc.backend)) return undefined;
+    const plugin = registry.get("monitor", doc.backend);
+    if (!plugin.observe) return undefined;
+    const context = { stateDir: (await this.store()).dir, board: doc.board };
+    return (id) => plugin.observe!(context, id);
+  }
+
   /** A board plugin by name, or from a board YAML file when the value is a path. */
   async boardPlugin(nameOrFile: string): Promise<BoardPlugin> {
     const registry = await this.registry();
@@ -184,6 +200,7 @@ export class CliContext {
           record,
         );
       },
+      observe: async (doc) => await this.observer(doc),
       monitor: async (backend, board) => {
         const registry = await this.registry({ boards: false });
         return registry.get("monitor", backend).create({

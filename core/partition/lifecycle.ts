@@ -18,6 +18,7 @@ import { BOARD_DTB, STATE_FORMAT } from "../state/store.ts";
 import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
 import type { PreparedBoot } from "../boot/prepare.ts";
+import type { Observer } from "./observe.ts";
 
 /** What the lifecycle needs from its caller. */
 export interface LifecycleContext {
@@ -33,6 +34,8 @@ export interface LifecycleContext {
   windowAlignment?(board: Board): Promise<number | undefined>;
   /** Reads, plans and makes the images of a partition that names a kernel. */
   prepareBoot?(record: PartitionRecord, board: Board): Promise<PreparedBoot>;
+  /** The backend's observer of running partitions (see `core/partition/observe.ts`). */
+  observe?(doc: StateDocument): Promise<Observer | undefined>;
 }
 
 /** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
@@ -137,11 +140,15 @@ export async function startPartition(
   return await ctx.store.update(async (doc) => {
     const record = find(doc, name);
     checkRequested(doc!, ctx.requested, ctx.store.dir);
-    if (record.state === "running") {
+    // A partition that ended on its own (its OS powered off, its emulator died)
+    // is stopped in the monitor first, then started anew.
+    const ended = record.state === "running" && await endedOnItsOwn(ctx, doc!, record);
+    if (record.state === "running" && !ended) {
       throw new StateError(`partition ${name} is already running`, name);
     }
     // Everything that can be wrong with the images is found before the first monitor call.
     const boot = await prepare(ctx, record, doc!.board);
+    if (ended) await stopSequence(await ctx.monitor(doc!.backend, doc!.board), record);
     const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
     await startSequence(monitor, doc!.board, record, boot);
     return replace(doc!, {
@@ -151,6 +158,16 @@ export async function startPartition(
       boot: summary(boot),
     });
   });
+}
+
+/** True when the backend saw a partition the state says is running end on its own. */
+async function endedOnItsOwn(
+  ctx: LifecycleContext,
+  doc: StateDocument,
+  record: PartitionRecord,
+): Promise<boolean> {
+  const observe = await ctx.observe?.(doc);
+  return observe !== undefined && (await observe(record.id)).state !== "running";
 }
 
 /** Stops a running partition. */

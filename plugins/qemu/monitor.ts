@@ -84,6 +84,7 @@ export class QemuMonitor implements Monitor {
     if (await this.qemuRunning(files)) {
       throw new MonitorError(`partition ${id} already has a QEMU process; stop it first`);
     }
+    if (board.arch === "riscv") await this.checkAlone(id);
     await inner.coreStart(id, hwid, entry, context);
     try {
       if (!arch.monitorStub) {
@@ -133,6 +134,29 @@ export class QemuMonitor implements Monitor {
   /** The inner monitor's state. */
   partitionStatus(id: number): Promise<MonitorPartitionState> {
     return this.options.inner.partitionStatus(id);
+  }
+
+  /**
+   * On RISC-V every partition's QEMU runs OpenSBI, with its data and stacks, in
+   * the same 2 MiB of the shared memory file, so two cannot run at once.
+   */
+  private async checkAlone(id: number): Promise<void> {
+    const others: number[] = [];
+    try {
+      for await (const entry of Deno.readDir(`${this.options.stateDir}/qemu`)) {
+        const other = Number(entry.name);
+        if (other !== id && await this.qemuRunning(this.files(other))) others.push(other);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (others.length > 0) {
+      throw new MonitorError(
+        `the qemu backend runs one RISC-V partition at a time (partition id ${others.join(", ")} ` +
+          `runs): each partition's QEMU runs its own OpenSBI in the same 2 MiB of the shared ` +
+          `memory file; stop it first`,
+      );
+    }
   }
 
   private async qemuRunning(files: QemuFiles): Promise<boolean> {

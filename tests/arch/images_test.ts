@@ -302,6 +302,14 @@ Deno.test({
         await put(dir, "Image.small", small),
         /image_size 0x1000 .* smaller than the file/,
       );
+      await refused(
+        await put(dir, "Image.cut", arm64.slice(0, 100)),
+        "truncated arm64 Image: 100 bytes, its PE/COFF headers are cut off",
+      );
+      await refused(
+        await put(dir, "rv.cut", riscv.slice(0, riscv.length - 4096)),
+        /^truncated RISC-V Image: \d+ bytes, its PE\/COFF sections end at \d+ bytes$/,
+      );
       const rvZero = riscv.slice(0, 4096);
       new DataView(rvZero.buffer).setBigUint64(0x10, 0n, true);
       await refused(
@@ -319,6 +327,7 @@ Deno.test({
     const view = new DataView(old.buffer);
     view.setBigUint64(0x08, 0x12345n, true);
     view.setBigUint64(0x10, 0n, true);
+    old[0] = 0; // no EFI stub (whose PE/COFF sections would show the cut)
     const image = readArm64Image(old, "old-Image");
     assert.equal(image?.textOffset, 0x80000);
     assert.equal(image?.imageSize, 4 * 1024 * 1024);

@@ -11,6 +11,8 @@ import { InputError } from "../../errors.ts";
 import type { Board, MonitorCall, PartitionRecord } from "../../model.ts";
 import { memoryMap } from "../../partition/memory_map.ts";
 import { specOptions } from "./spec_options.ts";
+import { type ObservedRecord, observeRecords } from "../../partition/observe.ts";
+import type { RuntimeObservation } from "../../registry/plugin.ts";
 
 // Commands load what they run on demand, so that `vmanctl list` starts fast.
 const loadLifecycle = () => import("../../partition/lifecycle.ts");
@@ -22,7 +24,8 @@ export const listCommand: CommandSpec<CliContext> = {
   args: [],
   options: [{ name: "name", help: "print only the names, one per line" }],
   async run(ctx, input) {
-    const records = (await (await ctx.store()).read())?.partitions ?? [];
+    const doc = await (await ctx.store()).read();
+    const records = await observeRecords(doc?.partitions ?? [], await ctx.observer(doc));
     if (ctx.globals.json) ctx.json(records.map(partitionView));
     else if (input.options.name) records.forEach((r) => ctx.io.out(r.name));
     else ctx.io.out(records.length > 0 ? partitionTable(records) : "No partitions.");
@@ -32,7 +35,7 @@ export const listCommand: CommandSpec<CliContext> = {
 
 function detail(
   ctx: CliContext,
-  record: PartitionRecord,
+  record: ObservedRecord,
   board: Board,
   backend: string,
   calls: MonitorCall[],
@@ -55,11 +58,22 @@ function detail(
       memoryMap: regions,
       boot: record.boot ?? null,
       monitorCalls: calls,
+      ...(record.runtime ? { runtime: record.runtime } : {}),
     });
   } else {
     ctx.io.out(partitionText(record, board, backend, regions, calls, callsTitle));
+    if (record.runtime) ctx.io.out(runtimeText(record.runtime));
   }
   return 0;
+}
+
+/** How a partition the state says is running ended, for `show`. */
+function runtimeText(runtime: RuntimeObservation): string {
+  const lines = [``, `Ended:    ${runtime.reason ?? runtime.state}`];
+  if (runtime.console && runtime.console.length > 0) {
+    lines.push(`Last console lines:`, ...runtime.console.map((l) => `  ${l}`));
+  }
+  return lines.join("\n");
 }
 
 /** `show NAME` */
@@ -71,7 +85,9 @@ export const showCommand: CommandSpec<CliContext> = {
   options: [],
   async run(ctx, input) {
     const { getPartition } = await loadLifecycle();
-    const { record, board, backend } = await getPartition(await ctx.store(), input.args.NAME!);
+    const store = await ctx.store();
+    const { record: stored, board, backend } = await getPartition(store, input.args.NAME!);
+    const [record] = await observeRecords([stored], await ctx.observer(await store.read()));
     return detail(
       ctx,
       record,

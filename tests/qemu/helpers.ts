@@ -1,0 +1,173 @@
+/**
+ * Helpers of the boot tests on the qemu backend: the fixtures (Debian kernels and
+ * busybox initramfs from scripts/fetch-fixtures.sh), waiting for a guest's
+ * console line, and the guest's own report.
+ */
+import { hasTool, vmanctl } from "../cli/helpers.ts";
+
+/** The fixtures cache. */
+export const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
+  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+
+/** One architecture's boot fixtures and console. */
+export interface Guest {
+  /** Board name. */
+  board: string;
+  /** Kernel file. */
+  kernel: string;
+  /** Initramfs file. */
+  initrd: string;
+  /** The console device on the kernel command line. */
+  console: string;
+  /** The QEMU program. */
+  qemu: string;
+}
+
+/** The guests per board. */
+export const GUESTS: Record<"arm64" | "armv7" | "riscv64", Guest> = {
+  arm64: {
+    board: "qemu-virt-arm64",
+    kernel: `${FIXTURES}/kernels/arm64/Image`,
+    initrd: `${FIXTURES}/initramfs/arm64.cpio.gz`,
+    console: "ttyAMA0",
+    qemu: "qemu-system-aarch64",
+  },
+  armv7: {
+    board: "qemu-virt-arm",
+    kernel: `${FIXTURES}/kernels/armhf/zImage`,
+    initrd: `${FIXTURES}/initramfs/armhf.cpio.gz`,
+    console: "ttyAMA0",
+    qemu: "qemu-system-arm",
+  },
+  riscv64: {
+    board: "qemu-virt-riscv64",
+    kernel: `${FIXTURES}/kernels/riscv64/Image`,
+    initrd: `${FIXTURES}/initramfs/riscv64.cpio.gz`,
+    console: "ttyS0",
+    qemu: "qemu-system-riscv64",
+  },
+};
+
+const isFile = (path: string) => {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+};
+
+/** Why a guest cannot boot here (printed by the skipping test), or undefined. */
+export function missing(guest: Guest): string | undefined {
+  if (!hasTool(guest.qemu)) return `${guest.qemu} is not installed`;
+  for (const file of [guest.kernel, guest.initrd]) {
+    if (!isFile(file)) return `${file} is missing (run scripts/fetch-fixtures.sh)`;
+  }
+  return undefined;
+}
+
+/** Runs vmanctl on a state dir and fails on a non-zero exit. */
+export async function ok(state: string, ...args: string[]): Promise<string> {
+  const result = await vmanctl(["--state-dir", state, ...args]);
+  if (result.code !== 0) {
+    throw new Error(`vmanctl ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** Creates a partition booting `guest` on the qemu backend. */
+export async function createGuest(
+  state: string,
+  guest: Guest,
+  name: string,
+  cpuIds: string,
+  memory: string,
+  stay = false,
+): Promise<void> {
+  await ok(
+    state,
+    "--board",
+    guest.board,
+    "--backend",
+    "qemu",
+    "create",
+    name,
+    "--cpu-ids",
+    cpuIds,
+    "--memory",
+    memory,
+    "--kernel",
+    guest.kernel,
+    "--initrd",
+    guest.initrd,
+    "--cmdline",
+    `console=${guest.console}${stay ? " vmanager.stay" : ""}`,
+  );
+}
+
+/** Waits until the partition's console has a line matching `pattern`; returns the console. */
+export async function waitForConsole(
+  state: string,
+  name: string,
+  pattern: RegExp,
+  timeoutMs = 120_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = "";
+  while (Date.now() < deadline) {
+    text = await ok(state, "console", name);
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no console line matching ${pattern} from ${name} in ${timeoutMs} ms:\n${text}`);
+}
+
+/** What the guest's /init reported. */
+export interface GuestReport {
+  /** CPUs in /proc/cpuinfo. */
+  cpus: number;
+  /** /sys/devices/system/cpu/online. */
+  online: string;
+  /** MemTotal in KiB. */
+  memTotalKb: number;
+  /** The total in the kernel's "Memory: …K/…K available" line, in KiB. */
+  memoryKb: number;
+}
+
+/** Parses the guest's report from its console. */
+export function report(console: string): GuestReport {
+  const up = console.match(/vmanager-guest: up cpus=(\d+) online=(\S+) memtotal_kb=(\d+)/);
+  const memory = console.match(/Memory: \d+K\/(\d+)K available/);
+  if (!up || !memory) throw new Error(`no guest report in the console:\n${console}`);
+  return {
+    cpus: Number(up[1]),
+    online: up[2],
+    memTotalKb: Number(up[3]),
+    memoryKb: Number(memory[1]),
+  };
+}
+
+/** Destroys every partition of a state dir (ends their QEMU processes). */
+export async function destroyAll(state: string): Promise<void> {
+  const names = (await vmanctl(["--state-dir", state, "list", "--name"])).stdout.split("\n");
+  for (const name of names.filter((n) => n)) {
+    await vmanctl(["--state-dir", state, "destroy", name]);
+  }
+}
+
+/** Waits until `list` shows the partition in `wanted` state. */
+export async function waitForState(
+  state: string,
+  name: string,
+  wanted: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = "";
+  while (Date.now() < deadline) {
+    const list = JSON.parse(await ok(state, "--json", "list")) as { name: string; state: string }[];
+    seen = list.find((p) => p.name === name)?.state ?? "absent";
+    if (seen === wanted) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${name} is ${seen}, not ${wanted}, after ${timeoutMs} ms`);
+}

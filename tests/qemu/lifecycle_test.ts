@@ -1,0 +1,175 @@
+/**
+ * The qemu backend's lifecycle with real Linux on the arm64 board: two partitions
+ * at once on one memory file, destroying one leaves the other running; a bad
+ * kernel fails `start` before any QEMU; a killed QEMU shows as crashed with its
+ * console and starts again; `console --follow` ends when the guest powers off.
+ */
+import assert from "node:assert/strict";
+import { vmanctl, withTempDir } from "../cli/helpers.ts";
+import {
+  createGuest,
+  destroyAll,
+  GUESTS,
+  missing,
+  ok,
+  waitForConsole,
+  waitForState,
+} from "./helpers.ts";
+
+const guest = GUESTS.arm64;
+const why = missing(guest);
+if (why) console.log(`skipping qemu lifecycle tests: ${why}`);
+
+/** The pids of QEMU processes whose command line names this state dir. */
+async function qemuPids(state: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
+      if (cmdline.startsWith(guest.qemu) && cmdline.includes(state)) pids.push(Number(entry.name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+Deno.test({
+  name: "qemu: two partitions run at once on one memory file; destroying one leaves the other",
+  ignore: why !== undefined,
+  fn: () =>
+    withTempDir(async (state) => {
+      try {
+        await createGuest(state, guest, "a", "1", "256M", true);
+        await createGuest(state, guest, "b", "2,3", "512M", true);
+        await ok(state, "start", "a");
+        await ok(state, "start", "b");
+        const a = await waitForConsole(state, "a", /vmanager-guest: staying up/);
+        const b = await waitForConsole(state, "b", /vmanager-guest: staying up/);
+        assert.match(a, /up cpus=1 online=0 /);
+        assert.match(b, /up cpus=2 online=0-1 /);
+        const pids = await qemuPids(state);
+        assert.equal(pids.length, 2);
+        for (const pid of pids) {
+          const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
+          assert.ok(cmdline.some((arg) => arg.includes(`mem-path=${state}/memory.img,share=on`)));
+        }
+        await ok(state, "destroy", "a");
+        assert.equal((await qemuPids(state)).length, 1);
+        const list = JSON.parse(await ok(state, "--json", "list"));
+        assert.deepEqual(list.map((p: { name: string; state: string }) => [p.name, p.state]), [
+          ["b", "running"],
+        ]);
+      } finally {
+        await destroyAll(state);
+      }
+      assert.equal((await qemuPids(state)).length, 0, "no QEMU left behind");
+    }),
+});
+
+for (
+  const bad of [
+    {
+      what: "a riscv64 kernel",
+      make: async (file: string) => {
+        await Deno.copyFile(GUESTS.riscv64.kernel, file);
+      },
+      line: /riscv/,
+    },
+    {
+      what: "a truncated kernel",
+      make: async (file: string) => {
+        const bytes = await Deno.readFile(guest.kernel);
+        await Deno.writeFile(file, bytes.subarray(0, 100));
+      },
+      line: /truncat|short|too small/i,
+    },
+  ]
+) {
+  Deno.test({
+    name:
+      `qemu: ${bad.what} fails start with one line before any QEMU; the partition stays defined`,
+    ignore: why !== undefined ||
+      (bad.what.includes("riscv") && missing(GUESTS.riscv64) !== undefined),
+    fn: () =>
+      withTempDir(async (state) => {
+        const kernel = `${state}/Image`;
+        await Deno.copyFile(guest.kernel, kernel);
+        await ok(
+          state,
+          "--board",
+          guest.board,
+          "--backend",
+          "qemu",
+          "create",
+          "p",
+          "--cpus",
+          "1",
+          "--memory",
+          "256M",
+          "--kernel",
+          kernel,
+        );
+        await bad.make(kernel);
+        const result = await vmanctl(["--state-dir", state, "start", "p"]);
+        assert.equal(result.code, 2, result.stderr);
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        assert.match(result.stderr, bad.line);
+        assert.match(result.stderr, /Image/);
+        assert.equal((await qemuPids(state)).length, 0);
+        await assert.rejects(Deno.stat(`${state}/qemu/1/qemu.pid`));
+        const list = JSON.parse(await ok(state, "--json", "list"));
+        assert.equal(list[0].state, "defined");
+        await ok(state, "destroy", "p");
+      }),
+  });
+}
+
+Deno.test({
+  name: "qemu: a killed QEMU shows as crashed with its console; the partition starts again",
+  ignore: why !== undefined,
+  fn: () =>
+    withTempDir(async (state) => {
+      try {
+        await createGuest(state, guest, "p", "1", "256M", true);
+        await ok(state, "start", "p");
+        await waitForConsole(state, "p", /vmanager-guest: staying up/);
+        const [pid] = await qemuPids(state);
+        Deno.kill(pid, "SIGKILL");
+        await waitForState(state, "p", "crashed");
+        const shown = JSON.parse(await ok(state, "--json", "show", "p"));
+        assert.equal(shown.state, "crashed");
+        assert.match(shown.runtime.reason, /killed by signal 9/);
+        assert.ok(shown.runtime.console.some((l: string) => l.includes("staying up")));
+        const text = await ok(state, "show", "p");
+        assert.match(text, /Ended: +qemu-system-aarch64 was killed by signal 9/);
+        await ok(state, "start", "p");
+        await waitForState(state, "p", "running");
+        await waitForConsole(state, "p", /vmanager-guest: staying up/);
+      } finally {
+        await destroyAll(state);
+      }
+    }),
+});
+
+Deno.test({
+  name: "qemu: console --follow prints until the guest powers off; stop and start again",
+  ignore: why !== undefined,
+  fn: () =>
+    withTempDir(async (state) => {
+      try {
+        await createGuest(state, guest, "p", "2", "256M");
+        await ok(state, "start", "p");
+        const followed = await ok(state, "console", "--follow", "p");
+        assert.match(followed, /Booting Linux on physical CPU 0x0000000002 /);
+        assert.match(followed, /vmanager-guest: powering off/);
+        await waitForState(state, "p", "stopped");
+        await ok(state, "stop", "p");
+        await ok(state, "start", "p");
+        await waitForConsole(state, "p", /vmanager-guest: powering off/);
+      } finally {
+        await destroyAll(state);
+      }
+    }),
+});
