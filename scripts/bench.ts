@@ -7,9 +7,14 @@
  * Sections:
  * - `cli_dtb`: `vmanctl list --json` against `virsh -c test:///default`, and
  *   device-tree generation against `dtc`.
+ * - `libvirt`: `virsh dominfo` and python3-libvirt round trips against `vmanctl daemon`
+ *   and libvirtd's test driver.
+ * - `libvirt_soak`: 50 concurrent virsh clients for 30 s; errors and daemon memory.
  */
 const SECTIONS: string[] = [
   "cli_dtb",
+  "libvirt",
+  "libvirt_soak",
 ];
 
 const onlyFlag = Deno.args.indexOf("--only");

@@ -42,6 +42,14 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
+# libvirtd (the benchmark peer of `vmanctl daemon`) needs these system users and groups.
+if [[ $(id -u) -eq 0 ]] && command -v libvirtd >/dev/null 2>&1; then
+  getent group kvm >/dev/null || groupadd -r kvm
+  getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+  getent passwd libvirt-qemu >/dev/null ||
+    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+fi
+
 # Fetch the npm dependencies pinned in deno.json (and esbuild for `deno bundle`).
 cd "$(dirname "$0")/.."
 deno install --quiet >&2 || deno cache --quiet main.ts >&2

@@ -56,7 +56,8 @@ export class StateCache {
   async get(): Promise<StateDocument | undefined> {
     let key: string;
     try {
-      const info = await Deno.stat(this.lc.store.file);
+      // A stat per request: synchronous, as a thread-pool round trip costs more than the call.
+      const info = Deno.statSync(this.lc.store.file);
       key = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
