@@ -5,6 +5,8 @@
  * Usage: deno task bench [--runs N] [--only NAME[,NAME…]]
  *
  * Sections:
+ * - `helper`: loading a 256 MiB image into the sim's memory.img through the
+ *   monitor helper against `dd`/`cp`; FFI call overhead.
  * - `cli_dtb`: `vmanctl list --json` against `virsh -c test:///default`, and
  *   device-tree generation against `dtc`.
  * - `libvirt`: `virsh dominfo` and python3-libvirt round trips against `vmanctl daemon`
@@ -15,6 +17,7 @@ const SECTIONS: string[] = [
   "cli_dtb",
   "libvirt",
   "libvirt_soak",
+  "helper",
 ];
 
 const onlyFlag = Deno.args.indexOf("--only");

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1371,7 +1372,31 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 		}
 		goto out;
 	}
-	/* A file: copied in the kernel where it can, else read and written in chunks. */
+	/*
+	 * A file: mapped and written with pwrite (one copy, from the source's page cache
+	 * into memory.img's), else copied in the kernel (copy_file_range), else read and
+	 * written in chunks.
+	 */
+	if (len <= SIZE_MAX) {
+		void *src = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src_fd, 0);
+		if (src != MAP_FAILED) {
+			madvise(src, (size_t)len, MADV_SEQUENTIAL);
+			while (done < len) {
+				uint64_t left = len - done;
+				size_t chunk = left > (1u << 30) ? (1u << 30) : (size_t)left;
+				ssize_t n = pwrite(sim->memory_fd, (const char *)src + done, chunk,
+						   out + (off_t)done);
+				if (n <= 0) {
+					rc = n < 0 ? -errno : -EIO;
+					say(msg, msglen, "writing memory.img: %s", strerror(-rc));
+					break;
+				}
+				done += (uint64_t)n;
+			}
+			munmap(src, (size_t)len);
+			goto out;
+		}
+	}
 	loff_t in_off = 0, out_off = out;
 	while (done < len) {
 		uint64_t left = len - done;
