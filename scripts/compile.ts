@@ -33,6 +33,17 @@ if (denort && targets.length > 1) {
 let failed = false;
 for (const target of targets) {
   const output = `${ROOT}/dist/vmanctl-${target}`;
+  // The monitor helper for the target, embedded (core/monitor/helper.ts finds it).
+  const helper = `${ROOT}/core/monitor/helper/build/${
+    target.replace("-unknown-linux-gnu", "-linux-gnu")
+  }/libvmanager_monitor.so`;
+  try {
+    Deno.statSync(helper);
+  } catch {
+    console.error(`compile: no monitor helper for ${target} at ${helper}: run deno task helper`);
+    failed = true;
+    continue;
+  }
   const result = await new Deno.Command(Deno.execPath(), {
     args: [
       "compile",
@@ -40,6 +51,8 @@ for (const target of targets) {
       "--target",
       target,
       ...VMANCTL_PERMISSIONS, // baked into the binary
+      "--include",
+      helper,
       "--output",
       output,
       `${ROOT}/main.ts`,

@@ -6,7 +6,8 @@
  *
  * Where the helper is looked for, in order:
  * 1. `VMAN_HELPER` (a path);
- * 2. `libvmanager_monitor.so` next to the executable (an installed vmanctl);
+ * 2. `libvmanager_monitor.so` next to the executable (an installed vmanctl), then
+ *    next to the main module (`dist/vmanctl.js` of `deno task bundle`);
  * 3. `core/monitor/helper/build/<host triple>/` — in a checkout (`deno task helper`
  *    builds it) and inside the compiled binary (`deno task compile` embeds it; it
  *    is copied to `~/.cache/vmanager/helper/` to be loaded).
@@ -162,8 +163,12 @@ export function builtHelperPath(triple = hostTriple()): string {
 export function helperCandidates(env: (name: string) => string | undefined): string[] {
   const given = env("VMAN_HELPER");
   if (given) return [given];
-  const exe = Deno.execPath();
-  return [`${exe.slice(0, exe.lastIndexOf("/"))}/${HELPER_FILE}`, builtHelperPath()];
+  const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
+  const main = Deno.mainModule.startsWith("file://")
+    ? [`${dirOf(new URL(Deno.mainModule).pathname)}/${HELPER_FILE}`]
+    : [];
+  const paths = [`${dirOf(Deno.execPath())}/${HELPER_FILE}`, ...main, builtHelperPath()];
+  return [...new Set(paths)];
 }
 
 let loaded: MonitorHelper | undefined;
