@@ -95,6 +95,32 @@ function refuseUnsafe(xml: string): void {
       "domain XML",
     );
   }
+  // Without a DTD only XML's five entities and character references exist.
+  const outside = xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, "").replace(/<!--[\s\S]*?-->/g, "");
+  const bad = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)([^\s;<]{0,32};?)/.exec(outside);
+  if (bad) {
+    throw new DomainXmlError(
+      `malformed XML: undefined entity or bare '&' at '&${bad[1]}'`,
+      "domain XML",
+    );
+  }
+}
+
+const PREDEFINED: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** Decodes XML's five entities and character references, once. */
+function decodeEntities(value: string): string {
+  return value.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, name: string) => {
+    if (!name.startsWith("#")) return PREDEFINED[name];
+    const cp = name[1] === "x" ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1));
+    if (!(cp > 0 && cp <= 0x10ffff) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw new DomainXmlError(
+        `malformed XML: character reference &${name}; is not valid`,
+        "domain XML",
+      );
+    }
+    return String.fromCodePoint(cp);
+  });
 }
 
 async function parseXml(xml: string): Promise<XmlNode> {
@@ -111,7 +137,8 @@ async function parseXml(xml: string): Promise<XmlNode> {
     ignoreAttributes: false,
     attributeNamePrefix: "@",
     alwaysCreateTextNode: true,
-    processEntities: true,
+    // Entities are decoded here, once, after the parser (which would leave unknown ones).
+    processEntities: false,
     htmlEntities: false,
     parseTagValue: false,
     parseAttributeValue: false,
@@ -157,12 +184,12 @@ function many(node: XmlNode, key: string): XmlNode[] {
 function text(node: XmlNode | undefined): string | undefined {
   if (node === undefined) return undefined;
   const t = node["#text"];
-  return t === undefined ? "" : String(t);
+  return t === undefined ? "" : decodeEntities(String(t));
 }
 
 function attr(node: XmlNode | undefined, name: string): string | undefined {
   const v = node?.[`@${name}`];
-  return v === undefined ? undefined : String(v);
+  return v === undefined ? undefined : decodeEntities(String(v));
 }
 
 function parseCpuset(value: string, where: string): number[] {

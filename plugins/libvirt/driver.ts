@@ -43,34 +43,40 @@ export function refOf(record: PartitionRecord): DomainRef {
   };
 }
 
-/** The state document, re-read when `state.json` changes (another inode, size or time). */
+/**
+ * The state document, re-read when `state.json` changes (another inode, size or
+ * time). Each read is kept with the file identity seen before it started, so a
+ * slow read can never replace a newer one.
+ */
 export class StateCache {
-  private key = "";
-  private doc: StateDocument | undefined;
-  private reading?: Promise<StateDocument | undefined>;
+  private entry?: { key: string; doc: Promise<StateDocument | undefined> };
 
   /** Caches the document of `lc.store`. */
   constructor(private readonly lc: LifecycleContext) {}
 
-  /** The current document (undefined while the state dir has none). */
-  async get(): Promise<StateDocument | undefined> {
-    let key: string;
+  private key(): string {
     try {
       // A stat per request: synchronous, as a thread-pool round trip costs more than the call.
       const info = Deno.statSync(this.lc.store.file);
-      key = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
+      return `${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      key = "none";
+      if (error instanceof Deno.errors.NotFound) return "none";
+      throw error;
     }
-    if (key === this.key && !this.reading) return this.doc;
-    if (key !== this.key) {
-      this.key = key;
-      this.reading = this.lc.store.read().finally(() => (this.reading = undefined));
-      this.doc = await this.reading;
-      return this.doc;
+  }
+
+  /** The current document (undefined while the state dir has none). */
+  get(): Promise<StateDocument | undefined> {
+    const key = this.key();
+    if (this.entry?.key !== key) {
+      const doc = this.lc.store.read();
+      const entry = { key, doc };
+      this.entry = entry;
+      doc.catch(() => {
+        if (this.entry === entry) this.entry = undefined;
+      });
     }
-    return await this.reading!;
+    return this.entry.doc;
   }
 }
 
