@@ -27,6 +27,7 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     { dryRunMonitor },
     { simMonitor },
     { deviceMonitor },
+    { qemuMonitor },
   ] = await Promise.all([
     import("./arch/armv7/mod.ts"),
     import("./arch/armv8/mod.ts"),
@@ -37,7 +38,10 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     import("./core/monitor/dry_run.ts"),
     import("./core/monitor/sim.ts"),
     import("./core/monitor/device.ts"),
+    import("./plugins/qemu/mod.ts"),
   ]);
+  // The qemu backend sends every monitor call to the sim on the same state dir.
+  const sim = simMonitor();
   return [
     armv7(),
     armv8(),
@@ -46,8 +50,9 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     psci(),
     sbi(),
     dryRunMonitor(),
-    simMonitor(),
+    sim,
     deviceMonitor(),
+    qemuMonitor({ inner: (context) => sim.create(context) }),
   ];
 }
 

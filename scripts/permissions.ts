@@ -1,7 +1,8 @@
 /**
  * The permissions vmanctl runs with, everywhere it is run: the `vmanctl` task,
  * the compiled binary, the tests that run it as a process and the benchmarks.
- * What it uses, and no network.
+ * What it uses; `--allow-net` only for local UNIX sockets (Deno asks net permission
+ * for them): QEMU's QMP and the libvirt daemon's sockets.
  *
  * @module
  */
@@ -14,4 +15,5 @@ export const VMANCTL_PERMISSIONS: readonly string[] = [
   "--allow-run",
   "--allow-ffi",
   "--allow-sys",
+  "--allow-net",
 ];

@@ -161,7 +161,7 @@ export class QemuMonitor implements Monitor {
 
   private async qemuRunning(files: QemuFiles): Promise<boolean> {
     const pid = await qemuPid(files);
-    return pid !== undefined && await exitStatus(files) === undefined && await alive(pid);
+    return pid !== undefined && await exitStatus(files) === undefined && alive(pid);
   }
 }
 
@@ -174,7 +174,7 @@ export async function observeQemu(
   const files = qemuFiles(stateDir, id);
   const status = await exitStatus(files);
   const pid = await qemuPid(files);
-  if (status === undefined && pid !== undefined && await alive(pid)) return { state: "running" };
+  if (status === undefined && pid !== undefined && alive(pid)) return { state: "running" };
   const console = await lastLines(files.console, 10);
   if (status === 0) return { state: "stopped", reason: "its OS powered off", console };
   return {

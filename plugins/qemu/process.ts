@@ -60,12 +60,19 @@ export async function qemuPid(files: QemuFiles): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** True when a process with this pid exists and is not a zombie. */
-export async function alive(pid: number): Promise<boolean> {
-  const stat = await readText(`/proc/${pid}/stat`);
-  if (stat === undefined) return false;
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
+/**
+ * True when a process with this pid exists. (Deno lets only `--allow-all` read
+ * `/proc/<pid>`, so this sends SIGCONT, which changes nothing for a running
+ * process. QEMU's supervisor reaps it at once, so a dead QEMU is no zombie, and
+ * its exit file is checked first, so a reused pid does not count.)
+ */
+export function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Describes an exit status the way a shell reports it. */
@@ -126,7 +133,7 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
     const status = await exitStatus(files);
     if (status !== undefined) return status;
     const pid = await qemuPid(files);
-    if (pid === undefined || !(await alive(pid))) {
+    if (pid === undefined || !alive(pid)) {
       // Exited; the supervisor writes the status a moment later (or was killed itself).
       await sleep(20);
       return await exitStatus(files) ?? -1;
@@ -139,7 +146,7 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
 /** Kills QEMU (SIGKILL) and waits for it to be gone. */
 export async function kill(files: QemuFiles): Promise<void> {
   const pid = await qemuPid(files);
-  if (pid === undefined || !(await alive(pid))) return;
+  if (pid === undefined || !alive(pid)) return;
   try {
     Deno.kill(pid, "SIGKILL");
   } catch {

@@ -4,6 +4,11 @@
  * console line, and the guest's own report.
  */
 import { hasTool, vmanctl } from "../cli/helpers.ts";
+import { loadHelper } from "../../core/monitor/helper.ts";
+
+// The qemu backend's monitor calls go to the sim, through the C helper: load it once
+// per process, before the tests (the resource sanitizer counts a library load).
+loadHelper();
 
 /** The fixtures cache. */
 export const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??

@@ -20,19 +20,19 @@ const guest = GUESTS.arm64;
 const why = missing(guest);
 if (why) console.log(`skipping qemu lifecycle tests: ${why}`);
 
+/** The QEMU processes whose command line names this state dir: pid and arguments. */
+async function qemuProcesses(state: string): Promise<{ pid: number; args: string }[]> {
+  const out = await new Deno.Command("pgrep", { args: ["-a", "-f", `^${guest.qemu} .*${state}/`] })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l).map((line) => {
+    const space = line.indexOf(" ");
+    return { pid: Number(line.slice(0, space)), args: line.slice(space + 1) };
+  });
+}
+
 /** The pids of QEMU processes whose command line names this state dir. */
 async function qemuPids(state: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
-      if (cmdline.startsWith(guest.qemu) && cmdline.includes(state)) pids.push(Number(entry.name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+  return (await qemuProcesses(state)).map((p) => p.pid);
 }
 
 Deno.test({
@@ -49,11 +49,10 @@ Deno.test({
         const b = await waitForConsole(state, "b", /vmanager-guest: staying up/);
         assert.match(a, /up cpus=1 online=0 /);
         assert.match(b, /up cpus=2 online=0-1 /);
-        const pids = await qemuPids(state);
-        assert.equal(pids.length, 2);
-        for (const pid of pids) {
-          const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
-          assert.ok(cmdline.some((arg) => arg.includes(`mem-path=${state}/memory.img,share=on`)));
+        const processes = await qemuProcesses(state);
+        assert.equal(processes.length, 2);
+        for (const { args } of processes) {
+          assert.ok(args.includes(`mem-path=${state}/memory.img,share=on`), args);
         }
         await ok(state, "destroy", "a");
         assert.equal((await qemuPids(state)).length, 1);
