@@ -1,8 +1,8 @@
 /**
  * `vmanctl daemon` against libvirtd's test driver, same run, interleaved:
  *
- * - `virsh -c URI dominfo DOMAIN`, whole process (target ≤ 1.0× libvirtd);
- * - python3-libvirt `dom.info()` round trips on one open connection.
+ * - python3-libvirt `dom.info()` round trips on one open connection;
+ * - `virsh -c URI dominfo DOMAIN`, whole process (target ≤ 1.0× libvirtd).
  *
  * Usage: deno task bench --only libvirt [--runs N]
  */
@@ -27,28 +27,7 @@ async function time(cmd: string, args: string[]): Promise<number> {
 const ours = await startVmanager();
 const peer = await startPeer();
 try {
-  const samples: Record<"ours" | "peer", number[]> = { ours: [], peer: [] };
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    const a = await time("virsh", ["-c", ours.uri, "dominfo", ours.domain]);
-    const b = await time("virsh", ["-c", peer.uri, "dominfo", peer.domain]);
-    if (i >= WARMUP) [samples.ours.push(a), samples.peer.push(b)];
-  }
-  const [mo, mp] = [median(samples.ours), median(samples.peer)];
-  console.log(
-    `virsh dominfo, whole process (${RUNS} runs each, interleaved, after ${WARMUP} warm-up)`,
-  );
-  console.log(
-    `  vmanctl daemon            median ${mo.toFixed(1)} ms  min ${
-      Math.min(...samples.ours).toFixed(1)
-    } ms`,
-  );
-  console.log(
-    `  ${peer.kind.padEnd(25)} median ${mp.toFixed(1)} ms  min ${
-      Math.min(...samples.peer).toFixed(1)
-    } ms`,
-  );
-  console.log(`  ratio vmanager / libvirt (medians): ${(mo / mp).toFixed(2)}x  (target <= 1.0x)`);
-
+  // python3-libvirt first: it also warms both servers up the same way.
   const script = `
 import sys, time, libvirt
 conn = libvirt.open(sys.argv[1])
@@ -68,10 +47,37 @@ conn.close()
     rounds.peer.push(await py(peer.uri, peer.domain));
   }
   const [ro, rp] = [median(rounds.ours), median(rounds.peer)];
-  console.log(`\npython3-libvirt dom.info() round trip (${ROUND_TRIPS} calls × 5, interleaved)`);
+  console.log(`python3-libvirt dom.info() round trip (${ROUND_TRIPS} calls × 5, interleaved)`);
   console.log(`  vmanctl daemon            median ${ro.toFixed(0)} µs`);
   console.log(`  ${peer.kind.padEnd(25)} median ${rp.toFixed(0)} µs`);
   console.log(`  ratio vmanager / libvirt (medians): ${(ro / rp).toFixed(2)}x`);
+
+  const samples: Record<"ours" | "peer", number[]> = { ours: [], peer: [] };
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    // Alternate which goes first, so neither always runs right after the other.
+    const order = i % 2 === 0 ? (["ours", "peer"] as const) : (["peer", "ours"] as const);
+    for (const who of order) {
+      const server = who === "ours" ? ours : peer;
+      const t = await time("virsh", ["-c", server.uri, "dominfo", server.domain]);
+      if (i >= WARMUP) samples[who].push(t);
+    }
+  }
+  const [mo, mp] = [median(samples.ours), median(samples.peer)];
+  console.log("");
+  console.log(
+    `virsh dominfo, whole process (${RUNS} runs each, interleaved, after ${WARMUP} warm-up)`,
+  );
+  console.log(
+    `  vmanctl daemon            median ${mo.toFixed(1)} ms  min ${
+      Math.min(...samples.ours).toFixed(1)
+    } ms`,
+  );
+  console.log(
+    `  ${peer.kind.padEnd(25)} median ${mp.toFixed(1)} ms  min ${
+      Math.min(...samples.peer).toFixed(1)
+    } ms`,
+  );
+  console.log(`  ratio vmanager / libvirt (medians): ${(mo / mp).toFixed(2)}x  (target <= 1.0x)`);
 } finally {
   await ours.stop();
   await peer.stop();
