@@ -54,6 +54,7 @@ Deno.test("deno task bundle makes one JS file that runs every command away from 
         "feature:sbi",
         "monitor:device",
         "monitor:dry-run",
+        "monitor:qemu",
         "monitor:sim",
         "board:qemu-virt-arm",
         "board:qemu-virt-arm64",
