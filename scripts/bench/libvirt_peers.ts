@@ -55,7 +55,6 @@ export async function startVmanager(domains = 3): Promise<Served> {
     args: [
       "run",
       ...VMANCTL_PERMISSIONS,
-      `--allow-net=unix:${socket},unix:${socket}-ro`,
       `${ROOT}/main.ts`,
       "--state-dir",
       `${dir}/state`,

@@ -55,7 +55,6 @@ export async function startDaemon(dir: string, extra: string[] = []): Promise<Da
     args: [
       "run",
       ...PERMISSIONS,
-      `--allow-net=unix:${socket},unix:${roSocket}`,
       `${ROOT}/main.ts`,
       "--state-dir",
       stateDir,

@@ -1,0 +1,77 @@
+/**
+ * virsh starts a partition through the daemon on the qemu backend: the Debian
+ * arm64 kernel boots in it (its console, read with `vmanctl console`, has the
+ * guest's marker), and virsh destroy and undefine end it.
+ */
+import assert from "node:assert/strict";
+import { hasTool, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+
+const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
+  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const KERNEL = `${FIXTURES}/kernels/arm64/Image`;
+const INITRD = `${FIXTURES}/initramfs/arm64.cpio.gz`;
+
+function why(): string | undefined {
+  if (!HAVE_VIRSH) return "virsh is not installed";
+  if (!hasTool("qemu-system-aarch64")) return "qemu-system-aarch64 is not installed";
+  for (const file of [KERNEL, INITRD]) {
+    try {
+      Deno.statSync(file);
+    } catch {
+      return `${file} is missing (run scripts/fetch-fixtures.sh)`;
+    }
+  }
+  return undefined;
+}
+const skip = why();
+if (skip) console.log(`skipping the virsh boot on the qemu backend: ${skip}`);
+
+Deno.test({
+  name: "virsh start boots Linux in a partition on the qemu backend; destroy ends it",
+  ignore: skip !== undefined,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir, ["--backend", "qemu"]);
+      const cli = ["--state-dir", d.stateDir];
+      try {
+        await Deno.writeTextFile(
+          `${dir}/linux.xml`,
+          `<domain type='vmanager'>
+  <name>linux</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu cpuset='2-3'>2</vcpu>
+  <os>
+    <type arch='aarch64'>hvm</type>
+    <kernel>${KERNEL}</kernel>
+    <initrd>${INITRD}</initrd>
+    <cmdline>console=ttyAMA0 vmanager.stay</cmdline>
+  </os>
+</domain>
+`,
+        );
+        const define = await virsh(d.uri, "define", `${dir}/linux.xml`);
+        assert.equal(define.code, 0, define.stderr);
+        assert.match((await virsh(d.uri, "dumpxml", "linux")).stdout, /<vmanager:backend>qemu</);
+        const start = await virsh(d.uri, "start", "linux");
+        assert.equal(start.code, 0, start.stderr);
+        let text = "";
+        const deadline = Date.now() + 120_000;
+        while (!/vmanager-guest: up cpus=2 /.test(text) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 500));
+          text = (await vmanctlProcess([...cli, "console", "linux"])).stdout;
+        }
+        assert.match(text, /Booting Linux on physical CPU 0x0*2 /);
+        assert.match(text, /vmanager-guest: up cpus=2 /);
+        assert.equal((await virsh(d.uri, "domstate", "linux")).stdout.trim(), "running");
+        const destroy = await virsh(d.uri, "destroy", "linux");
+        assert.equal(destroy.code, 0, destroy.stderr);
+        assert.equal((await virsh(d.uri, "domstate", "linux")).stdout.trim(), "shut off");
+        assert.equal((await virsh(d.uri, "undefine", "linux")).code, 0);
+      } finally {
+        await vmanctlProcess([...cli, "destroy", "linux"]);
+        assert.equal(await d.stop(), 0);
+      }
+    });
+  },
+});
