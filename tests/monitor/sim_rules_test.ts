@@ -176,3 +176,29 @@ Deno.test("sim: the table survives reopening, in this process and another", asyn
     );
   });
 });
+
+Deno.test("sim: processes making requests at once lose none (monitor.lock)", async () => {
+  await withTempDir(async (dir) => {
+    const board: Board = boards["qemu-virt-arm64"];
+    new SimMonitor({ stateDir: dir, board });
+    const script = `
+      import { SimMonitor } from "${new URL("../../core/monitor/sim.ts", import.meta.url)}";
+      const sim = new SimMonitor({ stateDir: Deno.args[0], board: JSON.parse(Deno.args[1]) });
+      const first = Number(Deno.args[2]);
+      for (let id = first; id < first + 10; id++) await sim.partitionCreate(id);`;
+    const outputs = await Promise.all(
+      [100, 200, 300, 400].map((first) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["eval", "--quiet", script, dir, JSON.stringify(board), String(first)],
+          stdout: "piped",
+          stderr: "piped",
+        }).output()
+      ),
+    );
+    for (const out of outputs) assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const ids = JSON.parse(await Deno.readTextFile(`${dir}/monitor.json`)).partitions
+      .map((p: { id: number }) => p.id);
+    const expected = [100, 200, 300, 400].flatMap((f) => [...Array(10).keys()].map((i) => f + i));
+    assert.deepEqual(ids, expected, "every create landed, in id order");
+  });
+});
