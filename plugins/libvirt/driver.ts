@@ -19,6 +19,7 @@ import {
 } from "../../core/partition/lifecycle.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { validateName } from "../../core/partition/name.ts";
+import { type ObservedRecord, observeRecords } from "../../core/partition/observe.ts";
 import { parseDomainXml } from "./domain_xml.ts";
 
 /** A domain as the protocol names it. */
@@ -94,9 +95,17 @@ export class Driver {
     this.cache = new StateCache(lc);
   }
 
-  /** Every partition. */
-  async records(): Promise<PartitionRecord[]> {
-    return (await this.cache.get())?.partitions ?? [];
+  /**
+   * Every partition, in the state its backend observes: a partition whose OS
+   * powered off or whose emulator died is `stopped` or `crashed` (with `runtime`),
+   * as `vmanctl list` shows it.
+   */
+  async records(): Promise<ObservedRecord[]> {
+    const doc = await this.cache.get();
+    if (!doc) return [];
+    if (!doc.partitions.some((p) => p.state === "running")) return doc.partitions;
+    const observe = await this.lc.observe?.(doc);
+    return observe ? await observeRecords(doc.partitions, observe) : doc.partitions;
   }
 
   /** The board: the state dir's, or the one a new state dir would be set up with. */

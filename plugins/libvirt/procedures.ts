@@ -6,6 +6,7 @@
  * @module
  */
 import type { PartitionRecord } from "../../core/model.ts";
+import type { ObservedRecord } from "../../core/partition/observe.ts";
 import { capabilitiesXml, nodeInfo } from "./capabilities.ts";
 import { domainXml } from "./domain_xml.ts";
 import type { DomainRef, Driver } from "./driver.ts";
@@ -108,15 +109,19 @@ async function domainArg(ctx: CallContext, r: XdrReader): Promise<PartitionRecor
   return await ctx.driver.resolve(readDomain(r));
 }
 
-function shutoffReason(record: PartitionRecord): number {
-  // VIR_DOMAIN_SHUTOFF_UNKNOWN 0 (never started), _DESTROYED 2 (stopped).
-  return record.state === "stopped" ? 2 : 0;
-}
-
-function stateOf(record: PartitionRecord): [number, number] {
-  return record.state === "running"
-    ? [DomainState.RUNNING, 1]
-    : [DomainState.SHUTOFF, shutoffReason(record)];
+/** libvirt's state and reason of a partition. */
+export function stateOf(record: ObservedRecord): [number, number] {
+  switch (record.state) {
+    case "running":
+      return [DomainState.RUNNING, 1]; // RUNNING_BOOTED
+    case "crashed":
+      return [DomainState.CRASHED, 0]; // CRASHED_UNKNOWN
+    case "stopped":
+      // SHUTOFF_SHUTDOWN when its OS powered off, SHUTOFF_DESTROYED when it was stopped.
+      return [DomainState.SHUTOFF, record.runtime ? 1 : 2];
+    default:
+      return [DomainState.SHUTOFF, 0]; // SHUTOFF_UNKNOWN: never started
+  }
 }
 
 // VIR_CONNECT_LIST_DOMAINS_* filter bits.

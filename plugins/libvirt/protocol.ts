@@ -116,7 +116,7 @@ export const ErrorCode = {
 export const ErrorDomain = { DOM: 6, RPC: 7, REMOTE: 13 } as const;
 
 /** Domain states (`virDomainState`). */
-export const DomainState = { NOSTATE: 0, RUNNING: 1, SHUTOFF: 5 } as const;
+export const DomainState = { NOSTATE: 0, RUNNING: 1, SHUTOFF: 5, CRASHED: 6 } as const;
 
 /** Lifecycle event types and details. */
 export const LifecycleEvent = {

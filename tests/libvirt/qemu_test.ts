@@ -75,3 +75,40 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a partition whose Linux powers off is shut off (shutdown) in virsh, as in vmanctl list",
+  ignore: skip !== undefined,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir, ["--backend", "qemu"]);
+      const cli = ["--state-dir", d.stateDir];
+      try {
+        await Deno.writeTextFile(
+          `${dir}/off.xml`,
+          `<domain type='vmanager'><name>off</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
+  <os><type arch='aarch64'>hvm</type><kernel>${KERNEL}</kernel><initrd>${INITRD}</initrd>
+  <cmdline>console=ttyAMA0</cmdline></os></domain>`,
+        );
+        assert.equal((await virsh(d.uri, "define", `${dir}/off.xml`)).code, 0);
+        const start = await virsh(d.uri, "start", "off");
+        assert.equal(start.code, 0, start.stderr);
+        let state = "";
+        const deadline = Date.now() + 120_000;
+        while (state !== "shut off (shutdown)" && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 500));
+          state = (await virsh(d.uri, "domstate", "--reason", "off")).stdout.trim();
+        }
+        assert.equal(state, "shut off (shutdown)");
+        const list = JSON.parse((await vmanctlProcess([...cli, "--json", "list"])).stdout);
+        assert.equal(list[0].state, "stopped");
+        // It starts again from virsh.
+        const again = await virsh(d.uri, "start", "off");
+        assert.equal(again.code, 0, again.stderr);
+      } finally {
+        await vmanctlProcess([...cli, "destroy", "off"]);
+        assert.equal(await d.stop(), 0);
+      }
+    });
+  },
+});
