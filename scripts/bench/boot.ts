@@ -1,0 +1,174 @@
+/**
+ * Boot time on the qemu backend: from `vmanctl start` (a whole process) to the
+ * guest's userspace marker on its console, against a plain `qemu-system-* -kernel`
+ * boot of the same kernel, initramfs and command line with the same cores and
+ * memory, to the same marker, in the same run (interleaved). Target ≤ 1.1×.
+ *
+ * Usage: deno task bench --only boot [--runs N]   (default 5 boots each)
+ */
+import { VMANCTL_PERMISSIONS } from "../permissions.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const runsFlag = Deno.args.indexOf("--runs");
+const RUNS = runsFlag >= 0 ? Math.min(Number(Deno.args[runsFlag + 1]), 20) : 5;
+const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
+  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const MARKER = "vmanager-guest: up";
+
+const GUESTS = [
+  {
+    board: "qemu-virt-arm64",
+    kernel: "kernels/arm64/Image",
+    initrd: "initramfs/arm64.cpio.gz",
+    console: "ttyAMA0",
+    qemu: ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53"],
+  },
+  {
+    board: "qemu-virt-arm",
+    kernel: "kernels/armhf/zImage",
+    initrd: "initramfs/armhf.cpio.gz",
+    console: "ttyAMA0",
+    qemu: ["qemu-system-arm", "-M", "virt", "-cpu", "cortex-a15"],
+  },
+  {
+    board: "qemu-virt-riscv64",
+    kernel: "kernels/riscv64/Image",
+    initrd: "initramfs/riscv64.cpio.gz",
+    console: "ttyS0",
+    qemu: ["qemu-system-riscv64", "-M", "virt"],
+  },
+];
+const CORES = "2,3";
+const MEMORY_MIB = 512;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const decoder = new TextDecoder();
+
+async function vmanctl(state: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...VMANCTL_PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`vmanctl ${args.join(" ")}: ${decoder.decode(out.stderr)}`);
+}
+
+/** Milliseconds from `vmanctl start` to the marker in the partition's console log. */
+async function vmanagerBoot(state: string): Promise<number> {
+  const log = `${state}/qemu/1/console.log`;
+  const start = performance.now();
+  await vmanctl(state, "start", "p");
+  while (true) {
+    const text = await Deno.readTextFile(log).catch(() => "");
+    if (text.includes(MARKER)) break;
+    if (performance.now() - start > 180_000) throw new Error(`no marker in ${log}`);
+    await sleep(5);
+  }
+  const elapsed = performance.now() - start;
+  await vmanctl(state, "stop", "p");
+  return elapsed;
+}
+
+/** Milliseconds from spawning plain QEMU with -kernel to the marker on its serial. */
+async function plainBoot(guest: typeof GUESTS[number]): Promise<number> {
+  const [binary, ...machine] = guest.qemu;
+  const start = performance.now();
+  const child = new Deno.Command(binary, {
+    args: [
+      ...machine,
+      "-smp",
+      "2",
+      "-m",
+      `${MEMORY_MIB}M`,
+      "-nodefaults",
+      "-display",
+      "none",
+      "-nic",
+      "none",
+      "-serial",
+      "stdio",
+      "-kernel",
+      `${FIXTURES}/${guest.kernel}`,
+      "-initrd",
+      `${FIXTURES}/${guest.initrd}`,
+      "-append",
+      `console=${guest.console} vmanager.stay`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let text = "";
+  const reader = child.stdout.getReader();
+  try {
+    while (!text.includes(MARKER)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${binary} ended without the marker`);
+      text += decoder.decode(value, { stream: true });
+    }
+    return performance.now() - start;
+  } finally {
+    child.kill("SIGKILL");
+    await reader.cancel().catch(() => {});
+    await child.status;
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+console.log(
+  `Boot to userspace (${RUNS} boots each, interleaved): partition on cores {${CORES}} with ` +
+    `${MEMORY_MIB} MiB vs plain QEMU -kernel with -smp 2 -m ${MEMORY_MIB}M`,
+);
+for (const guest of GUESTS) {
+  const missing = [guest.kernel, guest.initrd].filter((f) => {
+    try {
+      Deno.statSync(`${FIXTURES}/${f}`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    console.log(`  ${guest.board}: skipped, missing ${missing.join(", ")} in ${FIXTURES}`);
+    continue;
+  }
+  const state = await Deno.makeTempDir({ prefix: "vman-bench-boot-" });
+  try {
+    await vmanctl(
+      state,
+      "--board",
+      guest.board,
+      "--backend",
+      "qemu",
+      "create",
+      "p",
+      "--cpu-ids",
+      CORES,
+      "--memory",
+      `${MEMORY_MIB}M`,
+      "--kernel",
+      `${FIXTURES}/${guest.kernel}`,
+      "--initrd",
+      `${FIXTURES}/${guest.initrd}`,
+      "--cmdline",
+      `console=${guest.console} vmanager.stay`,
+    );
+    const ours: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      ours.push(await vmanagerBoot(state));
+      plain.push(await plainBoot(guest));
+    }
+    const ratio = median(ours) / median(plain);
+    console.log(
+      `  ${guest.board.padEnd(18)} vmanctl start → marker: median ${fmt(median(ours))}` +
+        ` (min ${fmt(Math.min(...ours))})   plain qemu -kernel: median ${fmt(median(plain))}` +
+        ` (min ${fmt(Math.min(...plain))})   ratio ${ratio.toFixed(2)}x (target <= 1.1x)`,
+    );
+  } finally {
+    await vmanctl(state, "destroy", "p").catch(() => {});
+    await Deno.remove(state, { recursive: true });
+  }
+}
