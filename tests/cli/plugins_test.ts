@@ -174,7 +174,11 @@ Deno.test("board show lists what partitions may use; --json includes it", async 
     assignable: { cores: number[]; memory: Json[]; devices: string[] };
   };
   assert.deepEqual(board.assignable.cores, [1, 2, 3]);
-  assert.deepEqual(board.assignable.memory, [{ base: 0x90000000, size: 0x70000000 }]);
+  // Around the 2 MiB at 0xbfe00000 where QEMU puts OpenSBI's device tree.
+  assert.deepEqual(board.assignable.memory, [
+    { base: 0x90000000, size: 0x2fe00000 },
+    { base: 0xc0000000, size: 0x40000000 },
+  ]);
   const text = (await vmanctl(["board", "show", "qemu-virt-arm64"])).stdout;
   assert.match(text, /management: cores 0; memory 0x40000000-0x4fffffff \(256 MiB\)/);
   assert.equal((await vmanctl(["board", "show", "nope"])).code, 2);
