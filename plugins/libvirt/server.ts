@@ -66,6 +66,10 @@ export const DEFAULT_SOCKET = "/run/vmanager/libvirt-sock";
 export const DEFAULT_RO_SOCKET = "/run/vmanager/libvirt-sock-ro";
 
 const MAX_QUEUED_CALLS = 64;
+/** Largest frame on the read-only socket. */
+const MAX_READ_ONLY_MESSAGE = 1024 * 1024;
+/** Most bytes of calls being received or waiting to run, over every connection. */
+const MAX_BUFFERED = 256 * 1024 * 1024;
 const MAX_QUEUED_WRITES = 4096;
 
 /** Thrown when the daemon cannot listen. */
@@ -113,31 +117,33 @@ class FrameReader {
 
   constructor(private readonly conn: Deno.Conn) {}
 
-  /** `n` bytes, or undefined at EOF before the first byte; throws on EOF midway. */
+  /**
+   * `n` bytes, or undefined at EOF before the first byte; throws on EOF midway. The
+   * result grows with what arrives, so a length alone does not allocate the frame.
+   */
   async exact(n: number): Promise<Uint8Array | undefined> {
     if (this.end - this.start >= n) {
       const out = this.buf.slice(this.start, this.start + n);
       this.start += n;
       return out;
     }
-    const out = new Uint8Array(n);
+    const chunks = [this.buf.slice(this.start, this.end)];
     let have = this.end - this.start;
-    out.set(this.buf.subarray(this.start, this.end));
     this.start = this.end = 0;
     while (have < n) {
-      if (n - have >= this.buf.length) {
-        const got = await this.conn.read(out.subarray(have));
-        if (got === null) return this.eof(have);
-        have += got;
-        continue;
-      }
       const got = await this.conn.read(this.buf);
       if (got === null) return this.eof(have);
       const take = Math.min(got, n - have);
-      out.set(this.buf.subarray(0, take), have);
+      chunks.push(this.buf.slice(0, take));
       have += take;
-      this.start = take;
-      this.end = got;
+      [this.start, this.end] = [take, got];
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
     }
     return out;
   }
@@ -162,10 +168,10 @@ class Connection {
   constructor(
     private readonly server: LibvirtServer,
     private readonly conn: Deno.Conn,
-    readOnly: boolean,
+    private readonly roSocket: boolean,
     readonly number: number,
   ) {
-    this.session.readOnly = readOnly;
+    this.session.readOnly = roSocket;
   }
 
   /** Serves the connection until EOF or a protocol error. */
@@ -176,17 +182,25 @@ class Connection {
         const lenBytes = await reader.exact(4);
         if (!lenBytes) break;
         const length = new DataView(lenBytes.buffer).getUint32(0);
-        if (length < HEADER_SIZE || length > MAX_MESSAGE) {
-          throw new FrameError(
-            `frame length ${length} is out of range (${HEADER_SIZE}–${MAX_MESSAGE})`,
-          );
+        // Read-only connections never send more than names and flags.
+        const max = this.roSocket ? MAX_READ_ONLY_MESSAGE : MAX_MESSAGE;
+        if (length < HEADER_SIZE || length > max) {
+          throw new FrameError(`frame length ${length} is out of range (${HEADER_SIZE}–${max})`);
         }
-        const rest = await reader.exact(length - 4);
-        if (!rest) throw new FrameError("connection closed in the middle of a frame");
-        const frame = new Uint8Array(length);
-        frame.set(lenBytes, 0);
-        frame.set(rest, 4);
-        this.frame(frame);
+        if (!this.server.reserve(length)) {
+          throw new FrameError(`the daemon holds ${MAX_BUFFERED} bytes of calls already`);
+        }
+        let frame: Uint8Array | undefined;
+        try {
+          const rest = await reader.exact(length - 4);
+          if (!rest) throw new FrameError("connection closed in the middle of a frame");
+          frame = new Uint8Array(length);
+          frame.set(lenBytes, 0);
+          frame.set(rest, 4);
+        } finally {
+          if (!frame) this.server.release(length);
+        }
+        this.frame(frame, length);
       }
     } catch (error) {
       if (error instanceof FrameError) {
@@ -199,7 +213,18 @@ class Connection {
     }
   }
 
-  private frame(frame: Uint8Array): void {
+  /** Handles a whole frame; the `reserved` bytes are released once it is done with. */
+  private frame(frame: Uint8Array, reserved: number): void {
+    let queued = false;
+    try {
+      queued = this.dispatch(frame, reserved);
+    } finally {
+      if (!queued) this.server.release(reserved);
+    }
+  }
+
+  /** True when the frame is a call queued to run (which releases its bytes). */
+  private dispatch(frame: Uint8Array, reserved: number): boolean {
     const header = decodeHeader(frame);
     if (header.vers !== PROTOCOL_VERSION) {
       throw new FrameError(`program version ${header.vers} is not ${PROTOCOL_VERSION}`);
@@ -217,7 +242,7 @@ class Connection {
           status: Status.OK,
         }));
       }
-      return;
+      return false;
     }
     if (header.prog !== REMOTE_PROGRAM) {
       throw new FrameError(`unknown program 0x${header.prog.toString(16)}`);
@@ -225,13 +250,18 @@ class Connection {
     if (header.type !== MessageType.CALL || header.status !== Status.OK) {
       throw new FrameError(`message type ${header.type} status ${header.status} is not a call`);
     }
-    if (++this.queuedCalls > MAX_QUEUED_CALLS) {
+    if (this.queuedCalls + 1 > MAX_QUEUED_CALLS) {
       throw new FrameError(`more than ${MAX_QUEUED_CALLS} calls in flight`);
     }
+    this.queuedCalls++;
     const payload = frame.subarray(HEADER_SIZE);
     this.calls = this.calls.then(() => this.call(header, payload)).catch((error) => {
       this.server.log(`client ${this.number}: ${(error as Error).message}`);
-    }).finally(() => this.queuedCalls--);
+    }).finally(() => {
+      this.queuedCalls--;
+      this.server.release(reserved);
+    });
+    return true;
   }
 
   private async call(header: Header, payload: Uint8Array): Promise<void> {
@@ -389,6 +419,20 @@ export class LibvirtServer {
     } catch (error) {
       if (!this.stopping) this.log(`accept: ${(error as Error).message}`);
     }
+  }
+
+  private buffered = 0;
+
+  /** Counts `bytes` of a call being received; false when the daemon holds too many. */
+  reserve(bytes: number): boolean {
+    if (this.buffered + bytes > MAX_BUFFERED) return false;
+    this.buffered += bytes;
+    return true;
+  }
+
+  /** Releases bytes counted by {@linkcode reserve}. */
+  release(bytes: number): void {
+    this.buffered -= bytes;
   }
 
   /** Forgets a closed connection. */

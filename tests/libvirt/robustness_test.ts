@@ -23,7 +23,7 @@ if (!HAVE) {
 
 const RAW = String.raw`
 import json, socket, struct, sys
-path = sys.argv[1]
+path, ro_path = sys.argv[1], sys.argv[2]
 REMOTE, KEEPALIVE = 0x20008086, 0x6b656570
 
 def frame(proc, payload=b"", prog=REMOTE, typ=0, serial=1, status=0):
@@ -34,10 +34,10 @@ def xdr_string(s):
     b = s.encode()
     return struct.pack(">I", len(b)) + b + b"\0" * ((4 - len(b) % 4) % 4)
 
-def connect():
+def connect(where=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
-    s.connect(path)
+    s.connect(where or path)
     return s
 
 def read_exact(s, n):
@@ -81,6 +81,20 @@ for name, data in [
     out[name] = closed(s)
     s.close()
 
+# The read-only socket takes no frame over 1 MiB; the read-write one takes a 2 MiB define
+# (and refuses the XML in it).
+s = connect(ro_path)
+s.sendall(struct.pack(">I", 2 * 1024 * 1024) + b"x" * 64)
+out["ro_big"] = closed(s)
+s.close()
+s = connect()
+s.sendall(frame(1, struct.pack(">II", 0, 0), serial=1))
+reply(s)
+s.sendall(frame(11, xdr_string("<domain>" + "x" * (2 * 1024 * 1024) + "</domain>"), serial=2))
+r = reply(s)
+out["big_define"] = [r["status"], error_code(r)]
+s.close()
+
 s = connect()
 s.sendall(frame(1)[:20])
 s.shutdown(socket.SHUT_WR)
@@ -116,12 +130,15 @@ Deno.test({
     await withTempDir(async (dir) => {
       const d = await startDaemon(dir);
       try {
-        const run = await python(RAW, d.socket);
+        const run = await python(RAW, d.socket, d.roSocket);
         assert.equal(run.code, 0, run.stderr);
         const out = JSON.parse(run.stdout);
-        for (const name of ["huge", "short", "program", "version", "reply", "truncated"]) {
+        for (
+          const name of ["huge", "short", "program", "version", "reply", "truncated", "ro_big"]
+        ) {
           assert.equal(out[name], true, `${name}: the connection is closed`);
         }
+        assert.deepEqual(out.big_define, [1, 27]); // VIR_ERR_XML_ERROR: over 1 MiB
         assert.deepEqual(out.before_open, [5, 1, 55]); // OPERATION_INVALID
         assert.equal(out.open, 0);
         assert.deepEqual(out.bad_args, [7, 1, 39]); // VIR_ERR_RPC
