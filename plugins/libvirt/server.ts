@@ -316,6 +316,11 @@ class Connection {
     }).catch(() => this.close()).finally(() => this.queuedWrites--);
   }
 
+  /** Settles when the call running now (if any) has finished; queued ones are dropped once closed. */
+  drained(): Promise<void> {
+    return this.calls;
+  }
+
   /** Sends a lifecycle event to the callbacks that want it. */
   event(event: DomainEvent): void {
     for (const [id, callback] of this.session.callbacks) {
@@ -466,7 +471,10 @@ export class LibvirtServer {
       }
       await Deno.remove(path).catch(() => {});
     }
-    for (const c of [...this.connections]) c.close();
+    // A change being made (a start, a define) completes: it is never cut off halfway.
+    const open = [...this.connections];
+    for (const c of open) c.close();
+    await Promise.all(open.map((c) => c.drained()));
     await Promise.all(this.done);
     await this.refreshing;
   }
@@ -492,7 +500,17 @@ async function bind(path: string, mode: number): Promise<Deno.Listener> {
     if (error instanceof DaemonError) throw error;
     if (error instanceof Deno.errors.NotCapable) throw notCapable(path);
   }
-  await Deno.remove(path).catch(() => {});
+  // Only a stale socket is replaced, never another kind of file.
+  let existing: Deno.FileInfo | undefined;
+  try {
+    existing = await Deno.lstat(path);
+  } catch {
+    existing = undefined;
+  }
+  if (existing && !existing.isSocket) {
+    throw new DaemonError("the socket path is taken by a file that is not a socket", path);
+  }
+  if (existing) await Deno.remove(path).catch(() => {});
   let listener: Deno.Listener;
   try {
     listener = Deno.listen({ transport: "unix", path });

@@ -5,7 +5,7 @@
  * replies; keepalive pings get pongs; many concurrent clients get every answer.
  */
 import assert from "node:assert/strict";
-import { withTempDir } from "../cli/helpers.ts";
+import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import {
   domainXml,
   HAVE_PYTHON_LIBVIRT,
@@ -213,6 +213,53 @@ Deno.test({
       } finally {
         assert.equal(await d.stop(), 0);
       }
+    });
+  },
+});
+
+Deno.test({
+  name: "daemon: a socket in use or a path that is not a socket is refused; no board is exit 2",
+  ignore: !HAVE,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir);
+      try {
+        const args = (socket: string, ro: string) => [
+          "--state-dir",
+          d.stateDir,
+          "--board",
+          "qemu-virt-arm64",
+          "daemon",
+          "--socket",
+          socket,
+          "--ro-socket",
+          ro,
+        ];
+        const second = await vmanctlProcess(args(d.socket, `${dir}/other-ro`));
+        assert.equal(second.code, 1);
+        assert.match(second.stderr, /another daemon is listening on this socket/);
+        await Deno.writeTextFile(`${dir}/file`, "keep me");
+        const file = await vmanctlProcess(args(`${dir}/file`, `${dir}/file-ro`));
+        assert.equal(file.code, 1);
+        assert.match(file.stderr, /not a socket/);
+        assert.equal(await Deno.readTextFile(`${dir}/file`), "keep me");
+        const fresh = await vmanctlProcess([
+          "--state-dir",
+          `${dir}/new`,
+          "daemon",
+          "--socket",
+          `${dir}/s2`,
+        ]);
+        assert.equal(fresh.code, 2);
+        assert.match(fresh.stderr, /the state dir has no board yet/);
+        // The first daemon still serves.
+        assert.equal((await virsh(d.uri, "list", "--all")).code, 0);
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+      // Stopped, it removed its sockets.
+      await assert.rejects(Deno.lstat(`${dir}/sock`), Deno.errors.NotFound);
+      await assert.rejects(Deno.lstat(`${dir}/sock-ro`), Deno.errors.NotFound);
     });
   },
 });
