@@ -1,7 +1,9 @@
 /**
  * Soak of `vmanctl daemon`: 50 concurrent virsh clients, each running `dominfo`,
- * `list --all` and `domstate` in a loop for 30 s. Prints the calls made, every
- * error, and the daemon's resident memory over time (it must stay flat).
+ * `list --all` and `domstate` in a loop for 30 s; then 50 python3-libvirt
+ * connections calling as fast as they can for 30 s (hundreds of thousands of
+ * calls). Prints the calls made, every error, and the daemon's resident memory
+ * over time (it must level off, not climb).
  *
  * Usage: deno task bench --only libvirt_soak [--clients N] [--seconds S]
  */
@@ -44,6 +46,43 @@ try {
   for (const e of errors.slice(0, 5)) console.log(`    ${e}`);
   console.log(`  daemon RSS every 5 s (KiB): ${rss.join(" → ")}`);
   console.log(`  growth from the first 5 s to the end: ${rss.at(-1)! - rss[1]} KiB`);
+
+  const script = `
+import sys, threading, time, libvirt
+uri, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+calls, errors = [0] * clients, []
+def work(i):
+    try:
+        conn = libvirt.open(uri)
+        end = time.time() + seconds
+        while time.time() < end:
+            dom = conn.lookupByName("b0")
+            dom.info(); dom.XMLDesc(); conn.listAllDomains()
+            calls[i] += 4
+        conn.close()
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(sum(calls), len(errors), errors[:3])
+`;
+  const pyRss: number[] = [await rssKiB(daemon.pid!)];
+  const pySampler = setInterval(async () => pyRss.push(await rssKiB(daemon.pid!)), 5000);
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: ["-c", script, daemon.uri, String(CLIENTS), String(SECONDS)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  clearInterval(pySampler);
+  pyRss.push(await rssKiB(daemon.pid!));
+  const [calls, pyErrors, ...firstErrors] = new TextDecoder().decode(out.stdout).trim().split(" ");
+  console.log(`\n${CLIENTS} python3-libvirt connections for ${SECONDS} s`);
+  console.log(`  calls: ${calls} (${(Number(calls) / SECONDS).toFixed(0)}/s), errors: ${pyErrors}`);
+  if (Number(pyErrors) > 0 || !out.success) {
+    console.log(`    ${firstErrors.join(" ")}${new TextDecoder().decode(out.stderr)}`);
+  }
+  console.log(`  daemon RSS every 5 s (KiB): ${pyRss.join(" → ")}`);
 } finally {
   await daemon.stop();
 }
