@@ -13,15 +13,9 @@ import type { DomainRef, Driver } from "./driver.ts";
 import { refOf } from "./driver.ts";
 import { DomainState, ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
+import { RpcError } from "./errors.ts";
 
-/** An error with a libvirt error code, sent to the client as it is. */
-export class RpcError extends Error {
-  /** Makes the error. */
-  constructor(readonly code: number, message: string) {
-    super(message);
-    this.name = "RpcError";
-  }
-}
+export { RpcError };
 
 /** One registered event callback of a connection. */
 export interface EventCallback {

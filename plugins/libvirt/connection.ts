@@ -1,0 +1,252 @@
+/**
+ * One client connection of the daemon: whole frames in (a bad length, a truncated
+ * frame or an unknown program closes it), keepalive pings answered at once, calls
+ * run one after another, each reply or event written as one whole frame.
+ *
+ * @module
+ */
+import type { DomainEvent } from "./events.ts";
+import { errorOf, RpcError } from "./errors.ts";
+import { FrameError, FrameReader } from "./frames.ts";
+import type { CallContext, Session } from "./procedures.ts";
+import { PROCEDURES, writeDomain } from "./procedures.ts";
+import {
+  decodeHeader,
+  ErrorCode,
+  ErrorDomain,
+  finishFrame,
+  frameWriter,
+  type Header,
+  HEADER_SIZE,
+  KEEPALIVE_PROGRAM,
+  KeepaliveProc,
+  MAX_MESSAGE,
+  MessageType,
+  Proc,
+  PROTOCOL_VERSION,
+  REMOTE_PROGRAM,
+  Status,
+} from "./protocol.ts";
+import { XdrReader } from "./xdr.ts";
+
+const MAX_QUEUED_CALLS = 64;
+const MAX_QUEUED_WRITES = 4096;
+/** Largest frame on the read-only socket. */
+const MAX_READ_ONLY_MESSAGE = 1024 * 1024;
+/** Most bytes of calls being received or waiting to run, over every connection. */
+export const MAX_BUFFERED = 256 * 1024 * 1024;
+
+/** What a connection needs from the daemon. */
+export interface ConnectionHost {
+  /** Writes a log line. */
+  log(line: string): void;
+  /** The context of a call on `session`. */
+  context(session: Session): CallContext;
+  /** Counts `bytes` of a call being received; false when the daemon holds too many. */
+  reserve(bytes: number): boolean;
+  /** Releases bytes counted by `reserve`. */
+  release(bytes: number): void;
+  /** Forgets a closed connection. */
+  forget(connection: Connection): void;
+}
+
+/** One client connection. */
+export class Connection {
+  /** What the connection knows about itself. */
+  readonly session: Session = { open: false, readOnly: false, callbacks: new Map() };
+  private writes: Promise<void> = Promise.resolve();
+  private queuedWrites = 0;
+  private calls: Promise<void> = Promise.resolve();
+  private queuedCalls = 0;
+  /** Closed: nothing more is read or written. */
+  closed = false;
+
+  /** Serves `conn`; `roSocket` when it came on the read-only socket. */
+  constructor(
+    private readonly server: ConnectionHost,
+    private readonly conn: Deno.Conn,
+    private readonly roSocket: boolean,
+    readonly number: number,
+  ) {
+    this.session.readOnly = roSocket;
+  }
+
+  /** Serves the connection until EOF or a protocol error. */
+  async serve(): Promise<void> {
+    const reader = new FrameReader(this.conn);
+    try {
+      while (!this.closed) {
+        const lenBytes = await reader.exact(4);
+        if (!lenBytes) break;
+        const length = new DataView(lenBytes.buffer).getUint32(0);
+        // Read-only connections never send more than names and flags.
+        const max = this.roSocket ? MAX_READ_ONLY_MESSAGE : MAX_MESSAGE;
+        if (length < HEADER_SIZE || length > max) {
+          throw new FrameError(`frame length ${length} is out of range (${HEADER_SIZE}–${max})`);
+        }
+        if (!this.server.reserve(length)) {
+          throw new FrameError(`the daemon holds ${MAX_BUFFERED} bytes of calls already`);
+        }
+        let frame: Uint8Array | undefined;
+        try {
+          const rest = await reader.exact(length - 4);
+          if (!rest) throw new FrameError("connection closed in the middle of a frame");
+          frame = new Uint8Array(length);
+          frame.set(lenBytes, 0);
+          frame.set(rest, 4);
+        } finally {
+          if (!frame) this.server.release(length);
+        }
+        this.frame(frame, length);
+      }
+    } catch (error) {
+      if (error instanceof FrameError) {
+        this.server.log(`client ${this.number}: ${error.message}; closing it`);
+      } else if (!this.closed && !(error instanceof Deno.errors.BadResource)) {
+        this.server.log(`client ${this.number}: ${(error as Error).message}; closing it`);
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Handles a whole frame; the `reserved` bytes are released once it is done with. */
+  private frame(frame: Uint8Array, reserved: number): void {
+    let queued = false;
+    try {
+      queued = this.dispatch(frame, reserved);
+    } finally {
+      if (!queued) this.server.release(reserved);
+    }
+  }
+
+  /** True when the frame is a call queued to run (which releases its bytes). */
+  private dispatch(frame: Uint8Array, reserved: number): boolean {
+    const header = decodeHeader(frame);
+    if (header.vers !== PROTOCOL_VERSION) {
+      throw new FrameError(`program version ${header.vers} is not ${PROTOCOL_VERSION}`);
+    }
+    if (header.prog === KEEPALIVE_PROGRAM) {
+      if (header.type !== MessageType.MESSAGE) {
+        throw new FrameError("keepalive message of a wrong type");
+      }
+      if (header.proc === KeepaliveProc.PING) {
+        this.send(finishFrame(frameWriter(), {
+          ...header,
+          proc: KeepaliveProc.PONG,
+          type: MessageType.MESSAGE,
+          serial: 0,
+          status: Status.OK,
+        }));
+      }
+      return false;
+    }
+    if (header.prog !== REMOTE_PROGRAM) {
+      throw new FrameError(`unknown program 0x${header.prog.toString(16)}`);
+    }
+    if (header.type !== MessageType.CALL || header.status !== Status.OK) {
+      throw new FrameError(`message type ${header.type} status ${header.status} is not a call`);
+    }
+    if (this.queuedCalls + 1 > MAX_QUEUED_CALLS) {
+      throw new FrameError(`more than ${MAX_QUEUED_CALLS} calls in flight`);
+    }
+    this.queuedCalls++;
+    const payload = frame.subarray(HEADER_SIZE);
+    this.calls = this.calls.then(() => this.call(header, payload)).catch((error) => {
+      this.server.log(`client ${this.number}: ${(error as Error).message}`);
+    }).finally(() => {
+      this.queuedCalls--;
+      this.server.release(reserved);
+    });
+    return true;
+  }
+
+  private async call(header: Header, payload: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    const procedure = PROCEDURES.get(header.proc);
+    const w = frameWriter();
+    try {
+      if (!procedure) {
+        throw new RpcError(
+          ErrorCode.NO_SUPPORT,
+          `this function is not supported by vmanager: remote procedure ${header.proc}`,
+        );
+      }
+      if (!this.session.open && !procedure.beforeOpen) {
+        throw new RpcError(ErrorCode.OPERATION_INVALID, "the connection is not open");
+      }
+      if (procedure.mutates && this.session.readOnly) {
+        throw new RpcError(
+          ErrorCode.OPERATION_DENIED,
+          `operation forbidden: read only access prevents ${procedure.name}`,
+        );
+      }
+      await procedure.run(this.server.context(this.session), new XdrReader(payload), w);
+      this.send(finishFrame(w, { ...header, type: MessageType.REPLY, status: Status.OK }));
+    } catch (error) {
+      const e = frameWriter();
+      const { code, message } = errorOf(error);
+      e.int(code).int(code === ErrorCode.RPC ? ErrorDomain.RPC : ErrorDomain.REMOTE)
+        .optional(message, (x, m) => x.string(m)).int(2).uint(0).uint(0).uint(0).uint(0)
+        .int(0).int(0).uint(0);
+      this.send(finishFrame(e, { ...header, type: MessageType.REPLY, status: Status.ERROR }));
+    }
+    if (header.proc === Proc.CONNECT_CLOSE) {
+      await this.writes;
+      this.close();
+    }
+  }
+
+  /** Queues one whole frame; the writes of a connection go out in order. */
+  send(bytes: Uint8Array): void {
+    if (this.closed) return;
+    if (++this.queuedWrites > MAX_QUEUED_WRITES) {
+      this.server.log(`client ${this.number}: does not read its replies; closing it`);
+      this.close();
+      return;
+    }
+    this.writes = this.writes.then(async () => {
+      let done = 0;
+      while (done < bytes.length && !this.closed) {
+        done += await this.conn.write(bytes.subarray(done));
+      }
+    }).catch(() => this.close()).finally(() => this.queuedWrites--);
+  }
+
+  /** Settles when the call running now (if any) has finished; queued ones are dropped once closed. */
+  drained(): Promise<void> {
+    return this.calls;
+  }
+
+  /** Sends a lifecycle event to the callbacks that want it. */
+  event(event: DomainEvent): void {
+    for (const [id, callback] of this.session.callbacks) {
+      if (callback.eventID !== 0) continue; // VIR_DOMAIN_EVENT_ID_LIFECYCLE
+      if (callback.uuid !== undefined && callback.uuid !== event.dom.uuid) continue;
+      const w = frameWriter();
+      w.int(id);
+      writeDomain(w, event.dom);
+      w.int(event.event).int(event.detail);
+      this.send(finishFrame(w, {
+        prog: REMOTE_PROGRAM,
+        vers: PROTOCOL_VERSION,
+        proc: Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+        type: MessageType.MESSAGE,
+        serial: 0,
+        status: Status.OK,
+      }));
+    }
+  }
+
+  /** Closes the connection (calls queued on it are dropped). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+    this.server.forget(this);
+  }
+}

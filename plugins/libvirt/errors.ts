@@ -1,0 +1,60 @@
+/**
+ * How failures reach libvirt clients: each error class maps to a libvirt error
+ * code (`virErrorNumber`) and a message the client prints.
+ *
+ * @module
+ */
+import {
+  ConflictError,
+  InputError,
+  MonitorError,
+  StateError,
+  VmanError,
+} from "../../core/errors.ts";
+import { DomainExistsError, NoDomainError } from "./driver.ts";
+import { DomainXmlError } from "./domain_xml.ts";
+import { ErrorCode } from "./protocol.ts";
+import { XdrError } from "./xdr.ts";
+
+/** An error with a libvirt error code, sent to the client as it is. */
+export class RpcError extends Error {
+  /** Makes the error. */
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = "RpcError";
+  }
+}
+
+/** The error code and message a failure is reported with. */
+export function errorOf(error: unknown): { code: number; message: string } {
+  if (error instanceof RpcError) return { code: error.code, message: error.message };
+  if (error instanceof XdrError) {
+    return { code: ErrorCode.RPC, message: `malformed arguments: ${error.message}` };
+  }
+  if (error instanceof DomainXmlError) {
+    return { code: ErrorCode.XML_ERROR, message: `XML error: ${error.line()}` };
+  }
+  if (error instanceof NoDomainError) return { code: ErrorCode.NO_DOMAIN, message: error.message };
+  if (error instanceof DomainExistsError) {
+    return { code: ErrorCode.DOM_EXIST, message: `operation failed: ${error.message}` };
+  }
+  if (error instanceof StateError) {
+    return {
+      code: ErrorCode.OPERATION_INVALID,
+      message: `Requested operation is not valid: ${error.line()}`,
+    };
+  }
+  if (error instanceof ConflictError || error instanceof MonitorError) {
+    return { code: ErrorCode.OPERATION_FAILED, message: `operation failed: ${error.line()}` };
+  }
+  if (error instanceof InputError) {
+    return { code: ErrorCode.INVALID_ARG, message: `invalid argument: ${error.line()}` };
+  }
+  if (error instanceof VmanError) {
+    return { code: ErrorCode.OPERATION_FAILED, message: `operation failed: ${error.line()}` };
+  }
+  return {
+    code: ErrorCode.INTERNAL_ERROR,
+    message: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+  };
+}
