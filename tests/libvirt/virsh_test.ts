@@ -248,7 +248,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "virsh: autostart is kept; unsupported procedures get NO_SUPPORT",
+  name:
+    "virsh: autostart is kept and honoured when the daemon starts; unsupported procedures get NO_SUPPORT",
   ignore: !HAVE_VIRSH,
   async fn() {
     await withTempDir(async (dir) => {
@@ -265,8 +266,19 @@ Deno.test({
         const suspend = await virsh(d.uri, "suspend", "a");
         assert.equal(suspend.code, 1);
         assert.match(suspend.stderr, /not supported/);
+        // A domain marked autostart is started when the daemon starts.
+        await Deno.writeTextFile(`${dir}/b.xml`, domainXml("b"));
+        assert.equal((await virsh(d.uri, "define", `${dir}/b.xml`)).code, 0);
+        assert.equal((await virsh(d.uri, "autostart", "b")).code, 0);
       } finally {
         assert.equal(await d.stop(), 0);
+      }
+      const again = await startDaemon(dir);
+      try {
+        assert.equal((await virsh(again.uri, "domstate", "b")).stdout.trim(), "running");
+        assert.equal((await virsh(again.uri, "domstate", "a")).stdout.trim(), "shut off");
+      } finally {
+        assert.equal(await again.stop(), 0);
       }
     });
   },

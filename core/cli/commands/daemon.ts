@@ -64,18 +64,6 @@ export const daemonCommand: CommandSpec<CliContext> = {
       ctx.io.err(`vmanctl daemon: unexpected error: ${String(event.reason)}`);
     };
     globalThis.addEventListener("unhandledrejection", onRejection);
-    await server.listen();
-    ctx.io.err(`vmanctl daemon: listening on ${socket} (read-only: ${roSocket})`);
-    for (const record of await driver.records()) {
-      if (record.autostart && record.state !== "running") {
-        try {
-          await startPartition(lc, record.name);
-          await server.refresh();
-        } catch (error) {
-          ctx.io.err(`vmanctl daemon: autostart of ${record.name}: ${(error as Error).message}`);
-        }
-      }
-    }
     const { promise: stopped, resolve } = Promise.withResolvers<string>();
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     const handlers = signals.map((signal) => {
@@ -83,11 +71,27 @@ export const daemonCommand: CommandSpec<CliContext> = {
       Deno.addSignalListener(signal, handler);
       return [signal, handler] as const;
     });
-    const signal = await stopped;
-    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-    ctx.io.err(`vmanctl daemon: ${signal}: stopping`);
-    await server.close();
-    globalThis.removeEventListener("unhandledrejection", onRejection);
+    try {
+      await server.listen();
+      for (const record of await driver.records()) {
+        if (record.autostart && record.state !== "running") {
+          try {
+            await startPartition(lc, record.name);
+            await server.refresh();
+          } catch (error) {
+            ctx.io.err(`vmanctl daemon: autostart of ${record.name}: ${(error as Error).message}`);
+          }
+        }
+      }
+      // Said once autostart is done, so that whoever waits for it sees those partitions running.
+      ctx.io.err(`vmanctl daemon: listening on ${socket} (read-only: ${roSocket})`);
+      const signal = await stopped;
+      ctx.io.err(`vmanctl daemon: ${signal}: stopping`);
+      await server.close();
+    } finally {
+      for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+      globalThis.removeEventListener("unhandledrejection", onRejection);
+    }
     return 0;
   },
 };
