@@ -54,10 +54,10 @@ export interface ConnectionHost {
 export class Connection {
   /** What the connection knows about itself. */
   readonly session: Session = { open: false, readOnly: false, callbacks: new Map() };
-  private writes: Promise<void> = Promise.resolve();
-  private queuedWrites = 0;
-  private calls: Promise<void> = Promise.resolve();
-  private queuedCalls = 0;
+  private readonly outbox: Uint8Array[] = [];
+  private writing?: Promise<void>;
+  private readonly pending: { header: Header; payload: Uint8Array; reserved: number }[] = [];
+  private running?: Promise<void>;
   /** Closed: nothing more is read or written. */
   closed = false;
 
@@ -147,18 +147,27 @@ export class Connection {
     if (header.type !== MessageType.CALL || header.status !== Status.OK) {
       throw new FrameError(`message type ${header.type} status ${header.status} is not a call`);
     }
-    if (this.queuedCalls + 1 > MAX_QUEUED_CALLS) {
+    if (this.pending.length + 1 > MAX_QUEUED_CALLS) {
       throw new FrameError(`more than ${MAX_QUEUED_CALLS} calls in flight`);
     }
-    this.queuedCalls++;
-    const payload = frame.subarray(HEADER_SIZE);
-    this.calls = this.calls.then(() => this.call(header, payload)).catch((error) => {
-      this.server.log(`client ${this.number}: ${(error as Error).message}`);
-    }).finally(() => {
-      this.queuedCalls--;
-      this.server.release(reserved);
-    });
+    this.pending.push({ header, payload: frame.subarray(HEADER_SIZE), reserved });
+    if (!this.running) this.running = this.pump();
     return true;
+  }
+
+  /** Runs the queued calls one after another, until none is left. */
+  private async pump(): Promise<void> {
+    // Started from dispatch: the first call runs at once, without a trip through the queue.
+    for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+      try {
+        await this.call(next.header, next.payload);
+      } catch (error) {
+        this.server.log(`client ${this.number}: ${(error as Error).message}`);
+      } finally {
+        this.server.release(next.reserved);
+      }
+    }
+    this.running = undefined;
   }
 
   private async call(header: Header, payload: Uint8Array): Promise<void> {
@@ -192,7 +201,7 @@ export class Connection {
       this.send(finishFrame(e, { ...header, type: MessageType.REPLY, status: Status.ERROR }));
     }
     if (header.proc === Proc.CONNECT_CLOSE) {
-      await this.writes;
+      await this.written();
       this.close();
     }
   }
@@ -200,22 +209,41 @@ export class Connection {
   /** Queues one whole frame; the writes of a connection go out in order. */
   send(bytes: Uint8Array): void {
     if (this.closed) return;
-    if (++this.queuedWrites > MAX_QUEUED_WRITES) {
+    if (this.outbox.length >= MAX_QUEUED_WRITES) {
       this.server.log(`client ${this.number}: does not read its replies; closing it`);
       this.close();
       return;
     }
-    this.writes = this.writes.then(async () => {
-      let done = 0;
-      while (done < bytes.length && !this.closed) {
-        done += await this.conn.write(bytes.subarray(done));
+    this.outbox.push(bytes);
+    if (!this.writing) this.writing = this.flush();
+  }
+
+  /** Writes the queued frames in order (those queued together in one write) until none is left. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.outbox.length > 0 && !this.closed) {
+        const frames = this.outbox.splice(0, this.outbox.length);
+        const bytes = frames.length === 1 ? frames[0] : concat(frames);
+        let done = 0;
+        while (done < bytes.length && !this.closed) {
+          done += await this.conn.write(bytes.subarray(done));
+        }
       }
-    }).catch(() => this.close()).finally(() => this.queuedWrites--);
+    } catch {
+      this.close();
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /** Settles when the frames queued so far are written (or the connection is closed). */
+  private async written(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   /** Settles when the call running now (if any) has finished; queued ones are dropped once closed. */
-  drained(): Promise<void> {
-    return this.calls;
+  async drained(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** Sends a lifecycle event to the callbacks that want it. */
@@ -249,4 +277,14 @@ export class Connection {
     }
     this.server.forget(this);
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
