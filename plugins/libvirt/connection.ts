@@ -75,29 +75,28 @@ export class Connection {
   async serve(): Promise<void> {
     const reader = new FrameReader(this.conn);
     try {
-      while (!this.closed) {
-        const lenBytes = await reader.exact(4);
-        if (!lenBytes) break;
-        const length = new DataView(lenBytes.buffer).getUint32(0);
-        // Read-only connections never send more than names and flags.
-        const max = this.roSocket ? MAX_READ_ONLY_MESSAGE : MAX_MESSAGE;
+      // Read-only connections never send more than names and flags.
+      const max = this.roSocket ? MAX_READ_ONLY_MESSAGE : MAX_MESSAGE;
+      let reserved = 0;
+      const admit = (length: number) => {
         if (length < HEADER_SIZE || length > max) {
           throw new FrameError(`frame length ${length} is out of range (${HEADER_SIZE}–${max})`);
         }
         if (!this.server.reserve(length)) {
           throw new FrameError(`the daemon holds ${MAX_BUFFERED} bytes of calls already`);
         }
+        reserved = length;
+      };
+      while (!this.closed) {
         let frame: Uint8Array | undefined;
         try {
-          const rest = await reader.exact(length - 4);
-          if (!rest) throw new FrameError("connection closed in the middle of a frame");
-          frame = new Uint8Array(length);
-          frame.set(lenBytes, 0);
-          frame.set(rest, 4);
+          frame = await reader.frame(admit);
         } finally {
-          if (!frame) this.server.release(length);
+          if (!frame && reserved) this.server.release(reserved);
         }
-        this.frame(frame, length);
+        if (!frame) break;
+        reserved = 0; // handed over with the frame
+        this.frame(frame, frame.length);
       }
     } catch (error) {
       if (error instanceof FrameError) {

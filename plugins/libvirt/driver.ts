@@ -19,7 +19,11 @@ import {
 } from "../../core/partition/lifecycle.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { validateName } from "../../core/partition/name.ts";
-import { type ObservedRecord, observeRecords } from "../../core/partition/observe.ts";
+import {
+  type ObservedRecord,
+  type Observer,
+  observeRecords,
+} from "../../core/partition/observe.ts";
 import { parseDomainXml } from "./domain_xml.ts";
 
 /** A domain as the protocol names it. */
@@ -86,6 +90,7 @@ export class Driver {
   /** The cached state. */
   readonly cache: StateCache;
   private setupBoard?: Promise<Board>;
+  private observed?: { doc: StateDocument; observe?: Promise<Observer | undefined> };
 
   /** Runs after each change the driver makes (the daemon looks for events then). */
   onChange: () => void = () => {};
@@ -104,7 +109,15 @@ export class Driver {
     const doc = await this.cache.get();
     if (!doc) return [];
     if (!doc.partitions.some((p) => p.state === "running")) return doc.partitions;
-    const observe = await this.lc.observe?.(doc);
+    // The observer depends on the document only (its backend and board): made once per document.
+    if (this.observed?.doc !== doc) {
+      const observed = { doc, observe: this.lc.observe?.(doc) };
+      this.observed = observed;
+      observed.observe?.catch(() => {
+        if (this.observed === observed) this.observed = undefined;
+      });
+    }
+    const observe = await this.observed.observe;
     return observe ? await observeRecords(doc.partitions, observe) : doc.partitions;
   }
 
