@@ -227,6 +227,10 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     name: "CONNECT_GET_LIB_VERSION",
     run: (_c, _r, w) => void w.uhyper(LIBVIRT_COMPAT_VERSION),
   }],
+  [Proc.CONNECT_IS_SECURE, {
+    name: "CONNECT_IS_SECURE",
+    run: (_c, _r, w) => void w.int(1), // a local UNIX socket
+  }],
   [Proc.CONNECT_GET_HOSTNAME, {
     name: "CONNECT_GET_HOSTNAME",
     run: (_c, _r, w) => void w.string(Deno.hostname()),

@@ -91,3 +91,91 @@ Deno.test({
     });
   },
 });
+
+const OLDER = `
+import json, sys, libvirt
+conn = libvirt.open(sys.argv[1])
+out = {}
+a = conn.defineXML(sys.argv[2])
+b = conn.defineXML(sys.argv[3])
+a.create()
+out["ids"] = conn.listDomainsID()
+out["num"] = conn.numOfDomains()
+out["defined"] = conn.listDefinedDomains()
+out["num_defined"] = conn.numOfDefinedDomains()
+out["by_id"] = conn.lookupByID(a.ID()).name()
+out["by_uuid"] = conn.lookupByUUIDString(b.UUIDString()).name()
+out["max_vcpus"] = conn.getMaxVcpus(None)
+out["max_memory"] = a.maxMemory()
+out["dom_max_vcpus"] = a.maxVcpus()
+out["os_type"] = a.OSType()
+out["persistent"] = [a.isPersistent(), a.isUpdated()]
+b.setAutostart(1)
+out["autostart"] = [a.autostart(), b.autostart()]
+out["lib_version"] = conn.getLibVersion()
+out["secure"] = conn.isSecure()
+out["caps"] = "<arch>aarch64</arch>" in conn.getCapabilities()
+out["node"] = conn.getInfo()
+a.shutdown()
+out["after_shutdown"] = a.state()
+# The read-only socket refuses changes itself (the client does not know it is read-only).
+ro = libvirt.open(sys.argv[4])
+for name, change in [("create", lambda: ro.lookupByName(b.name()).create()),
+                     ("define", lambda: ro.defineXML(sys.argv[3].replace("old2", "old3"))),
+                     ("autostart", lambda: ro.lookupByName(b.name()).setAutostart(0))]:
+    try:
+        change()
+    except libvirt.libvirtError as e:
+        out["ro_" + name] = [e.get_error_code(), str(e)]
+out["ro_list"] = sorted(d.name() for d in ro.listAllDomains())
+ro.close()
+a.undefine(); b.undefine()
+conn.close()
+print(json.dumps(out))
+`;
+
+Deno.test({
+  name: "python3-libvirt: the older list and lookup calls, limits, autostart, shutdown, read-only",
+  ignore: !HAVE_PYTHON_LIBVIRT,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir);
+      try {
+        const run = await python(
+          OLDER,
+          d.uri,
+          domainXml("old1", "", "<vcpu>2</vcpu>"),
+          domainXml("old2"),
+          d.roUri,
+        );
+        assert.equal(run.code, 0, run.stderr);
+        const out = JSON.parse(run.stdout);
+        assert.equal(out.ids.length, 1);
+        assert.equal(out.num, 1);
+        assert.deepEqual(out.defined, ["old2"]);
+        assert.equal(out.num_defined, 1);
+        assert.equal(out.by_id, "old1");
+        assert.equal(out.by_uuid, "old2");
+        assert.equal(out.max_vcpus, 4);
+        assert.equal(out.max_memory, 131072);
+        assert.equal(out.dom_max_vcpus, 2);
+        assert.equal(out.os_type, "hvm");
+        assert.deepEqual(out.persistent, [1, 0]);
+        assert.deepEqual(out.autostart, [0, 1]);
+        assert.equal(out.lib_version, 9000000);
+        assert.equal(out.secure, 1);
+        assert.equal(out.caps, true);
+        // [model, memory MiB, cpus, mhz, nodes, sockets, cores, threads]
+        assert.deepEqual(out.node, ["aarch64", 2048, 4, 0, 1, 1, 4, 1]);
+        assert.deepEqual(out.after_shutdown, [5, 2]);
+        for (const change of ["create", "define", "autostart"]) {
+          assert.equal(out[`ro_${change}`][0], 29, change); // VIR_ERR_OPERATION_DENIED
+          assert.match(out[`ro_${change}`][1], /read only access prevents/);
+        }
+        assert.deepEqual(out.ro_list, ["old1", "old2"]);
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+    });
+  },
+});
