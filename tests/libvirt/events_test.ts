@@ -24,37 +24,49 @@ Deno.test({
       }).spawn();
       let seen = "";
       const decoder = new TextDecoder();
-      const reader = watcher.stdout.getReader();
-      const waitFor = async (pattern: RegExp) => {
-        const deadline = Date.now() + 15_000;
+      const reading = (async () => {
+        for await (const chunk of watcher.stdout) seen += decoder.decode(chunk, { stream: true });
+      })();
+      const waitFor = async (pattern: RegExp, ms = 15_000) => {
+        const deadline = Date.now() + ms;
         while (!pattern.test(seen)) {
-          if (Date.now() > deadline) throw new Error(`no ${pattern} in: ${seen}`);
-          const { value, done } = await reader.read();
-          if (done) throw new Error(`virsh event ended: ${seen}`);
-          seen += decoder.decode(value, { stream: true });
+          if (Date.now() > deadline) return false;
+          await new Promise((r) => setTimeout(r, 25));
         }
+        return true;
       };
+      const expect = async (pattern: RegExp) =>
+        assert.ok(await waitFor(pattern), `no ${pattern} in: ${seen}`);
       try {
-        // virsh registers its callback right after connecting; give it that moment.
-        await new Promise((r) => setTimeout(r, 500));
+        // virsh registers its callback a moment after it starts: define and undefine a probe
+        // domain until its events come through.
+        await Deno.writeTextFile(`${dir}/probe.xml`, domainXml("probe"));
+        let registered = false;
+        for (let i = 0; i < 40 && !registered; i++) {
+          assert.equal((await virsh(d.uri, "define", `${dir}/probe.xml`)).code, 0);
+          registered = await waitFor(/domain '?probe'?: Defined Added/, 250);
+          assert.equal((await virsh(d.uri, "undefine", "probe")).code, 0);
+        }
+        assert.ok(registered, `virsh event never heard of the probe: ${seen}`);
+        await expect(/domain '?probe'?: Undefined Removed/);
         await Deno.writeTextFile(`${dir}/e.xml`, domainXml("ev1"));
         assert.equal((await virsh(d.uri, "define", `${dir}/e.xml`)).code, 0);
-        await waitFor(/event 'lifecycle' for domain '?ev1'?: Defined Added/);
+        await expect(/event 'lifecycle' for domain '?ev1'?: Defined Added/);
         assert.equal((await virsh(d.uri, "start", "ev1")).code, 0);
-        await waitFor(/event 'lifecycle' for domain '?ev1'?: Started Booted/);
+        await expect(/event 'lifecycle' for domain '?ev1'?: Started Booted/);
         assert.equal((await virsh(d.uri, "destroy", "ev1")).code, 0);
-        await waitFor(/event 'lifecycle' for domain '?ev1'?: Stopped Destroyed/);
+        await expect(/event 'lifecycle' for domain '?ev1'?: Stopped Destroyed/);
         // Changes made by vmanctl reach the daemon's clients too.
         const cli = ["--state-dir", d.stateDir];
         assert.equal((await vmanctlProcess([...cli, "start", "ev1"])).code, 0);
-        await waitFor(/(Started Booted[^]*){2}/);
+        await expect(/(Started Booted[^]*){2}/);
         assert.equal((await vmanctlProcess([...cli, "destroy", "ev1"])).code, 0);
-        await waitFor(/(Stopped Destroyed[^]*){2}/);
-        await waitFor(/event 'lifecycle' for domain '?ev1'?: Undefined Removed/);
+        await expect(/(Stopped Destroyed[^]*){2}/);
+        await expect(/event 'lifecycle' for domain '?ev1'?: Undefined Removed/);
       } finally {
         watcher.kill("SIGINT");
-        await reader.cancel().catch(() => {});
         await watcher.status;
+        await reading;
         await watcher.stderr.cancel().catch(() => {});
         assert.equal(await d.stop(), 0);
       }
