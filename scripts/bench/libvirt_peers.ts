@@ -135,6 +135,12 @@ export async function startPeer(): Promise<Served & { kind: string }> {
 
 /** The resident set size of a process in KiB. */
 export async function rssKiB(pid: number): Promise<number> {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(await Deno.readTextFile(`/proc/${pid}/status`));
-  return m ? Number(m[1]) : NaN;
+  // ps (procps), as Deno lets only --allow-all read /proc/<pid>; NaN without it.
+  try {
+    const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] })
+      .output();
+    return out.success ? Number(new TextDecoder().decode(out.stdout).trim()) : NaN;
+  } catch {
+    return NaN;
+  }
 }

@@ -160,11 +160,16 @@ export function python(script: string, ...args: string[]): Promise<ClientResult>
   return run(PYTHON, ["-", ...args], script);
 }
 
-/** The daemon's resident set size in KiB (from /proc/PID/status). */
+/** The daemon's resident set size in KiB. */
 export async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  return m ? Number(m[1]) : NaN;
+  // ps (procps), as Deno lets only --allow-all read /proc/<pid>; NaN without it.
+  try {
+    const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] })
+      .output();
+    return out.success ? Number(new TextDecoder().decode(out.stdout).trim()) : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /** A domain XML document for the qemu-virt-arm64 board. */
