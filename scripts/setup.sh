@@ -10,12 +10,13 @@ DENO_VERSION="2.9.6"
 # cross binutils (objdump) to check kernel headers, boot shims and monitor stubs; gcc and
 # the cross gcc for the C helper, qemu-user to run its tests; cpio for the initramfs;
 # python3-libvirt (a real libvirt client) and libvirt-daemon (libvirtd's test driver, the
-# benchmark peer); dpkg-dev to unpack Debian source packages.
+# benchmark peer); dpkg-dev to unpack Debian source packages; procps (ps) for the libvirt
+# daemon's memory in its soak.
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
   binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
   gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross
-  cpio python3-libvirt libvirt-daemon dpkg-dev)
+  cpio python3-libvirt libvirt-daemon dpkg-dev procps)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
