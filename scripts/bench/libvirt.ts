@@ -2,6 +2,7 @@
  * `vmanctl daemon` against libvirtd's test driver, same run, interleaved:
  *
  * - python3-libvirt `dom.info()` round trips on one open connection;
+ * - the frames of `virsh dominfo` replayed on a raw socket: the server's share of it;
  * - `virsh -c URI dominfo DOMAIN`, whole process (target ≤ 1.0× libvirtd).
  *
  * Usage: deno task bench --only libvirt [--runs N]
@@ -51,6 +52,65 @@ conn.close()
   console.log(`  vmanctl daemon            median ${ro.toFixed(0)} µs`);
   console.log(`  ${peer.kind.padEnd(25)} median ${rp.toFixed(0)} µs`);
   console.log(`  ratio vmanager / libvirt (medians): ${(ro / rp).toFixed(2)}x`);
+
+  // The frames virsh 9.0 sends for `dominfo` (notes/libvirt-virsh-trace.txt), replayed over a
+  // raw socket: the server's share of a virsh run, without virsh's own start-up.
+  const replay = String.raw`
+import socket, struct, sys, time, statistics
+def frame(proc, payload, serial):
+    body = struct.pack(">IIiiIi", 0x20008086, 1, proc, 0, serial, 0) + payload
+    return struct.pack(">I", len(body) + 4) + body
+def xs(x):
+    b = x.encode()
+    return struct.pack(">I", len(b)) + b + b"\0" * ((4 - len(b) % 4) % 4)
+def read(s):
+    head = b""
+    while len(head) < 4: head += s.recv(4 - len(head))
+    n = struct.unpack(">I", head)[0]
+    body = b""
+    while len(body) < n - 4: body += s.recv(n - 4 - len(body))
+    if struct.unpack(">i", body[20:24])[0] not in (0, 1): raise SystemExit("bad reply")
+    return body
+def dominfo(path, name):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    serial = [0]
+    def call(proc, payload=b""):
+        s.sendall(frame(proc, payload, serial[0])); serial[0] += 1
+        return read(s)
+    call(66); call(60, struct.pack(">i", 10))
+    call(1, struct.pack(">I", 1) + xs("x:///system") + struct.pack(">I", 0))
+    call(60, struct.pack(">i", 14)); call(60, struct.pack(">i", 15)); call(360)
+    dom = call(23, xs(name))[24:]
+    for proc, extra in [(19, b""), (16, b""), (151, b""), (15, b""), (183, b"\0" * 4)]:
+        call(proc, dom + extra)
+    call(122); call(426, dom + b"\0" * 4); call(361); call(2)
+    s.close()
+n = int(sys.argv[3])
+for _ in range(20): dominfo(sys.argv[1], sys.argv[2])
+times = []
+for _ in range(n):
+    t = time.perf_counter(); dominfo(sys.argv[1], sys.argv[2]); times.append(time.perf_counter() - t)
+print(statistics.median(times) * 1e3)
+`;
+  const conversation = async (server: { uri: string; domain: string }) => {
+    const socket = /socket=([^&]+)/.exec(server.uri)?.[1];
+    if (!socket) return NaN;
+    return Number(await must("/usr/bin/python3", ["-c", replay, socket, server.domain, "100"]));
+  };
+  const talks: Record<"ours" | "peer", number[]> = { ours: [], peer: [] };
+  for (let i = 0; i < 5; i++) {
+    talks.ours.push(await conversation(ours));
+    talks.peer.push(await conversation(peer));
+  }
+  const [co, cp] = [median(talks.ours), median(talks.peer)];
+  console.log("");
+  console.log(
+    "virsh dominfo's conversation replayed on a raw socket (100 connections × 5, interleaved)",
+  );
+  console.log(`  vmanctl daemon            median ${co.toFixed(2)} ms`);
+  console.log(`  ${peer.kind.padEnd(25)} median ${cp.toFixed(2)} ms`);
+  console.log(`  ratio vmanager / libvirt (medians): ${(co / cp).toFixed(2)}x`);
 
   const samples: Record<"ours" | "peer", number[]> = { ours: [], peer: [] };
   for (let i = 0; i < WARMUP + RUNS; i++) {
