@@ -36,6 +36,17 @@ Deno.test({
         assert.match(caps.stdout, /<arch>aarch64<\/arch>/);
         assert.match(caps.stdout, /<domain type='vmanager'\/>/);
         assert.match(caps.stdout, /<cpus num='4'>/);
+        // Any connection name reaches the daemon: tools that only know qemu://, or none at all.
+        const qemu = await virsh(d.uri.replace("vmanager+unix", "qemu+unix"), "hostname");
+        assert.equal(qemu.code, 0, qemu.stderr);
+        const byDefault = await new Deno.Command("virsh", {
+          args: ["hostname"],
+          env: { LIBVIRT_DEFAULT_URI: d.uri },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(byDefault.code, 0, new TextDecoder().decode(byDefault.stderr));
+        assert.equal(new TextDecoder().decode(byDefault.stdout).trim(), Deno.hostname());
       } finally {
         assert.equal(await d.stop(), 0);
       }
