@@ -101,7 +101,12 @@ export class Connection {
     } catch (error) {
       if (error instanceof FrameError) {
         this.server.log(`client ${this.number}: ${error.message}; closing it`);
-      } else if (!this.closed && !(error instanceof Deno.errors.BadResource)) {
+      } else if (
+        !this.closed && !(error instanceof Deno.errors.BadResource) &&
+        !(error instanceof Deno.errors.ConnectionReset) &&
+        !(error instanceof Deno.errors.BrokenPipe)
+      ) {
+        // A client that hangs up (reset, broken pipe) is not worth a line.
         this.server.log(`client ${this.number}: ${(error as Error).message}; closing it`);
       }
     } finally {
