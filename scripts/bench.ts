@@ -5,6 +5,8 @@
  * Usage: deno task bench [--runs N] [--only NAME[,NAME…]]
  *
  * Sections:
+ * - `boot`: `vmanctl start` to the guest's userspace marker on the qemu backend
+ *   against a plain `qemu-system-* -kernel` boot of the same images.
  * - `helper`: loading a 256 MiB image into the sim's memory.img through the
  *   monitor helper against `dd`/`cp`; FFI call overhead.
  * - `cli_dtb`: `vmanctl list --json` against `virsh -c test:///default`, and
@@ -14,6 +16,7 @@
  * - `libvirt_soak`: 50 concurrent virsh clients for 30 s; errors and daemon memory.
  */
 const SECTIONS: string[] = [
+  "boot",
   "cli_dtb",
   "libvirt",
   "libvirt_soak",
