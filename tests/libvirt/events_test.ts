@@ -65,6 +65,14 @@ Deno.test({
         await expect(/event 'lifecycle' for domain '?ev1'?: Undefined Removed/);
       } finally {
         watcher.kill("SIGINT");
+        // virsh leaves its event loop on SIGINT; one that does not within 3 s is killed.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          watcher.status.then(() => true),
+          new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 3000)),
+        ]);
+        clearTimeout(timer);
+        if (!ended) watcher.kill("SIGKILL");
         await watcher.status;
         await reading;
         await watcher.stderr.cancel().catch(() => {});
