@@ -8,7 +8,7 @@ import type { CliContext } from "../context.ts";
 import { DEFAULT_BACKEND } from "../context.ts";
 import { partitionTable, partitionText, partitionView } from "../output.ts";
 import { InputError } from "../../errors.ts";
-import type { Board, MonitorCall, PartitionRecord } from "../../model.ts";
+import type { Board, MonitorCall } from "../../model.ts";
 import { memoryMap } from "../../partition/memory_map.ts";
 import { specOptions } from "./spec_options.ts";
 import { type ObservedRecord, observeRecords } from "../../partition/observe.ts";
