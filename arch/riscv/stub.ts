@@ -2,7 +2,9 @@
  * The RV64 monitor stub: a few instructions one hart runs (in S-mode, under
  * OpenSBI) to start another through the SBI HSM extension — `hart_start(hartid,
  * start_addr, opaque)`, which starts the target with a0 = hartid, a1 = opaque —
- * and then stop itself with `hart_stop`. When the hart running the stub is itself
+ * and then stop itself with `hart_stop`. Which hart runs it is known only at run
+ * time (OpenSBI picks its boot hart by lottery and enters its payload with a0 =
+ * that hartid), so the stub compares a0 with the target: when the running hart is
  * the target it jumps straight to the entry with a0 = hartid, a1 = context (the
  * DTB), as the RISC-V boot protocol wants.
  *
@@ -91,6 +93,19 @@ function nop(): Line {
   return () => ({ word: 0x00000013, text: "nop" });
 }
 
+/** `bne rs1, rs2, <forward>`: branches `skip` instructions ahead of this one. */
+function bneForward(rs1: number, rs2: number, skip: number): Line {
+  return (at) => {
+    const offset = skip * 4;
+    const imm = ((offset >> 12) & 1) << 31 | ((offset >> 5) & 0x3f) << 25 |
+      ((offset >> 1) & 0xf) << 8 | ((offset >> 11) & 1) << 7;
+    return {
+      word: (imm | (rs2 << 20) | (rs1 << 15) | (0b001 << 12) | 0x63) >>> 0,
+      text: `bne ${reg(rs1)},${reg(rs2)},${hex(at + offset)}`,
+    };
+  };
+}
+
 /** Throws unless every option is a non-negative integer a JS number holds exactly. */
 function validate(o: StubOptions): void {
   for (const key of ["selfHwid", "targetHwid", "entry", "context"] as const) {
@@ -112,40 +127,34 @@ const LAYOUT: PoolLayout = { size: 8, directive: ".dword", pad: nop() };
 
 function program(o: StubOptions): { lines: Line[]; literals: number[] } {
   validate(o);
-  if (o.selfHwid === o.targetHwid) {
-    return {
-      lines: [
-        auipc(T0), //         auipc t0, 0          (t0 = address of the stub)
-        ldLiteral(A0, 0), //  ld a0, =hartid       (a0 = hartid)
-        ldLiteral(A1, 1), //  ld a1, =context      (a1 = DTB)
-        ldLiteral(T1, 2), //  ld t1, =entry
-        jr(T1), //            jr t1                (jump to the entry, never returns)
-      ],
-      literals: [o.targetHwid, o.context, o.entry],
-    };
-  }
   return {
     lines: [
       auipc(T0), //                     auipc t0, 0      (t0 = address of the stub)
-      ldLiteral(A7, 0), //              ld a7, =0x48534d (EID: HSM)
+      ldLiteral(T1, 0), //              ld t1, =hartid   (the target)
+      bneForward(A0, T1, 4), //         bne a0, t1, 1f   (a0 = the running hart)
+      ldLiteral(A1, 1), //              ld a1, =context  (the running hart is the target:
+      ldLiteral(T1, 2), //              ld t1, =entry     a0 = hartid already, a1 = DTB;
+      jr(T1), //                        jr t1             enter the kernel)
+      ldLiteral(A7, 3), //          1:  ld a7, =0x48534d (EID: HSM)
       li(A6, SBI_HSM_HART_START), //    li a6, 0         (FID: hart_start)
-      ldLiteral(A0, 1), //              ld a0, =hartid   (target hart)
+      ldLiteral(A0, 0), //              ld a0, =hartid   (target hart)
       ldLiteral(A1, 2), //              ld a1, =entry    (start_addr)
-      ldLiteral(A2, 3), //              ld a2, =context  (opaque: the target's a1)
+      ldLiteral(A2, 1), //              ld a2, =context  (opaque: the target's a1)
       ecall(), //                       ecall            (a0 = SBI error, ignored)
       li(A6, SBI_HSM_HART_STOP), //     li a6, 1         (FID: hart_stop; a7 is preserved)
       ecall(), //                       ecall            (does not return on success)
       jumpSelf(), //                    j .              (park if hart_stop failed)
     ],
-    literals: [SBI_EXT_HSM, o.targetHwid, o.entry, o.context],
+    literals: [o.targetHwid, o.context, o.entry, SBI_EXT_HSM],
   };
 }
 
 /**
- * The RV64 monitor stub for `o` (little-endian, position independent). When
- * `selfHwid !== targetHwid` it calls SBI HSM hart_start(targetHwid, entry,
- * context), then hart_stop, then spins; otherwise it sets a0 = hartid, a1 =
- * context and jumps to `entry`. Throws an `Error` when a value is not an integer
+ * The RV64 monitor stub for `o` (little-endian, position independent). When the
+ * hart running it (a0) is not `targetHwid` it calls SBI HSM hart_start(targetHwid,
+ * entry, context), then hart_stop, then spins; otherwise it sets a1 = context and
+ * jumps to `entry` (a0 = hartid already). `selfHwid` is not used: OpenSBI's boot
+ * hart is known only at run time. Throws an `Error` when a value is not an integer
  * in 0..2^53-1 or the entry is odd.
  */
 export function riscvMonitorStub(o: StubOptions): Uint8Array {
