@@ -53,6 +53,12 @@ export abstract class AbiMonitor implements Monitor {
   /** Runs `fn` with an open session (a backend may open one per call or keep one). */
   protected abstract use<T>(fn: (session: AbiSession) => T): T;
 
+  /**
+   * Releases what the backend holds open (a helper handle, a descriptor). Idempotent;
+   * a later call opens again. This base holds nothing, so here it does nothing.
+   */
+  close(): void {}
+
   private call(name: string, request: number, struct: Uint8Array): void {
     this.use(({ helper, handle, family }) => {
       const result = helper.request(handle, request, struct);

@@ -2,7 +2,7 @@
  * The `device` monitor backend: the ABI's ioctls on the monitor driver's node
  * (`/dev/vmanager-monitor`), partition memory written through its `mmap`, with
  * Arm's cache maintenance done by the helper as each mapping closes. The node is
- * opened at the first call and kept for the backend's life.
+ * opened at the first call and kept until `close()`.
  *
  * @module
  */
@@ -27,6 +27,7 @@ export interface DeviceOptions {
   helper?: MonitorHelper;
 }
 
+/** A fallback for a backend dropped without `close()`; the runtime may never run it. */
 const closer = new FinalizationRegistry<{ helper: MonitorHelper; handle: number }>(
   ({ helper, handle }) => helper.close(handle),
 );
@@ -84,12 +85,18 @@ export class DeviceMonitor extends AbiMonitor {
     return fn(this.session);
   }
 
-  /** Closes the node. */
-  close(): void {
-    if (!this.session) return;
-    closer.unregister(this);
-    this.session.helper.close(this.session.handle);
+  /**
+   * Closes the node (the helper's handle and its descriptor). Idempotent; a later
+   * call opens it again. Whoever makes a `DeviceMonitor` calls this when done: the
+   * helper has room for 64 open handles per process, and the `FinalizationRegistry`
+   * is only a fallback that the runtime may never run.
+   */
+  override close(): void {
+    const session = this.session;
+    if (!session) return;
     this.session = undefined;
+    closer.unregister(this);
+    session.helper.close(session.handle);
   }
 }
 

@@ -121,6 +121,9 @@ export class SimMonitor extends AbiMonitor {
     }
   }
 
+  /** Nothing to release: the sim is opened and closed within each call. */
+  override close(): void {}
+
   /**
    * A call a partition's (or the management partition's) core makes —
    * `VM_IOC_SIM_CALL`: PSCI `CPU_ON`/`CPU_OFF`/`AFFINITY_INFO`/`SYSTEM_OFF`/…,
