@@ -151,14 +151,29 @@ static cJSON *hexval(uint64_t v)
 	return cJSON_CreateString(text);
 }
 
-static int read_ranges(const cJSON *array, struct range *out, int max)
+/*
+ * The sim's tables have fixed room; a list longer than its room is refused (EINVAL,
+ * naming the list and the limit), never cut short.
+ */
+static int too_many(const cJSON *array, int max, const char *what, char *msg, size_t msglen)
 {
-	int n = 0;
+	int n = cJSON_GetArraySize(array); /* 0 for NULL; an object's members count too */
+	if (n <= max)
+		return 0;
+	say(msg, msglen, "%s has %d entries, more than the sim's limit of %d", what, n, max);
+	return -EINVAL;
+}
+
+/* Reads a list of ranges into `out`: their number, or -EINVAL when more than `max`. */
+static int read_ranges(const cJSON *array, struct range *out, int max, const char *what, char *msg,
+		       size_t msglen)
+{
+	int n = too_many(array, max, what, msg, msglen);
 	const cJSON *item;
+	if (n < 0)
+		return n;
 	cJSON_ArrayForEach(item, array)
 	{
-		if (n == max)
-			break;
 		out[n].base = hex(cJSON_GetObjectItemCaseSensitive(item, "base"));
 		out[n].size = hex(cJSON_GetObjectItemCaseSensitive(item, "size"));
 		out[n].shared = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "shared"));
@@ -167,25 +182,37 @@ static int read_ranges(const cJSON *array, struct range *out, int max)
 	return n;
 }
 
-static int read_hwids(const cJSON *array, uint64_t *out, int max)
+/* Reads a list of hwids into `out`: their number, or -EINVAL when more than `max`. */
+static int read_hwids(const cJSON *array, uint64_t *out, int max, const char *what, char *msg,
+		      size_t msglen)
 {
-	int n = 0;
+	int n = too_many(array, max, what, msg, msglen);
 	const cJSON *item;
+	if (n < 0)
+		return n;
 	cJSON_ArrayForEach(item, array)
-	{
-		if (n == max)
-			break;
 		out[n++] = hex(item);
-	}
 	return n;
 }
 
-static void read_list(const cJSON *obj, struct list *l)
+/* Reads `obj`'s cores, memory and devices (`name` says whose, for messages). */
+static int read_list(const cJSON *obj, struct list *l, const char *name, char *msg, size_t msglen)
 {
-	l->ncores = read_hwids(cJSON_GetObjectItemCaseSensitive(obj, "cores"), l->hwids, MAX_LIST);
-	l->nmemory = read_ranges(cJSON_GetObjectItemCaseSensitive(obj, "memory"), l->memory, MAX_LIST);
-	l->ndevices =
-		read_ranges(cJSON_GetObjectItemCaseSensitive(obj, "devices"), l->devices, MAX_LIST);
+	char what[3][64];
+	snprintf(what[0], sizeof what[0], "%s cores", name);
+	snprintf(what[1], sizeof what[1], "%s memory", name);
+	snprintf(what[2], sizeof what[2], "%s devices", name);
+	l->ncores = read_hwids(cJSON_GetObjectItemCaseSensitive(obj, "cores"), l->hwids, MAX_LIST,
+			       what[0], msg, msglen);
+	if (l->ncores < 0)
+		return l->ncores;
+	l->nmemory = read_ranges(cJSON_GetObjectItemCaseSensitive(obj, "memory"), l->memory,
+				 MAX_LIST, what[1], msg, msglen);
+	if (l->nmemory < 0)
+		return l->nmemory;
+	l->ndevices = read_ranges(cJSON_GetObjectItemCaseSensitive(obj, "devices"), l->devices,
+				  MAX_LIST, what[2], msg, msglen);
+	return l->ndevices < 0 ? l->ndevices : 0;
 }
 
 static int decode_platform(struct vm_sim *sim, char *msg, size_t msglen)
@@ -218,11 +245,22 @@ static int decode_platform(struct vm_sim *sim, char *msg, size_t msglen)
 	if (!sim->sbi_extension)
 		sim->sbi_extension = 0x0A00564D;
 	sim->ram_base = hex(cJSON_GetObjectItemCaseSensitive(p, "ramBase"));
-	read_list(p, &sim->board_res);
-	sim->board_res.nmemory =
-		read_ranges(cJSON_GetObjectItemCaseSensitive(p, "ram"), sim->board_res.memory, MAX_LIST);
-	read_list(cJSON_GetObjectItemCaseSensitive(p, "management"), &sim->management);
-	read_list(cJSON_GetObjectItemCaseSensitive(p, "monitor"), &sim->monitor);
+	int rc = read_list(p, &sim->board_res, "the platform's", msg, msglen);
+	if (rc < 0)
+		return rc;
+	sim->board_res.nmemory = read_ranges(cJSON_GetObjectItemCaseSensitive(p, "ram"),
+					     sim->board_res.memory, MAX_LIST, "the platform's ram",
+					     msg, msglen);
+	if (sim->board_res.nmemory < 0)
+		return sim->board_res.nmemory;
+	rc = read_list(cJSON_GetObjectItemCaseSensitive(p, "management"), &sim->management,
+		       "the management partition's", msg, msglen);
+	if (rc < 0)
+		return rc;
+	rc = read_list(cJSON_GetObjectItemCaseSensitive(p, "monitor"), &sim->monitor,
+		       "the monitor's", msg, msglen);
+	if (rc < 0)
+		return rc;
 	sim->ram_end = sim->ram_base;
 	for (int i = 0; i < sim->board_res.nmemory; i++) {
 		const struct range *r = &sim->board_res.memory[i];
@@ -302,10 +340,13 @@ static int load(struct vm_sim *sim, char *msg, size_t msglen)
 		return -EINVAL;
 	}
 	sim->nparts = 0;
+	char what[64] = "monitor.json's partitions";
+	const cJSON *partitions = cJSON_GetObjectItemCaseSensitive(doc, "partitions");
+	int rc = too_many(partitions, MAX_PARTITIONS, what, msg, msglen);
 	const cJSON *item;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc, "partitions"))
+	cJSON_ArrayForEach(item, partitions)
 	{
-		if (sim->nparts == MAX_PARTITIONS)
+		if (rc < 0)
 			break;
 		struct partition *p = &sim->parts[sim->nparts++];
 		memset(p, 0, sizeof *p);
@@ -314,11 +355,14 @@ static int load(struct vm_sim *sim, char *msg, size_t msglen)
 		p->state = state && strcmp(state, "running") == 0   ? VM_STATE_RUNNING
 			   : state && strcmp(state, "stopped") == 0 ? VM_STATE_STOPPED
 								    : VM_STATE_CONFIGURED;
+		snprintf(what, sizeof what, "partition %" PRIu32 "'s cores", p->id);
+		const cJSON *cores = cJSON_GetObjectItemCaseSensitive(item, "cores");
+		rc = too_many(cores, MAX_PART_CORES, what, msg, msglen);
+		if (rc < 0)
+			break;
 		const cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(item, "cores"))
+		cJSON_ArrayForEach(c, cores)
 		{
-			if (p->ncores == MAX_PART_CORES)
-				break;
 			struct core *core = &p->cores[p->ncores++];
 			core->hwid = hex(cJSON_GetObjectItemCaseSensitive(c, "hwid"));
 			const char *power =
@@ -333,11 +377,16 @@ static int load(struct vm_sim *sim, char *msg, size_t msglen)
 			p->memory.base = hex(cJSON_GetObjectItemCaseSensitive(memory, "base"));
 			p->memory.size = hex(cJSON_GetObjectItemCaseSensitive(memory, "size"));
 		}
+		snprintf(what, sizeof what, "partition %" PRIu32 "'s devices", p->id);
 		p->ndevices = read_ranges(cJSON_GetObjectItemCaseSensitive(item, "devices"), p->devices,
-					  MAX_PART_DEVICES);
+					  MAX_PART_DEVICES, what, msg, msglen);
+		if (p->ndevices < 0)
+			rc = p->ndevices;
 	}
 	cJSON_Delete(doc);
-	return 0;
+	if (rc < 0)
+		sim->nparts = 0;
+	return rc < 0 ? rc : 0;
 }
 
 static cJSON *range_json(const struct range *r)

@@ -284,14 +284,156 @@ static void test_riscv(const char *dir)
 	vmh_close(h);
 }
 
+/* Removes the sim's files from a state dir. */
+static void unlink_all(const char *dir)
+{
+	const char *files[] = {"memory.img", "monitor.json", "monitor.lock"};
+	char path[700];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+}
+
+/* An armv8 platform with `ncores` cores and `nram` RAM ranges of 1 MiB each. */
+static char *platform_with(int ncores, int nram)
+{
+	size_t cap = 256 + (size_t)ncores * 16 + (size_t)nram * 64;
+	char *p = malloc(cap);
+	size_t at = (size_t)snprintf(p, cap,
+				     "{\"board\":\"test-limits\",\"arch\":\"armv8\",\"interface\":"
+				     "\"psci\",\"ramBase\":\"0x40000000\",\"ram\":[");
+	for (int i = 0; i < nram; i++)
+		at += (size_t)snprintf(p + at, cap - at,
+				       "%s{\"base\":\"0x%x\",\"size\":\"0x100000\"}", i ? "," : "",
+				       0x40000000 + i * 0x100000);
+	at += (size_t)snprintf(p + at, cap - at, "],\"cores\":[");
+	for (int i = 0; i < ncores; i++)
+		at += (size_t)snprintf(p + at, cap - at, "%s\"0x%x\"", i ? "," : "", i);
+	snprintf(p + at, cap - at,
+		 "],\"devices\":[],\"management\":{\"cores\":[\"0x0\"],\"memory\":[],"
+		 "\"devices\":[]},\"monitor\":{\"cores\":[],\"memory\":[],\"devices\":[]}}");
+	return p;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * A monitor.json on ARM's platform whose table is `nparts` partitions, the first
+ * with `ncores` cores and `ndevices` device ranges.
+ */
+static void write_table(const char *dir, int nparts, int ncores, int ndevices)
+{
+	size_t cap = 4096 + (size_t)nparts * 128 + (size_t)ncores * 48 + (size_t)ndevices * 64;
+	char *t = malloc(cap);
+	size_t at = (size_t)snprintf(t, cap, "{\"format\":1,\"abi\":\"1.0\",\"platform\":%s,"
+					     "\"partitions\":[", ARM);
+	for (int i = 0; i < nparts; i++) {
+		at += (size_t)snprintf(t + at, cap - at,
+				       "%s{\"id\":%d,\"state\":\"configured\",\"cores\":[", i ? "," : "",
+				       i + 1);
+		for (int c = 0; i == 0 && c < ncores; c++)
+			at += (size_t)snprintf(t + at, cap - at, "%s{\"hwid\":\"0x%x\",\"power\":\"off\"}",
+					       c ? "," : "", c + 1);
+		at += (size_t)snprintf(t + at, cap - at, "],\"memory\":null,\"devices\":[");
+		for (int d = 0; i == 0 && d < ndevices; d++)
+			at += (size_t)snprintf(t + at, cap - at,
+					       "%s{\"base\":\"0x%x\",\"size\":\"0x1000\"}", d ? "," : "",
+					       0x9000000 + d * 0x1000);
+		at += (size_t)snprintf(t + at, cap - at, "]}");
+	}
+	snprintf(t + at, cap - at, "]}");
+	char path[700];
+	snprintf(path, sizeof path, "%s/monitor.json", dir);
+	FILE *f = fopen(path, "w");
+	fputs(t, f);
+	fclose(f);
+	free(t);
+}
+
+/* The sim's table limits refuse what does not fit (EINVAL, naming the limit): no cut. */
+static void test_limits(const char *dir)
+{
+	char *p = platform_with(513, 1);
+	int32_t h = vmh_open_sim(dir, p, msg, sizeof msg);
+	CHECK(h == -EINVAL, "513 cores: EINVAL, not cut to 512 (%d)", h);
+	CHECK(strstr(msg, "the platform's cores has 513 entries, more than the sim's limit of 512"),
+	      "the message names the list and the limit");
+	CHECK(!exists(dir, "monitor.json") && !exists(dir, "memory.img"), "nothing made");
+	if (h >= 0)
+		vmh_close(h);
+	free(p);
+
+	p = platform_with(4, 513);
+	h = vmh_open_sim(dir, p, msg, sizeof msg);
+	CHECK(h == -EINVAL && strstr(msg, "the platform's ram has 513 entries"),
+	      "513 RAM ranges: EINVAL (%d)", h);
+	if (h >= 0)
+		vmh_close(h);
+	free(p);
+
+	p = platform_with(512, 512);
+	h = vmh_open_sim(dir, p, msg, sizeof msg);
+	CHECK(h >= 0, "512 cores and 512 RAM ranges fit (%d)", h);
+	if (h >= 0) {
+		int32_t code;
+		CHECK(part(h, VM_IOC_PARTITION_CREATE, 1, &code) == 0, "create on the big board");
+		CHECK(add_core(h, 1, 511) == 0, "the 512th core is there");
+		vmh_close(h);
+	}
+	free(p);
+	unlink_all(dir);
+
+	/* monitor.json tables beyond the limits: every request refuses, nothing is written. */
+	const struct {
+		int nparts, ncores, ndevices;
+		const char *says;
+	} tables[] = {
+		{65, 0, 0, "monitor.json's partitions has 65 entries, more than the sim's limit of 64"},
+		{64, 0, 0, NULL},
+		{1, 257, 0, "partition 1's cores has 257 entries, more than the sim's limit of 256"},
+		{1, 256, 0, NULL},
+		{1, 0, 65, "partition 1's devices has 65 entries, more than the sim's limit of 64"},
+		{1, 0, 64, NULL},
+	};
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		write_table(dir, tables[i].nparts, tables[i].ncores, tables[i].ndevices);
+		h = vmh_open_sim(dir, ARM, msg, sizeof msg);
+		CHECK(h >= 0, "open on table %zu (%d)", i, h);
+		struct vm_status st = {1, 0, 0, 0};
+		msg[0] = 0;
+		int32_t rc = vmh_request(h, VM_IOC_PARTITION_STATUS, &st, msg, sizeof msg);
+		if (tables[i].says) {
+			CHECK(rc == -EINVAL && strstr(msg, tables[i].says), "table %zu refused (%d)", i,
+			      rc);
+			int32_t code;
+			CHECK(part(h, VM_IOC_PARTITION_DESTROY, 1, &code) == -EINVAL,
+			      "table %zu: a change is refused too", i);
+		} else {
+			CHECK(rc == 0 && st.state == VM_STATE_CONFIGURED, "table %zu at the limit (%d)", i,
+			      rc);
+		}
+		vmh_close(h);
+	}
+	unlink_all(dir);
+}
+
 int main(int argc, char **argv)
 {
-	char arm[512], riscv[512];
+	char arm[512], riscv[512], limits[512];
 	const char *tmp = argc > 1 ? argv[1] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	snprintf(arm, sizeof arm, "%s/vmh-test-arm-%ld", tmp, (long)getpid());
 	snprintf(riscv, sizeof riscv, "%s/vmh-test-riscv-%ld", tmp, (long)getpid());
 	test_arm(arm);
 	test_riscv(riscv);
+	snprintf(limits, sizeof limits, "%s/vmh-test-limits-%ld", tmp, (long)getpid());
+	test_limits(limits);
+	rmdir(limits);
 
 	char buffer[256];
 	memset(buffer, 1, sizeof buffer);
