@@ -3,7 +3,8 @@
  * gcc and Debian's cross gcc for aarch64, armhf and riscv64, into
  * `core/monitor/helper/build/<triple>/`:
  *
- * - `libvmanager_monitor.so` — the library vmanager loads over FFI;
+ * - `libvmanager_monitor.so` — the library vmanager loads over FFI, built with
+ *   `-fvisibility=hidden` so that it exports only the `vmh_*` API (`VMH_API`);
  * - `test_sim` — the C unit tests (run natively, and under qemu-user for the others);
  * - `libvmanager_fake_device.so` (host only) — the LD_PRELOAD fake
  *   `/dev/vmanager-monitor` the device backend's tests use.
@@ -73,7 +74,7 @@ for (const triple of triples) {
       ...common,
       "-D_FILE_OFFSET_BITS=64",
       "-shared",
-      "-fvisibility=default",
+      "-fvisibility=hidden", // only the VMH_API functions are exported
       "-o",
       `${out}/libvmanager_monitor.so`,
       ...LIB,
