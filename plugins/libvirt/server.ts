@@ -36,6 +36,9 @@ export interface ServerOptions {
   maxClients?: number;
 }
 
+/** Pause after a failed accept before the next one, in ms. */
+const ACCEPT_BACKOFF_MS = 100;
+
 /** The daemon's default read-write socket. */
 export const DEFAULT_SOCKET = "/run/vmanager/libvirt-sock";
 /** The daemon's default read-only socket. */
@@ -97,20 +100,42 @@ export class LibvirtServer implements ConnectionHost {
     this.timer = setInterval(() => this.refresh(), this.options.pollMs ?? 200);
   }
 
+  /**
+   * Accepts clients until the daemon stops. A failed accept (EMFILE when the
+   * daemon runs out of file descriptors, ENOMEM, …) is logged once per run of
+   * failures and retried after a short pause: it never stops the listener.
+   */
   private async accept(listener: Deno.Listener, readOnly: boolean): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        if (this.connections.size >= (this.options.maxClients ?? 1024)) {
-          this.log(`refusing a client: ${this.connections.size} connections are open`);
-          conn.close();
-          continue;
+    const which = readOnly ? "read-only" : "read-write";
+    let failures = 0;
+    while (!this.stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.stopping || error instanceof Deno.errors.BadResource) return;
+        if (failures++ === 0) {
+          this.log(`accept on the ${which} socket: ${(error as Error).message}; retrying`);
         }
-        const connection = new Connection(this, conn, readOnly, ++this.count);
-        this.connections.add(connection);
-        connection.serve().catch((error) => this.log(`client: ${(error as Error).message}`));
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
+        continue;
       }
-    } catch (error) {
-      if (!this.stopping) this.log(`accept: ${(error as Error).message}`);
+      if (failures > 0) {
+        this.log(`accepting on the ${which} socket again (after ${failures} failed accepts)`);
+        failures = 0;
+      }
+      if (this.stopping) {
+        conn.close();
+        return;
+      }
+      if (this.connections.size >= (this.options.maxClients ?? 1024)) {
+        this.log(`refusing a client: ${this.connections.size} connections are open`);
+        conn.close();
+        continue;
+      }
+      const connection = new Connection(this, conn, readOnly, ++this.count);
+      this.connections.add(connection);
+      connection.serve().catch((error) => this.log(`client: ${(error as Error).message}`));
     }
   }
 

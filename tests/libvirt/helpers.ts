@@ -46,13 +46,22 @@ export interface Daemon {
   stop(): Promise<number>;
 }
 
-/** Starts `vmanctl daemon` on `dir` (board qemu-virt-arm64 for a new state dir). */
-export async function startDaemon(dir: string, extra: string[] = []): Promise<Daemon> {
+/**
+ * Starts `vmanctl daemon` on `dir` (board qemu-virt-arm64 for a new state dir).
+ * `wrap` runs it under a command (e.g. `["prlimit", "--nofile=64:64", "--"]`).
+ */
+export async function startDaemon(
+  dir: string,
+  extra: string[] = [],
+  wrap: string[] = [],
+): Promise<Daemon> {
   const stateDir = `${dir}/state`;
   const socket = `${dir}/sock`;
   const roSocket = `${dir}/sock-ro`;
-  const child = new Deno.Command(Deno.execPath(), {
+  const [cmd, ...prefix] = [...wrap, Deno.execPath()];
+  const child = new Deno.Command(cmd, {
     args: [
+      ...prefix,
       "run",
       ...PERMISSIONS,
       `${ROOT}/main.ts`,
@@ -153,6 +162,15 @@ async function run(cmd: string, args: string[], stdin?: string): Promise<ClientR
 /** Runs the real virsh against `uri`. */
 export function virsh(uri: string, ...args: string[]): Promise<ClientResult> {
   return run("virsh", ["-c", uri, ...args]);
+}
+
+/** Runs the real virsh against `uri`, killed (exit 124) when it takes over `seconds`. */
+export function virshWithin(
+  seconds: number,
+  uri: string,
+  ...args: string[]
+): Promise<ClientResult> {
+  return run("timeout", ["-s", "KILL", String(seconds), "virsh", "-c", uri, ...args]);
 }
 
 /** Runs a Python script with `/usr/bin/python3` (python3-libvirt); `args` become sys.argv[1:]. */
