@@ -28,13 +28,30 @@ const PARTITIONS = [
 async function step(title: string, args: string[]): Promise<void> {
   console.log(`${title ? `\n${bold(`# ${title}`)}` : ""}\n$ vmanctl ${args.join(" ")}`);
   const code = await runCli(["--state-dir", stateDir, ...args], processHost);
-  if (code !== 0) fail(`'vmanctl ${args.join(" ")}' exited ${code}`);
+  if (code !== 0) await fail(`'vmanctl ${args.join(" ")}' exited ${code}`);
 }
 
-function fail(message: string): never {
-  console.error(`demo: ${message}`);
-  Deno.exit(1);
+/** Destroys what the demo made (its QEMU processes stay up otherwise) and exits. */
+async function cleanUpAndExit(code: number): Promise<never> {
+  for (const p of PARTITIONS) {
+    await runCli(["--state-dir", stateDir, "destroy", p.name], {
+      ...processHost,
+      io: { out: () => {}, err: () => {} },
+    });
+  }
+  if (flag < 0) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  Deno.exit(code);
 }
+
+function fail(message: string): Promise<never> {
+  console.error(`demo: ${message}`);
+  return cleanUpAndExit(1);
+}
+
+Deno.addSignalListener("SIGINT", () => {
+  console.error("\ndemo: interrupted; destroying its partitions");
+  cleanUpAndExit(130);
+});
 
 /** Runs vmanctl as its own process (as a person or a script would), quietly. */
 async function vmanctl(args: string[]): Promise<string> {
@@ -44,7 +61,9 @@ async function vmanctl(args: string[]): Promise<string> {
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) fail(`vmanctl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (out.code !== 0) {
+    await fail(`vmanctl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return text;
 }
 
@@ -56,7 +75,7 @@ for (const file of [kernel, initrd]) {
   try {
     await Deno.stat(file);
   } catch {
-    fail(`${file} is missing: run scripts/fetch-fixtures.sh (scripts/run.sh demo does)`);
+    await fail(`${file} is missing: run scripts/fetch-fixtures.sh (scripts/run.sh demo does)`);
   }
 }
 
@@ -108,7 +127,7 @@ const seen = new Map(PARTITIONS.map((p) => [p.name, 0]));
 const consoles = new Map<string, string>();
 const deadline = Date.now() + 180_000;
 while ([...seen.values()].some((n) => n < MILESTONES.length)) {
-  if (Date.now() > deadline) fail("the partitions did not boot within 180 s");
+  if (Date.now() > deadline) await fail("the partitions did not boot within 180 s");
   for (const p of PARTITIONS) {
     const text = await vmanctl(["console", p.name]);
     consoles.set(p.name, text);
@@ -136,7 +155,7 @@ for (const p of PARTITIONS) {
       `RAM ${total / 1024} MiB (MemTotal ${(Number(up[3]) / 1024).toFixed(0)} MiB) — ` +
       `window ${p.memory} ${memOk ? "✓" : "✗"}`,
   );
-  if (!cpuOk || !memOk) fail(`${p.name} did not get exactly its cores and memory`);
+  if (!cpuOk || !memOk) await fail(`${p.name} did not get exactly its cores and memory`);
 }
 await step("Both running, on disjoint cores and windows", ["list"]);
 await step("The last lines of rt1's console", ["show", "rt1"]);
@@ -147,3 +166,4 @@ await step("Destroy both: their QEMU processes end, their resources are free aga
 await step("", ["destroy", "linux1"]);
 await step("", ["list"]);
 if (flag < 0) await Deno.remove(stateDir, { recursive: true });
+Deno.exit(0); // the SIGINT listener would keep the process alive

@@ -15,5 +15,10 @@ if [[ -z "$summary" ]]; then
   failed=1
   echo "scripts/test.sh: deno test printed no summary" >&2
 fi
+# Tests that skipped (a tool or fixture missing) printed their reason above; count them here.
+ignored=$(sed -E -n 's/.*\| ([0-9]+) ignored.*/\1/p' <<<"$summary")
+if [[ -n "$ignored" && "$ignored" != "0" ]]; then
+  echo "scripts/test.sh: ${ignored} tests skipped (not counted as passed); their reasons are above" >&2
+fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -36,6 +36,8 @@ export interface Monitor {
   partitionDestroy(id: number): Promise<void>;
   /** The monitor's view of a partition. */
   partitionStatus(id: number): Promise<MonitorPartitionState>;
+  /** Releases what the backend holds (a device handle); called once, after its last call. */
+  close?(): void;
 }
 
 /** What a monitor backend gets when it is made. */
@@ -129,5 +131,9 @@ export class RecordingMonitor implements Monitor {
   /** Forwards `partitionStatus` (a query, not recorded). */
   partitionStatus(id: number): Promise<MonitorPartitionState> {
     return this.inner.partitionStatus(id);
+  }
+  /** Closes the wrapped backend. */
+  close(): void {
+    this.inner.close?.();
   }
 }

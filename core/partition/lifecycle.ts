@@ -148,16 +148,44 @@ export async function startPartition(
     }
     // Everything that can be wrong with the images is found before the first monitor call.
     const boot = await prepare(ctx, record, doc!.board);
-    if (ended) await stopSequence(await ctx.monitor(doc!.backend, doc!.board), record);
-    const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
-    await startSequence(monitor, doc!.board, record, boot);
-    return replace(doc!, {
-      ...record,
-      state: "running",
-      monitorCalls: monitor.calls,
-      boot: summary(boot),
+    return await withMonitor(ctx, doc!, async (backend) => {
+      // What the monitor still holds under this id — a partition that ended on its
+      // own, or one a start killed midway left behind — is stopped and removed first.
+      await clearLeftover(backend, record);
+      const monitor = new RecordingMonitor(backend);
+      await startSequence(monitor, doc!.board, record, boot);
+      return replace(doc!, {
+        ...record,
+        state: "running",
+        monitorCalls: monitor.calls,
+        boot: summary(boot),
+      });
     });
   });
+}
+
+/** Makes the state dir's monitor, runs `fn` with it and closes it. */
+async function withMonitor<T>(
+  ctx: LifecycleContext,
+  doc: StateDocument,
+  fn: (monitor: Monitor) => Promise<T>,
+): Promise<T> {
+  const monitor = await ctx.monitor(doc.backend, doc.board);
+  try {
+    return await fn(monitor);
+  } finally {
+    monitor.close?.();
+  }
+}
+
+/**
+ * Stops and removes what the monitor holds under a partition's id when the state
+ * does not say the partition runs: the remains of a start that was killed midway
+ * (the state is written only when a start completes) or of a partition that
+ * ended on its own.
+ */
+async function clearLeftover(monitor: Monitor, record: PartitionRecord): Promise<void> {
+  if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
 }
 
 /** True when the backend saw a partition the state says is running end on its own. */
@@ -178,9 +206,11 @@ export async function stopPartition(ctx: LifecycleContext, name: string): Promis
     if (record.state !== "running") {
       throw new StateError(`partition ${name} is not running (${record.state})`, name);
     }
-    const monitor = new RecordingMonitor(await ctx.monitor(doc!.backend, doc!.board));
-    await stopSequence(monitor, record);
-    return replace(doc!, { ...record, state: "stopped", monitorCalls: monitor.calls });
+    return await withMonitor(ctx, doc!, async (backend) => {
+      const monitor = new RecordingMonitor(backend);
+      await stopSequence(monitor, record);
+      return replace(doc!, { ...record, state: "stopped", monitorCalls: monitor.calls });
+    });
   });
 }
 
@@ -193,7 +223,11 @@ export async function destroyPartition(
     const record = find(doc, name);
     checkRequested(doc!, ctx.requested, ctx.store.dir);
     if (record.state === "running") {
-      await stopSequence(await ctx.monitor(doc!.backend, doc!.board), record);
+      await withMonitor(ctx, doc!, (monitor) => stopSequence(monitor, record));
+    } else {
+      // Best effort: the remains of a start killed midway, if the monitor is reachable
+      // (a defined partition is destroyed without one).
+      await withMonitor(ctx, doc!, (monitor) => clearLeftover(monitor, record)).catch(() => {});
     }
     return {
       doc: { ...doc!, partitions: doc!.partitions.filter((p) => p.name !== name) },

@@ -53,6 +53,11 @@ export function stubCoreHwid(board: Board): number {
   return board.cores[0].hwid;
 }
 
+/** A value inside a QEMU option list: a comma is written twice. */
+export function qemuValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
 /** QEMU's program and arguments for partition `id`. */
 export function qemuCommand(
   board: Board,
@@ -73,16 +78,16 @@ export function qemuCommand(
     "-m",
     `${ram.size / 0x100000}M`,
     "-object",
-    `memory-backend-file,id=ram,size=${ram.size},mem-path=${memory},share=on`,
+    `memory-backend-file,id=ram,size=${ram.size},mem-path=${qemuValue(memory)},share=on`,
     "-nodefaults",
     "-display",
     "none",
     "-nic",
     "none",
     "-serial",
-    `file:${files.console}`,
+    `file:${qemuValue(files.console)}`,
     "-qmp",
-    `unix:${files.qmp},server=on,wait=off`,
+    `unix:${qemuValue(files.qmp)},server=on,wait=off`,
     "-pidfile",
     files.pid,
     "-S",
@@ -91,7 +96,10 @@ export function qemuCommand(
     args.push("-kernel", files.stub);
   } else {
     const at = armStubAddress(board, id);
-    args.push("-device", `loader,file=${files.stub},addr=0x${at.toString(16)},cpu-num=0`);
+    args.push(
+      "-device",
+      `loader,file=${qemuValue(files.stub)},addr=0x${at.toString(16)},cpu-num=0`,
+    );
   }
   return { binary: board.qemu.binary, args };
 }

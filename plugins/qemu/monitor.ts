@@ -128,12 +128,20 @@ export class QemuMonitor implements Monitor {
     const files = this.files(id);
     if (await this.qemuRunning(files)) await kill(files);
     await this.options.inner.partitionDestroy(id);
-    await Deno.remove(files.dir, { recursive: true }).catch(() => {});
+    // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
+    for (const file of [files.pid, files.exit, files.qmp, files.stub]) {
+      await Deno.remove(file).catch(() => {});
+    }
   }
 
   /** The inner monitor's state. */
   partitionStatus(id: number): Promise<MonitorPartitionState> {
     return this.options.inner.partitionStatus(id);
+  }
+
+  /** Closes the inner monitor. */
+  close(): void {
+    this.options.inner.close?.();
   }
 
   /**

@@ -145,6 +145,8 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
 
 /** Kills QEMU (SIGKILL) and waits for it to be gone. */
 export async function kill(files: QemuFiles): Promise<void> {
+  // An exit status means QEMU is gone and its pid may belong to another process now.
+  if (await exitStatus(files) !== undefined) return;
   const pid = await qemuPid(files);
   if (pid === undefined || !alive(pid)) return;
   try {

@@ -37,23 +37,59 @@ class JsonLines {
 /**
  * Connects to the QMP socket at `path`, negotiates capabilities and runs
  * `command`, returning its `return` value. Events QEMU sends meanwhile are
- * skipped. A connection that closes after `quit` counts as success.
+ * skipped. A connection that closes after `quit` counts as success. A QEMU that
+ * does not answer within `timeoutMs` is a `MonitorError` (the connection is
+ * closed), so a hung QEMU cannot hold the caller — and the state lock — for ever.
  */
 export async function qmpCommand(
   path: string,
   command: string,
   args?: Record<string, unknown>,
+  timeoutMs = 5000,
 ): Promise<unknown> {
-  let conn: Deno.Conn;
+  let conn: Deno.Conn | undefined;
+  let timedOut = false;
+  const close = () => {
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+    conn = undefined;
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    close();
+  }, timeoutMs);
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    try {
+      conn = await Deno.connect({ transport: "unix", path });
+    } catch (error) {
+      throw new MonitorError(
+        `cannot reach QEMU's QMP socket: ${(error as Error).message}`,
+        path,
+        { cause: error },
+      );
+    }
+    return await exchange(conn, command, args);
   } catch (error) {
-    throw new MonitorError(
-      `cannot reach QEMU's QMP socket: ${(error as Error).message}`,
-      path,
-      { cause: error },
-    );
+    if (timedOut) {
+      throw new MonitorError(`QEMU did not answer ${command} within ${timeoutMs} ms`, path, {
+        cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    close();
   }
+}
+
+async function exchange(
+  conn: Deno.Conn,
+  command: string,
+  args: Record<string, unknown> | undefined,
+): Promise<unknown> {
   const encoder = new TextEncoder();
   const lines = new JsonLines(conn);
   const send = async (execute: string, arguments_?: Record<string, unknown>) => {
@@ -69,20 +105,13 @@ export async function qmpCommand(
       // An event ({"event": …}): not ours.
     }
   };
+  await lines.next(); // the greeting
+  await send("qmp_capabilities");
   try {
-    await lines.next(); // the greeting
-    await send("qmp_capabilities");
-    try {
-      return await send(command, args);
-    } catch (error) {
-      if (command === "quit" && !(error instanceof MonitorError)) return {};
-      throw error;
-    }
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed by QEMU
-    }
+    return await send(command, args);
+  } catch (error) {
+    // QEMU closes the connection as it quits.
+    if (command === "quit" && !(error instanceof MonitorError)) return {};
+    throw error;
   }
 }
