@@ -185,7 +185,8 @@ export class CliContext {
         }
         const { board, devicetree } = await this.boardPlugin(boardName);
         const backend = this.globals.backend ?? config.backend ?? DEFAULT_BACKEND;
-        (await this.registry()).get("monitor", backend);
+        const why = (await this.registry()).get("monitor", backend).checkBoard?.(board);
+        if (why) throw new InputError(why, `--backend ${backend}`);
         return { board, backend, devicetree };
       },
       windowAlignment: async (board) =>

@@ -125,6 +125,12 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
   observe?(context: MonitorContext, id: number): Promise<RuntimeObservation>;
   /** The file a partition's console is captured in, for backends that capture it. */
   consoleLog?(context: MonitorContext, id: number): string;
+  /**
+   * Why this backend cannot run partitions on `board` (one line), or undefined.
+   * Asked when a state dir is set up, so that `create` refuses (exit 2) rather
+   * than a later `start`.
+   */
+  checkBoard?(board: Board): string | undefined;
 }
 
 /** What a backend sees of a partition vmanager's state says is running. */

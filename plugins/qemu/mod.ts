@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import type { Board } from "../../core/model.ts";
 import type { MonitorContext } from "../../core/monitor/monitor.ts";
 import type { Monitor } from "../../core/monitor/monitor.ts";
 import type { MonitorPlugin, RuntimeObservation } from "../../core/registry/plugin.ts";
@@ -60,6 +61,13 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
         arch: context.arch,
         timeouts,
       });
+    },
+    checkBoard(board: Board): string | undefined {
+      if (!board.qemu) {
+        return `board ${board.name} has no qemu: section (the QEMU machine that emulates it), ` +
+          `so the qemu backend cannot run it`;
+      }
+      return undefined;
     },
     observe(context: MonitorContext, id: number): Promise<RuntimeObservation> {
       return observeQemu(context.stateDir, id, context.board.qemu?.binary ?? "qemu");

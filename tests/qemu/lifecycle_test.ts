@@ -5,7 +5,7 @@
  * console and starts again; `console --follow` ends when the guest powers off.
  */
 import assert from "node:assert/strict";
-import { vmanctl, withTempDir } from "../cli/helpers.ts";
+import { ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { SimMonitor } from "../../core/monitor/sim.ts";
 import { MonitorError } from "../../core/errors.ts";
 import { qmpCommand } from "../../plugins/qemu/qmp.ts";
@@ -225,5 +225,29 @@ Deno.test("qmp: a QEMU that accepts but never answers is a MonitorError after th
       await accepting.catch(() => {});
       for (const conn of held) conn.close();
     }
+  });
+});
+
+Deno.test("qemu: a board without a qemu: section is refused at create, exit 2, nothing made", async () => {
+  await withTempDir(async (dir) => {
+    const state = `${dir}/state`;
+    const result = await vmanctl([
+      "--state-dir",
+      state,
+      "--board",
+      `${ROOT}/tests/fixtures/boards/test-big-arm64.yaml`,
+      "--backend",
+      "qemu",
+      "create",
+      "p",
+      "--cpus",
+      "1",
+      "--memory",
+      "256M",
+    ]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.trim().split("\n").length, 1);
+    assert.match(result.stderr, /board test-big-arm64 has no qemu: section/);
+    await assert.rejects(Deno.stat(state));
   });
 });
