@@ -10,7 +10,7 @@
  *    next to the main module (`dist/vmanctl.js` of `deno task bundle`);
  * 3. `core/monitor/helper/build/<host triple>/` — in a checkout (`deno task helper`
  *    builds it) and inside the compiled binary (`deno task compile` embeds it; it
- *    is copied to `~/.cache/vmanager/helper/` to be loaded).
+ *    is copied to `~/.cache/vmanager/helper/`, named by its SHA-256, to be loaded).
  *
  * @module
  */
@@ -183,9 +183,8 @@ export function loadHelper(
   if (loaded) return loaded;
   const tried: string[] = [];
   for (const path of helperCandidates(env)) {
-    let size: number;
     try {
-      size = Deno.statSync(path).size;
+      Deno.statSync(path);
     } catch {
       tried.push(`${path} (missing)`);
       continue;
@@ -194,7 +193,7 @@ export function loadHelper(
       return loaded = MonitorHelper.open(path);
     } catch (error) {
       // Inside a compiled binary the file is embedded: copy it out to load it.
-      const copy = copyOut(path, size);
+      const copy = copyOutHelper(path);
       if (copy) {
         try {
           return loaded = MonitorHelper.open(copy);
@@ -210,16 +209,33 @@ export function loadHelper(
   );
 }
 
-function copyOut(path: string, size: number): string | undefined {
+/** The full SHA-256 of `bytes`, in hex (node:crypto, loaded only when a copy is made). */
+function sha256Hex(bytes: Uint8Array): string {
+  const crypto = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
+  return crypto.createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The cache dir the compiled binary copies its helper to. */
+function helperCacheDir(): string {
+  const home = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+  return `${home}/vmanager/helper`;
+}
+
+/**
+ * Copies the library at `path` (inside a compiled binary, an embedded file that
+ * cannot be `dlopen`ed) to `<dir>/<sha256>-libvmanager_monitor.so`, named by the
+ * full SHA-256 of its bytes, and returns the copy's path — or undefined when it
+ * cannot be made. An existing copy is reused only when its own bytes hash to its
+ * name; any other (truncated, overwritten, another build's) is replaced, through a
+ * temporary file and a rename, so a reader never sees a half-written library.
+ */
+export function copyOutHelper(path: string, dir: string = helperCacheDir()): string | undefined {
   try {
     const bytes = Deno.readFileSync(path);
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < bytes.length; i += 7) hash = Math.imul(hash ^ bytes[i], 0x01000193) >>> 0;
-    const home = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
-    const dir = `${home}/vmanager/helper`;
-    const copy = `${dir}/${hash.toString(16)}-${size}-${HELPER_FILE}`;
+    const hash = sha256Hex(bytes);
+    const copy = `${dir}/${hash}-${HELPER_FILE}`;
     try {
-      if (Deno.statSync(copy).size === size) return copy;
+      if (sha256Hex(Deno.readFileSync(copy)) === hash) return copy;
     } catch { /* not there yet */ }
     Deno.mkdirSync(dir, { recursive: true });
     const tmp = `${copy}.${Deno.pid}.tmp`;

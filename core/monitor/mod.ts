@@ -15,6 +15,12 @@ export { DEVICE_PATH, DeviceMonitor, deviceMonitor } from "./device.ts";
 export type { MemoryImage, PlatformOptions } from "./platform.ts";
 export { memoryImage, platformJson } from "./platform.ts";
 export type { HelperResult } from "./helper.ts";
-export { HELPER_FILE, helperCandidates, loadHelper, MonitorHelper } from "./helper.ts";
+export {
+  copyOutHelper,
+  HELPER_FILE,
+  helperCandidates,
+  loadHelper,
+  MonitorHelper,
+} from "./helper.ts";
 export type { CodeFamily, SimCall, SimCallResult } from "./abi.ts";
 export { ABI_VERSION, codeName, PSCI_CODES, REQUEST, SBI_CODES } from "./abi.ts";
