@@ -33,8 +33,45 @@ const MAX_QUEUED_CALLS = 64;
 const MAX_QUEUED_WRITES = 4096;
 /** Largest frame on the read-only socket. */
 const MAX_READ_ONLY_MESSAGE = 1024 * 1024;
-/** Most bytes of calls being received or waiting to run, over every connection. */
+/** Most bytes of calls being received or waiting to run, over the read-write socket's connections. */
 export const MAX_BUFFERED = 256 * 1024 * 1024;
+/** Most bytes of calls being received or waiting to run, over the read-only socket's connections. */
+export const MAX_READ_ONLY_BUFFERED = 64 * 1024 * 1024;
+/** Time a new connection has to complete its first call before it is closed, in ms. */
+export const HANDSHAKE_MS = 10_000;
+
+/** Bytes of calls held (being received or waiting to run) by the connections of one socket. */
+export class Budget {
+  private used = 0;
+
+  /** A budget of `limit` bytes. */
+  constructor(readonly limit: number) {}
+
+  /** Bytes held now. */
+  get held(): number {
+    return this.used;
+  }
+
+  /** Counts `bytes`; false (and nothing counted) when they would go over the limit. */
+  reserve(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Releases bytes counted by {@linkcode reserve}. */
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/** What the connections of one socket share. */
+export interface SocketLimits {
+  /** The byte budget of the socket's connections. */
+  budget: Budget;
+  /** Time a new connection has to complete its first call, in ms. */
+  handshakeMs: number;
+}
 
 /** What a connection needs from the daemon. */
 export interface ConnectionHost {
@@ -42,10 +79,6 @@ export interface ConnectionHost {
   log(line: string): void;
   /** The context of a call on `session`. */
   context(session: Session): CallContext;
-  /** Counts `bytes` of a call being received; false when the daemon holds too many. */
-  reserve(bytes: number): boolean;
-  /** Releases bytes counted by `reserve`. */
-  release(bytes: number): void;
   /** Forgets a closed connection. */
   forget(connection: Connection): void;
 }
@@ -60,6 +93,8 @@ export class Connection {
   private running?: Promise<void>;
   /** Closed: nothing more is read or written. */
   closed = false;
+  /** Closes the connection if its first call has not completed in time. */
+  private handshake?: ReturnType<typeof setTimeout>;
 
   /** Serves `conn`; `roSocket` when it came on the read-only socket. */
   constructor(
@@ -67,6 +102,7 @@ export class Connection {
     private readonly conn: Deno.Conn,
     private readonly roSocket: boolean,
     readonly number: number,
+    private readonly limits: SocketLimits,
   ) {
     this.session.readOnly = roSocket;
   }
@@ -74,6 +110,15 @@ export class Connection {
   /** Serves the connection until EOF or a protocol error. */
   async serve(): Promise<void> {
     const reader = new FrameReader(this.conn);
+    // A client that never completes a call holds a connection for nothing: it gets a few seconds.
+    this.handshake = setTimeout(() => {
+      this.handshake = undefined;
+      if (this.closed || this.running) return; // a first call that runs long completes
+      this.server.log(
+        `client ${this.number}: no call completed in ${this.limits.handshakeMs} ms; closing it`,
+      );
+      this.close();
+    }, this.limits.handshakeMs);
     try {
       // Read-only connections never send more than names and flags.
       const max = this.roSocket ? MAX_READ_ONLY_MESSAGE : MAX_MESSAGE;
@@ -82,8 +127,10 @@ export class Connection {
         if (length < HEADER_SIZE || length > max) {
           throw new FrameError(`frame length ${length} is out of range (${HEADER_SIZE}–${max})`);
         }
-        if (!this.server.reserve(length)) {
-          throw new FrameError(`the daemon holds ${MAX_BUFFERED} bytes of calls already`);
+        if (!this.limits.budget.reserve(length)) {
+          throw new FrameError(
+            `the daemon holds ${this.limits.budget.limit} bytes of calls on this socket already`,
+          );
         }
         reserved = length;
       };
@@ -92,7 +139,7 @@ export class Connection {
         try {
           frame = await reader.frame(admit);
         } finally {
-          if (!frame && reserved) this.server.release(reserved);
+          if (!frame && reserved) this.limits.budget.release(reserved);
         }
         if (!frame) break;
         reserved = 0; // handed over with the frame
@@ -120,7 +167,7 @@ export class Connection {
     try {
       queued = this.dispatch(frame, reserved);
     } finally {
-      if (!queued) this.server.release(reserved);
+      if (!queued) this.limits.budget.release(reserved);
     }
   }
 
@@ -168,7 +215,7 @@ export class Connection {
       } catch (error) {
         this.server.log(`client ${this.number}: ${(error as Error).message}`);
       } finally {
-        this.server.release(next.reserved);
+        this.limits.budget.release(next.reserved);
       }
     }
     this.running = undefined;
@@ -204,6 +251,7 @@ export class Connection {
         .int(0).int(0).uint(0);
       this.send(finishFrame(e, { ...header, type: MessageType.REPLY, status: Status.ERROR }));
     }
+    this.handshook();
     if (header.proc === Proc.CONNECT_CLOSE) {
       await this.written();
       this.close();
@@ -270,10 +318,18 @@ export class Connection {
     }
   }
 
+  /** The first call completed: the connection may stay as long as its client wants. */
+  private handshook(): void {
+    if (this.handshake === undefined) return;
+    clearTimeout(this.handshake);
+    this.handshake = undefined;
+  }
+
   /** Closes the connection (calls queued on it are dropped). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.handshook();
     try {
       this.conn.close();
     } catch {

@@ -10,7 +10,15 @@ import type { Driver } from "./driver.ts";
 import type { Snapshot } from "./events.ts";
 import { diff, snapshotOf } from "./events.ts";
 import type { CallContext, Session } from "./procedures.ts";
-import { Connection, type ConnectionHost, MAX_BUFFERED } from "./connection.ts";
+import {
+  Budget,
+  Connection,
+  type ConnectionHost,
+  HANDSHAKE_MS,
+  MAX_BUFFERED,
+  MAX_READ_ONLY_BUFFERED,
+  type SocketLimits,
+} from "./connection.ts";
 import { bind } from "./socket.ts";
 
 export { DaemonError } from "./socket.ts";
@@ -32,8 +40,25 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** How often `state.json` is checked for changes made by others, in ms (default 200). */
   pollMs?: number;
-  /** Most connections at once (default 1024). */
+  /** Most connections on the read-write socket at once (default 512). */
   maxClients?: number;
+  /** Most connections on the read-only socket at once (default 256). */
+  maxReadOnlyClients?: number;
+  /** Time a new connection has to complete its first call, in ms (default 10 000). */
+  handshakeMs?: number;
+}
+
+/** Default most connections on the read-write socket. */
+export const MAX_CLIENTS = 512;
+/** Default most connections on the read-only socket (libvirt's `max_anonymous_clients`). */
+export const MAX_READ_ONLY_CLIENTS = 256;
+
+/** The connections of one socket and what they share. */
+interface Pool extends SocketLimits {
+  /** Most connections at once. */
+  max: number;
+  /** The open ones. */
+  connections: Set<Connection>;
 }
 
 /** Pause after a failed accept before the next one, in ms. */
@@ -48,6 +73,7 @@ export const DEFAULT_RO_SOCKET = "/run/vmanager/libvirt-sock-ro";
 export class LibvirtServer implements ConnectionHost {
   private readonly listeners: { listener: Deno.Listener; path: string }[] = [];
   private readonly connections = new Set<Connection>();
+  private readonly pools = new Map<Connection, Pool>();
   private count = 0;
   private callbackIds = 0;
   private last?: Snapshot;
@@ -107,6 +133,16 @@ export class LibvirtServer implements ConnectionHost {
    */
   private async accept(listener: Deno.Listener, readOnly: boolean): Promise<void> {
     const which = readOnly ? "read-only" : "read-write";
+    // Each socket has its own connections and bytes: the read-only one (mode 0666) cannot
+    // take what the read-write one needs.
+    const pool: Pool = {
+      max: readOnly
+        ? this.options.maxReadOnlyClients ?? MAX_READ_ONLY_CLIENTS
+        : this.options.maxClients ?? MAX_CLIENTS,
+      budget: new Budget(readOnly ? MAX_READ_ONLY_BUFFERED : MAX_BUFFERED),
+      handshakeMs: this.options.handshakeMs ?? HANDSHAKE_MS,
+      connections: new Set(),
+    };
     let failures = 0;
     while (!this.stopping) {
       let conn: Deno.Conn;
@@ -128,34 +164,26 @@ export class LibvirtServer implements ConnectionHost {
         conn.close();
         return;
       }
-      if (this.connections.size >= (this.options.maxClients ?? 1024)) {
-        this.log(`refusing a client: ${this.connections.size} connections are open`);
+      if (pool.connections.size >= pool.max) {
+        this.log(
+          `refusing a client on the ${which} socket: ${pool.connections.size} connections are open`,
+        );
         conn.close();
         continue;
       }
-      const connection = new Connection(this, conn, readOnly, ++this.count);
+      const connection = new Connection(this, conn, readOnly, ++this.count, pool);
       this.connections.add(connection);
+      pool.connections.add(connection);
+      this.pools.set(connection, pool);
       connection.serve().catch((error) => this.log(`client: ${(error as Error).message}`));
     }
-  }
-
-  private buffered = 0;
-
-  /** Counts `bytes` of a call being received; false when the daemon holds too many. */
-  reserve(bytes: number): boolean {
-    if (this.buffered + bytes > MAX_BUFFERED) return false;
-    this.buffered += bytes;
-    return true;
-  }
-
-  /** Releases bytes counted by {@linkcode reserve}. */
-  release(bytes: number): void {
-    this.buffered -= bytes;
   }
 
   /** Forgets a closed connection. */
   forget(connection: Connection): void {
     this.connections.delete(connection);
+    this.pools.get(connection)?.connections.delete(connection);
+    this.pools.delete(connection);
   }
 
   /** Looks at the state now and sends the events of what changed (in order, one look at a time). */

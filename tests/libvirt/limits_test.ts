@@ -67,3 +67,41 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "daemon: a read-only socket full of idle clients leaves the read-write one serving",
+  ignore: !HAVE,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir);
+      try {
+        // 300 idle connections on the read-only socket: 256 are taken, the rest refused; none
+        // completes a call, so the daemon closes them all after 10 s.
+        const flooding = python(FLOOD, d.roSocket, "300", "12");
+        const full = async () => {
+          for (let i = 0; i < 100 && !/refusing a client on the read-only/.test(d.log()); i++) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        };
+        await full();
+        assert.match(
+          d.log(),
+          /refusing a client on the read-only socket: 256 connections are open/,
+        );
+        const rw = await virshWithin(20, d.uri, "list", "--all");
+        assert.equal(rw.code, 0, rw.stderr);
+        const flood = await flooding;
+        assert.equal(flood.code, 0, flood.stderr);
+        const out = JSON.parse(flood.stdout);
+        assert.equal(out.opened, 300);
+        assert.equal(out.closed, 300, "refused and idle connections are all closed");
+        assert.match(d.log(), /no call completed in 10000 ms; closing it/);
+        // Once they are gone, the read-only socket serves again.
+        const ro = await virshWithin(20, d.roUri, "list", "--all");
+        assert.equal(ro.code, 0, ro.stderr);
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+    });
+  },
+});
