@@ -192,19 +192,47 @@ function attr(node: XmlNode | undefined, name: string): string | undefined {
   return v === undefined ? undefined : decodeEntities(String(v));
 }
 
+/** Highest core id a cpuset may name. */
+export const MAX_CPUSET_ID = 4095;
+/** Most core ids a cpuset may name, counted over its ranges before duplicates are merged. */
+export const MAX_CPUSET_IDS = 4096;
+
+/**
+ * Reads a cpuset (`2-3,5`). Every range is checked before it is expanded: ids over
+ * {@linkcode MAX_CPUSET_ID} or more than {@linkcode MAX_CPUSET_IDS} in all are refused,
+ * so a crafted list costs no more than a few thousand ids.
+ */
 function parseCpuset(value: string, where: string): number[] {
-  const ids = new Set<number>();
+  const ranges: [number, number][] = [];
+  let total = 0;
   for (const part of value.split(",").map((p) => p.trim())) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new DomainXmlError(`cpuset '${value}' is not a core list (e.g. 2-3)`, where);
+    if (!m) {
+      throw new DomainXmlError(`cpuset '${clip(value)}' is not a core list (e.g. 2-3)`, where);
+    }
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
-    if (to < from || to - from > 4096) {
-      throw new DomainXmlError(`cpuset range ${part} is not valid`, where);
+    if (to < from) throw new DomainXmlError(`cpuset range ${clip(part)} is not valid`, where);
+    if (to > MAX_CPUSET_ID) {
+      throw new DomainXmlError(
+        `cpuset range ${clip(part)} names a core over ${MAX_CPUSET_ID}`,
+        where,
+      );
     }
-    for (let id = from; id <= to; id++) ids.add(id);
+    total += to - from + 1;
+    if (total > MAX_CPUSET_IDS) {
+      throw new DomainXmlError(`cpuset names more than ${MAX_CPUSET_IDS} cores`, where);
+    }
+    ranges.push([from, to]);
   }
+  const ids = new Set<number>();
+  for (const [from, to] of ranges) for (let id = from; id <= to; id++) ids.add(id);
   return [...ids].sort((a, b) => a - b);
+}
+
+/** `text`, cut to 40 characters for a message. */
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function parseAddress(value: string, where: string): number {

@@ -157,6 +157,25 @@ const refusals: [string, string, RegExp][] = [
     /counts 2 cores but cpuset '1-3' names 3/,
   ],
   [
+    "cpuset range over the highest core id",
+    `<domain type='vmanager'><name>a</name><memory>1024</memory><vcpu cpuset='0-4294967295'>2</vcpu></domain>`,
+    /cpuset range 0-4294967295 names a core over 4095/,
+  ],
+  [
+    "cpuset of 100 KB of distinct ranges",
+    `<domain type='vmanager'><name>a</name><memory>1024</memory><vcpu cpuset='${
+      Array.from({ length: 9500 }, (_, i) => `${i * 5}-${i * 5 + 4}`).join(",")
+    }'>2</vcpu></domain>`,
+    /(names a core over 4095|names more than 4096 cores)/,
+  ],
+  [
+    "cpuset of 100 KB of the same range",
+    `<domain type='vmanager'><name>a</name><memory>1024</memory><vcpu cpuset='${
+      Array(15000).fill("0-4095").join(",")
+    }'>2</vcpu></domain>`,
+    /cpuset names more than 4096 cores/,
+  ],
+  [
     "arch",
     `<domain type='vmanager'><name>a</name><memory>1024</memory><vcpu>1</vcpu><os><type arch='armv7l'>hvm</type></os></domain>`,
     /arch 'armv7l' does not match board qemu-virt-arm64 \(aarch64\)/,

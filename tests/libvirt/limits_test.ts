@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { hasTool, withTempDir } from "../cli/helpers.ts";
-import { HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, python, startDaemon, virshWithin } from "./helpers.ts";
+import {
+  domainXml,
+  HAVE_PYTHON_LIBVIRT,
+  HAVE_VIRSH,
+  python,
+  startDaemon,
+  virshWithin,
+} from "./helpers.ts";
 
 const HAVE = HAVE_VIRSH && HAVE_PYTHON_LIBVIRT;
 if (!HAVE) console.log("skipping daemon limit tests: install libvirt-clients and python3-libvirt");
@@ -99,6 +106,43 @@ Deno.test({
         // Once they are gone, the read-only socket serves again.
         const ro = await virshWithin(20, d.roUri, "list", "--all");
         assert.equal(ro.code, 0, ro.stderr);
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "daemon: a crafted cpuset (a huge range, a 100 KB list) is an XML error; the daemon serves",
+  ignore: !HAVE,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const d = await startDaemon(dir);
+      try {
+        const lists = {
+          huge: "0-4294967295",
+          distinct: Array.from({ length: 9500 }, (_, i) => `${i * 5}-${i * 5 + 4}`).join(","),
+          same: Array(15000).fill("0-4095").join(","),
+        };
+        for (const [name, cpuset] of Object.entries(lists)) {
+          await Deno.writeTextFile(
+            `${dir}/${name}.xml`,
+            domainXml(name, "", `<vcpu cpuset='${cpuset}'>2</vcpu>`),
+          );
+          const started = performance.now();
+          const define = await virshWithin(20, d.uri, "define", `${dir}/${name}.xml`);
+          const ms = Math.round(performance.now() - started);
+          console.log(`  cpuset ${name} (${cpuset.length} bytes): refused in ${ms} ms`);
+          assert.equal(define.code, 1, define.stdout);
+          assert.match(
+            define.stderr,
+            /XML error: .*cpuset (range .* names a core over 4095|names more than 4096 cores)/,
+          );
+        }
+        const list = await virshWithin(20, d.uri, "list", "--all", "--name");
+        assert.equal(list.code, 0, list.stderr);
+        assert.equal(list.stdout.trim(), "", "nothing was defined");
       } finally {
         assert.equal(await d.stop(), 0);
       }
