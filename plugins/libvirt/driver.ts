@@ -6,17 +6,10 @@
  *
  * @module
  */
-import { InputError, StateError } from "../../core/errors.ts";
+import { InputError } from "../../core/errors.ts";
 import type { Board, PartitionRecord } from "../../core/model.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
-import {
-  createPartition,
-  destroyPartition,
-  setAutostart,
-  startPartition,
-  stopPartition,
-  uuidOf,
-} from "../../core/partition/lifecycle.ts";
+import { createPartition, uuidOf } from "../../core/partition/lifecycle.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { validateName } from "../../core/partition/name.ts";
 import {
@@ -25,6 +18,7 @@ import {
   observeRecords,
 } from "../../core/partition/observe.ts";
 import { parseDomainXml } from "./domain_xml.ts";
+import { setDomainAutostart, startDomain, stopDomain, undefineDomain } from "./transactions.ts";
 
 /** A domain as the protocol names it. */
 export interface DomainRef {
@@ -187,33 +181,27 @@ export class Driver {
     return await this.changed(createPartition(this.lc, resolved));
   }
 
+  // Each change finds the partition by its UUID and checks its state under the state lock
+  // (plugins/libvirt/transactions.ts): what the client named is what is changed.
+
   /** Starts a partition. */
   async start(record: PartitionRecord): Promise<PartitionRecord> {
-    return await this.changed(startPartition(this.lc, record.name));
+    return await this.changed(startDomain(this.lc, uuidOf(record)));
   }
 
   /** Stops a running partition (libvirt's destroy). */
   async stop(record: PartitionRecord): Promise<PartitionRecord> {
-    if (record.state !== "running") {
-      throw new StateError(`domain '${record.name}' is not running`);
-    }
-    return await this.changed(stopPartition(this.lc, record.name));
+    return await this.changed(stopDomain(this.lc, uuidOf(record)));
   }
 
   /** Removes a partition that is not running (libvirt's undefine). */
   async undefine(record: PartitionRecord): Promise<PartitionRecord> {
-    const current = await this.resolve(refOf(record));
-    if (current.state === "running") {
-      throw new StateError(
-        `domain '${record.name}' is running: destroy it before undefining it`,
-      );
-    }
-    return await this.changed(destroyPartition(this.lc, record.name));
+    return await this.changed(undefineDomain(this.lc, uuidOf(record)));
   }
 
   /** Sets autostart. */
   async autostart(record: PartitionRecord, on: boolean): Promise<PartitionRecord> {
-    return await this.changed(setAutostart(this.lc, record.name, on));
+    return await this.changed(setDomainAutostart(this.lc, uuidOf(record), on));
   }
 
   private async changed(work: Promise<PartitionRecord>): Promise<PartitionRecord> {
