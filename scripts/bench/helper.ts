@@ -2,8 +2,8 @@
  * The monitor helper (`deno task bench --only helper`):
  *
  * - Loading a 256 MiB image into a sim's `memory.img` through the helper (the
- *   `memory_write` of a file a start makes: `copy_file_range` in C, no bytes
- *   through JavaScript) against `dd … of=memory.img seek=… conv=notrunc` of the
+ *   `memory_write` of a file a start makes: mapped and written with `pwrite` in C,
+ *   no bytes through JavaScript) against `dd … of=memory.img seek=… conv=notrunc` of the
  *   same bytes into the same file at the same offset, and `cp` of them into a new
  *   file beside it (cp cannot write at an offset). Same run, interleaved; the
  *   source is in the page cache for all, every destination starts as a hole (the
