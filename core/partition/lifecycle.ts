@@ -146,26 +146,40 @@ export async function startPartition(
     if (record.state === "running" && !ended) {
       throw new StateError(`partition ${name} is already running`, name);
     }
-    // Everything that can be wrong with the images is found before the first monitor call.
-    const boot = await prepare(ctx, record, doc!.board);
-    return await withMonitor(ctx, doc!, async (backend) => {
-      // What the monitor still holds under this id — a partition that ended on its
-      // own, or one a start killed midway left behind — is stopped and removed first.
-      await clearLeftover(backend, record);
-      const monitor = new RecordingMonitor(backend);
-      await startSequence(monitor, doc!.board, record, boot);
-      return replace(doc!, {
-        ...record,
-        state: "running",
-        monitorCalls: monitor.calls,
-        boot: summary(boot),
-      });
+    return await startRecord(ctx, doc!, record);
+  });
+}
+
+/**
+ * Starts `record` of `doc` — the part of `start` after its checks, for callers
+ * that find the partition their own way (the libvirt driver, by UUID) — and
+ * returns the new document and record. Everything that can be wrong with the
+ * images is found before the first monitor call; what the monitor still holds
+ * under the id is cleared first.
+ */
+export async function startRecord(
+  ctx: LifecycleContext,
+  doc: StateDocument,
+  record: PartitionRecord,
+): Promise<{ doc: StateDocument; result: PartitionRecord }> {
+  const boot = await prepare(ctx, record, doc.board);
+  return await withMonitor(ctx, doc, async (backend) => {
+    // What the monitor still holds under this id — a partition that ended on its
+    // own, or one a start killed midway left behind — is stopped and removed first.
+    await clearLeftover(backend, record);
+    const monitor = new RecordingMonitor(backend);
+    await startSequence(monitor, doc.board, record, boot);
+    return replaceRecord(doc, {
+      ...record,
+      state: "running",
+      monitorCalls: monitor.calls,
+      boot: summary(boot),
     });
   });
 }
 
 /** Makes the state dir's monitor, runs `fn` with it and closes it. */
-async function withMonitor<T>(
+export async function withMonitor<T>(
   ctx: LifecycleContext,
   doc: StateDocument,
   fn: (monitor: Monitor) => Promise<T>,
@@ -184,12 +198,12 @@ async function withMonitor<T>(
  * (the state is written only when a start completes) or of a partition that
  * ended on its own.
  */
-async function clearLeftover(monitor: Monitor, record: PartitionRecord): Promise<void> {
+export async function clearLeftover(monitor: Monitor, record: PartitionRecord): Promise<void> {
   if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
 }
 
 /** True when the backend saw a partition the state says is running end on its own. */
-async function endedOnItsOwn(
+export async function endedOnItsOwn(
   ctx: LifecycleContext,
   doc: StateDocument,
   record: PartitionRecord,
@@ -206,11 +220,20 @@ export async function stopPartition(ctx: LifecycleContext, name: string): Promis
     if (record.state !== "running") {
       throw new StateError(`partition ${name} is not running (${record.state})`, name);
     }
-    return await withMonitor(ctx, doc!, async (backend) => {
-      const monitor = new RecordingMonitor(backend);
-      await stopSequence(monitor, record);
-      return replace(doc!, { ...record, state: "stopped", monitorCalls: monitor.calls });
-    });
+    return await stopRecord(ctx, doc!, record);
+  });
+}
+
+/** Stops running `record` of `doc` (the part of `stop` after its checks). */
+export async function stopRecord(
+  ctx: LifecycleContext,
+  doc: StateDocument,
+  record: PartitionRecord,
+): Promise<{ doc: StateDocument; result: PartitionRecord }> {
+  return await withMonitor(ctx, doc, async (backend) => {
+    const monitor = new RecordingMonitor(backend);
+    await stopSequence(monitor, record);
+    return replaceRecord(doc, { ...record, state: "stopped", monitorCalls: monitor.calls });
   });
 }
 
@@ -222,18 +245,30 @@ export async function destroyPartition(
   return await ctx.store.update(async (doc) => {
     const record = find(doc, name);
     checkRequested(doc!, ctx.requested, ctx.store.dir);
-    if (record.state === "running") {
-      await withMonitor(ctx, doc!, (monitor) => stopSequence(monitor, record));
-    } else {
-      // Best effort: the remains of a start killed midway, if the monitor is reachable
-      // (a defined partition is destroyed without one).
-      await withMonitor(ctx, doc!, (monitor) => clearLeftover(monitor, record)).catch(() => {});
-    }
-    return {
-      doc: { ...doc!, partitions: doc!.partitions.filter((p) => p.name !== name) },
-      result: record,
-    };
+    return await removeRecord(ctx, doc!, record);
   });
+}
+
+/**
+ * Removes `record` from `doc` (the part of `destroy` after its checks): a running
+ * partition is stopped first; of another, what the monitor may still hold under
+ * its id (a start killed midway) is cleared, best effort — a defined partition is
+ * destroyed without a reachable monitor.
+ */
+export async function removeRecord(
+  ctx: LifecycleContext,
+  doc: StateDocument,
+  record: PartitionRecord,
+): Promise<{ doc: StateDocument; result: PartitionRecord }> {
+  if (record.state === "running") {
+    await withMonitor(ctx, doc, (monitor) => stopSequence(monitor, record));
+  } else {
+    await withMonitor(ctx, doc, (monitor) => clearLeftover(monitor, record)).catch(() => {});
+  }
+  return {
+    doc: { ...doc, partitions: doc.partitions.filter((p) => p.name !== record.name) },
+    result: record,
+  };
 }
 
 /** Turns `autostart` (started when the libvirt daemon starts) on or off. */
@@ -245,7 +280,7 @@ export async function setAutostart(
   return await ctx.store.update((doc) => {
     const record = find(doc, name);
     checkRequested(doc!, ctx.requested, ctx.store.dir);
-    return replace(doc!, { ...record, autostart });
+    return replaceRecord(doc!, { ...record, autostart });
   });
 }
 
@@ -348,7 +383,8 @@ export async function planSpec(
   };
 }
 
-function replace(
+/** `doc` with the partition of `record`'s name replaced by `record` (marked updated now). */
+export function replaceRecord(
   doc: StateDocument,
   record: PartitionRecord,
 ): { doc: StateDocument; result: PartitionRecord } {
