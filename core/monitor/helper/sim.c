@@ -90,8 +90,7 @@ struct vm_sim {
 	size_t reasonlen;
 };
 
-static void say(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, size_t len, const char *fmt, ...)
+void vm_say(char *msg, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	if (!msg || len == 0)
@@ -101,7 +100,7 @@ static void say(char *msg, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define WHY(sim, ...) say((sim)->reason, (sim)->reasonlen, __VA_ARGS__)
+#define WHY(sim, ...) vm_say((sim)->reason, (sim)->reasonlen, __VA_ARGS__)
 
 static int32_t code(const struct vm_sim *sim, enum err e)
 {
@@ -160,7 +159,7 @@ static int too_many(const cJSON *array, int max, const char *what, char *msg, si
 	int n = cJSON_GetArraySize(array); /* 0 for NULL; an object's members count too */
 	if (n <= max)
 		return 0;
-	say(msg, msglen, "%s has %d entries, more than the sim's limit of %d", what, n, max);
+	vm_say(msg, msglen, "%s has %d entries, more than the sim's limit of %d", what, n, max);
 	return -EINVAL;
 }
 
@@ -222,7 +221,7 @@ static int decode_platform(struct vm_sim *sim, char *msg, size_t msglen)
 	const cJSON *arch = cJSON_GetObjectItemCaseSensitive(p, "arch");
 	const cJSON *iface = cJSON_GetObjectItemCaseSensitive(p, "interface");
 	if (!cJSON_IsString(board) || !cJSON_IsString(arch) || !cJSON_IsString(iface)) {
-		say(msg, msglen, "the platform has no board, arch or interface");
+		vm_say(msg, msglen, "the platform has no board, arch or interface");
 		return -EINVAL;
 	}
 	snprintf(sim->board, sizeof sim->board, "%s", board->valuestring);
@@ -233,7 +232,7 @@ static int decode_platform(struct vm_sim *sim, char *msg, size_t msglen)
 	else if (strcmp(arch->valuestring, "riscv") == 0)
 		sim->arch = ARCH_RISCV;
 	else {
-		say(msg, msglen, "the platform's arch '%s' is not armv7, armv8 or riscv",
+		vm_say(msg, msglen, "the platform's arch '%s' is not armv7, armv8 or riscv",
 		    arch->valuestring);
 		return -EINVAL;
 	}
@@ -265,14 +264,14 @@ static int decode_platform(struct vm_sim *sim, char *msg, size_t msglen)
 	for (int i = 0; i < sim->board_res.nmemory; i++) {
 		const struct range *r = &sim->board_res.memory[i];
 		if (r->base < sim->ram_base) {
-			say(msg, msglen, "RAM at 0x%" PRIx64 " is below ramBase", r->base);
+			vm_say(msg, msglen, "RAM at 0x%" PRIx64 " is below ramBase", r->base);
 			return -EINVAL;
 		}
 		if (r->base + r->size > sim->ram_end)
 			sim->ram_end = r->base + r->size;
 	}
 	if (sim->board_res.nmemory == 0) {
-		say(msg, msglen, "the platform has no RAM");
+		vm_say(msg, msglen, "the platform has no RAM");
 		return -EINVAL;
 	}
 	return 0;
@@ -330,13 +329,13 @@ static int load(struct vm_sim *sim, char *msg, size_t msglen)
 	path_of(sim, path, sizeof path, "monitor.json");
 	char *text = read_text(path, &err);
 	if (!text) {
-		say(msg, msglen, "reading %s: %s", path, strerror(err));
+		vm_say(msg, msglen, "reading %s: %s", path, strerror(err));
 		return -err;
 	}
 	cJSON *doc = cJSON_Parse(text);
 	free(text);
 	if (!doc) {
-		say(msg, msglen, "%s is not JSON", path);
+		vm_say(msg, msglen, "%s is not JSON", path);
 		return -EINVAL;
 	}
 	sim->nparts = 0;
@@ -431,7 +430,7 @@ static int save(struct vm_sim *sim, char *msg, size_t msglen)
 	char *text = cJSON_Print(doc);
 	cJSON_Delete(doc);
 	if (!text) {
-		say(msg, msglen, "out of memory writing monitor.json");
+		vm_say(msg, msglen, "out of memory writing monitor.json");
 		return -ENOMEM;
 	}
 	char tmp[4300], path[4200];
@@ -460,7 +459,7 @@ static int save(struct vm_sim *sim, char *msg, size_t msglen)
 	}
 	free(text);
 	if (err) {
-		say(msg, msglen, "writing %s: %s", path, strerror(err));
+		vm_say(msg, msglen, "writing %s: %s", path, strerror(err));
 		return -err;
 	}
 	int dfd = open(sim->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -480,26 +479,26 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 	char path[4200];
 	int err = 0;
 	if (!sim) {
-		say(msg, msglen, "out of memory");
+		vm_say(msg, msglen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
 	sim->lock_fd = sim->memory_fd = -1;
 	if (snprintf(sim->dir, sizeof sim->dir, "%s", state_dir) >= (int)sizeof sim->dir) {
-		say(msg, msglen, "state dir path too long");
+		vm_say(msg, msglen, "state dir path too long");
 		err = ENAMETOOLONG;
 		goto fail;
 	}
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
 		err = errno;
-		say(msg, msglen, "making %s: %s", state_dir, strerror(err));
+		vm_say(msg, msglen, "making %s: %s", state_dir, strerror(err));
 		goto fail;
 	}
 	path_of(sim, path, sizeof path, "monitor.lock");
 	sim->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sim->lock_fd < 0 || flock(sim->lock_fd, LOCK_EX) < 0) {
 		err = errno;
-		say(msg, msglen, "locking %s: %s", path, strerror(err));
+		vm_say(msg, msglen, "locking %s: %s", path, strerror(err));
 		goto fail;
 	}
 	cJSON *given = NULL;
@@ -507,7 +506,7 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 		given = cJSON_Parse(platform_json);
 		if (!cJSON_IsObject(given)) {
 			cJSON_Delete(given);
-			say(msg, msglen, "the platform description is not a JSON object");
+			vm_say(msg, msglen, "the platform description is not a JSON object");
 			err = EINVAL;
 			goto unlock;
 		}
@@ -522,7 +521,7 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 		if (!cJSON_IsObject(stored)) {
 			cJSON_Delete(given);
 			cJSON_Delete(stored);
-			say(msg, msglen, "%s has no platform", path);
+			vm_say(msg, msglen, "%s has no platform", path);
 			err = EINVAL;
 			goto unlock;
 		}
@@ -531,7 +530,7 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 				cJSON_GetObjectItemCaseSensitive(stored, "board"));
 			const char *is = cJSON_GetStringValue(
 				cJSON_GetObjectItemCaseSensitive(given, "board"));
-			say(msg, msglen, "%s was made for %s%s%s, not this board's description", path,
+			vm_say(msg, msglen, "%s was made for %s%s%s, not this board's description", path,
 			    was ? "board " : "another board", was ? was : "",
 			    was && is && strcmp(was, is) == 0 ? " as it was described then" : "");
 			cJSON_Delete(given);
@@ -555,7 +554,7 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 			goto unlock;
 	} else {
 		cJSON_Delete(given);
-		say(msg, msglen, "reading %s: %s", path, strerror(err));
+		vm_say(msg, msglen, "reading %s: %s", path, strerror(err));
 		goto unlock;
 	}
 	path_of(sim, path, sizeof path, "memory.img");
@@ -565,7 +564,7 @@ struct vm_sim *vm_sim_open(const char *state_dir, const char *platform_json, cha
 	if (sim->memory_fd < 0 || fstat(sim->memory_fd, &st) < 0 ||
 	    ((uint64_t)st.st_size < size && ftruncate(sim->memory_fd, (off_t)size) < 0)) {
 		err = errno;
-		say(msg, msglen, "making %s (%" PRIu64 " bytes, sparse): %s", path, size,
+		vm_say(msg, msglen, "making %s (%" PRIu64 " bytes, sparse): %s", path, size,
 		    strerror(err));
 		goto unlock;
 	}
@@ -1251,7 +1250,7 @@ static int begin(struct vm_sim *sim, char *msg, size_t msglen)
 	sim->reasonlen = msglen;
 	if (flock(sim->lock_fd, LOCK_EX) < 0) {
 		int err = errno;
-		say(msg, msglen, "locking monitor.lock: %s", strerror(err));
+		vm_say(msg, msglen, "locking monitor.lock: %s", strerror(err));
 		return -err;
 	}
 	int rc = load(sim, msg, msglen);
@@ -1274,6 +1273,15 @@ static int finish(struct vm_sim *sim, enum err e, int32_t *monitor_code)
 	if (e == OK)
 		return 0;
 	errno = errno_of(sim, *monitor_code);
+	return -1;
+}
+
+/* A request whose reserved field is not 0: EINVAL, no monitor code. */
+static int refuse_reserved(int32_t *monitor_code, char *msg, size_t msglen)
+{
+	vm_say(msg, msglen, "reserved field is not 0");
+	*monitor_code = 0;
+	errno = EINVAL;
 	return -1;
 }
 
@@ -1345,10 +1353,7 @@ int vm_sim_ioctl(struct vm_sim *sim, unsigned long request, void *arg, char *msg
 	case VM_IOC_PARTITION_STATUS: {
 		struct vm_status *s = arg;
 		if (s->reserved) {
-			say(msg, msglen, "reserved field is not 0");
-			s->monitor_code = 0;
-			errno = EINVAL;
-			rc = -1;
+			rc = refuse_reserved(&s->monitor_code, msg, msglen);
 			break;
 		}
 		a[0] = s->id;
@@ -1360,10 +1365,7 @@ int vm_sim_ioctl(struct vm_sim *sim, unsigned long request, void *arg, char *msg
 	case VM_IOC_FEATURES: {
 		struct vm_features *s = arg;
 		if (s->reserved) {
-			say(msg, msglen, "reserved field is not 0");
-			s->monitor_code = 0;
-			errno = EINVAL;
-			rc = -1;
+			rc = refuse_reserved(&s->monitor_code, msg, msglen);
 			break;
 		}
 		a[0] = s->function;
@@ -1376,7 +1378,7 @@ int vm_sim_ioctl(struct vm_sim *sim, unsigned long request, void *arg, char *msg
 		rc = sim_call(sim, arg, &changed);
 		break;
 	default:
-		say(msg, msglen, "unknown request 0x%lx", request);
+		vm_say(msg, msglen, "unknown request 0x%lx", request);
 		errno = ENOTTY;
 		rc = -1;
 	}
@@ -1414,7 +1416,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 					   out + (off_t)done);
 			if (n <= 0) {
 				rc = n < 0 ? -errno : -EIO;
-				say(msg, msglen, "writing memory.img: %s", strerror(-rc));
+				vm_say(msg, msglen, "writing memory.img: %s", strerror(-rc));
 				goto out;
 			}
 			done += (uint64_t)n;
@@ -1437,7 +1439,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 						   out + (off_t)done);
 				if (n <= 0) {
 					rc = n < 0 ? -errno : -EIO;
-					say(msg, msglen, "writing memory.img: %s", strerror(-rc));
+					vm_say(msg, msglen, "writing memory.img: %s", strerror(-rc));
 					break;
 				}
 				done += (uint64_t)n;
@@ -1456,7 +1458,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 			break;
 		if (n <= 0) {
 			rc = n < 0 ? -errno : -EIO;
-			say(msg, msglen, "copying into memory.img: %s",
+			vm_say(msg, msglen, "copying into memory.img: %s",
 			    n < 0 ? strerror(-rc) : "the file is shorter than it was");
 			goto out;
 		}
@@ -1470,7 +1472,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 			ssize_t n = pread(src_fd, chunk, want, (off_t)done);
 			if (n <= 0) {
 				rc = n < 0 ? -errno : -EIO;
-				say(msg, msglen, "reading the file: %s",
+				vm_say(msg, msglen, "reading the file: %s",
 				    n < 0 ? strerror(-rc) : "it is shorter than it was");
 				goto out;
 			}
@@ -1479,7 +1481,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 						   out + (off_t)done + w);
 				if (k <= 0) {
 					rc = k < 0 ? -errno : -EIO;
-					say(msg, msglen, "writing memory.img: %s", strerror(-rc));
+					vm_say(msg, msglen, "writing memory.img: %s", strerror(-rc));
 					goto out;
 				}
 				w += k;

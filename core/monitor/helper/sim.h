@@ -46,4 +46,7 @@ int vm_sim_memory_fd(const struct vm_sim *sim);
 /* The board's RAM base: memory.img's offset 0. */
 uint64_t vm_sim_ram_base(const struct vm_sim *sim);
 
+/* Writes a formatted message into msg (len bytes, NUL-terminated); nothing when msg is NULL. */
+void vm_say(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif /* VMANAGER_MONITOR_SIM_H */

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +32,6 @@ struct handle {
 static struct handle *handles[MAX_HANDLES];
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void say(char *msg, uint32_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, uint32_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!msg || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
 
 uint32_t vmh_abi_version(void)
 {
@@ -59,7 +48,7 @@ static int32_t add(struct handle *h, char *msg, uint32_t msglen)
 			return i;
 		}
 	pthread_mutex_unlock(&handles_lock);
-	say(msg, msglen, "too many open monitor handles (%d)", MAX_HANDLES);
+	vm_say(msg, msglen, "too many open monitor handles (%d)", MAX_HANDLES);
 	return -EMFILE;
 }
 
@@ -72,7 +61,7 @@ int32_t vmh_open_sim(const char *state_dir, const char *platform_json, char *msg
 {
 	struct handle *h = calloc(1, sizeof *h);
 	if (!h) {
-		say(msg, msglen, "out of memory");
+		vm_say(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	h->fd = -1;
@@ -94,14 +83,14 @@ int32_t vmh_open_device(const char *path, char *msg, uint32_t msglen)
 {
 	struct handle *h = calloc(1, sizeof *h);
 	if (!h) {
-		say(msg, msglen, "out of memory");
+		vm_say(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	snprintf(h->path, sizeof h->path, "%s", path);
 	h->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (h->fd < 0) {
 		int err = errno;
-		say(msg, msglen, "opening %s: %s%s", path, strerror(err),
+		vm_say(msg, msglen, "opening %s: %s%s", path, strerror(err),
 		    err == ENOENT ? " (no monitor driver loaded, or no monitor with the vmanager ABI)"
 		    : err == EPERM || err == EACCES ? " (it needs root with CAP_SYS_RAWIO)"
 						    : "");
@@ -112,14 +101,14 @@ int32_t vmh_open_device(const char *path, char *msg, uint32_t msglen)
 	memset(&v, 0, sizeof v);
 	if (ioctl(h->fd, VM_IOC_VERSION, &v) < 0) {
 		int err = errno;
-		say(msg, msglen, "%s: VM_IOC_VERSION: %s (monitor code %" PRId32 ")", path,
+		vm_say(msg, msglen, "%s: VM_IOC_VERSION: %s (monitor code %" PRId32 ")", path,
 		    strerror(err), v.monitor_code);
 		close(h->fd);
 		free(h);
 		return -err;
 	}
 	if (v.monitor_version >> 16 != 1 || v.interface_version >> 16 != 1) {
-		say(msg, msglen,
+		vm_say(msg, msglen,
 		    "%s speaks monitor ABI %" PRIu32 ".%" PRIu32 ", ioctl interface %" PRIu32
 		    ".%" PRIu32 "; this vmanager speaks 1.x",
 		    path, v.monitor_version >> 16, v.monitor_version & 0xFFFF,
@@ -156,7 +145,7 @@ int32_t vmh_request(int32_t i, uint32_t request, void *arg, char *msg, uint32_t 
 {
 	struct handle *h = get(i);
 	if (!h) {
-		say(msg, msglen, "no open monitor handle %" PRId32, i);
+		vm_say(msg, msglen, "no open monitor handle %" PRId32, i);
 		return -EBADF;
 	}
 	if (msg && msglen)
@@ -167,7 +156,7 @@ int32_t vmh_request(int32_t i, uint32_t request, void *arg, char *msg, uint32_t 
 		return 0;
 	int err = errno ? errno : EIO;
 	if (!h->sim || !msg || !msg[0])
-		say(msg, msglen, "%s", strerror(err));
+		vm_say(msg, msglen, "%s", strerror(err));
 	return -err;
 }
 
@@ -203,21 +192,21 @@ static int32_t device_round(struct handle *h, uint32_t id, uint64_t address, con
 	if (ioctl(h->fd, VM_IOC_MAP_WINDOW, &r) < 0) {
 		int err = errno;
 		*code = r.monitor_code;
-		say(msg, msglen, "VM_IOC_MAP_WINDOW 0x%" PRIx64 "+0x%" PRIx64 ": %s", address, len,
+		vm_say(msg, msglen, "VM_IOC_MAP_WINDOW 0x%" PRIx64 "+0x%" PRIx64 ": %s", address, len,
 		    strerror(err));
 		return -err;
 	}
 	uint64_t base = address & ~(page - 1);
 	uint64_t end = (address + len + page - 1) & ~(page - 1);
 	if (end - base > SIZE_MAX) {
-		say(msg, msglen, "0x%" PRIx64 " bytes do not fit this address space", end - base);
+		vm_say(msg, msglen, "0x%" PRIx64 " bytes do not fit this address space", end - base);
 		return -EINVAL;
 	}
 	char *map = mmap(NULL, (size_t)(end - base), PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
 			 (off_t)base);
 	if (map == MAP_FAILED) {
 		int err = errno;
-		say(msg, msglen, "mmap of %s at 0x%" PRIx64 ": %s", h->path, base, strerror(err));
+		vm_say(msg, msglen, "mmap of %s at 0x%" PRIx64 ": %s", h->path, base, strerror(err));
 		return -err;
 	}
 	char *at = map + (address - base);
@@ -229,7 +218,7 @@ static int32_t device_round(struct handle *h, uint32_t id, uint64_t address, con
 			ssize_t n = read(src_fd, at + done, (size_t)(len - done));
 			if (n <= 0) {
 				rc = n < 0 ? -errno : -EIO;
-				say(msg, msglen, "reading the file: %s",
+				vm_say(msg, msglen, "reading the file: %s",
 				    n < 0 ? strerror(-rc) : "it is shorter than it was");
 				break;
 			}
@@ -264,7 +253,7 @@ int32_t vmh_write(int32_t i, uint32_t id, uint64_t address, const void *buf, uin
 		code = &ignored;
 	*code = 0;
 	if (!h) {
-		say(msg, msglen, "no open monitor handle %" PRId32, i);
+		vm_say(msg, msglen, "no open monitor handle %" PRId32, i);
 		return -EBADF;
 	}
 	if (len == 0)
@@ -283,21 +272,21 @@ int32_t vmh_load_file(int32_t i, uint32_t id, uint64_t address, const char *path
 		code = &ignored;
 	*code = 0;
 	if (!h) {
-		say(msg, msglen, "no open monitor handle %" PRId32, i);
+		vm_say(msg, msglen, "no open monitor handle %" PRId32, i);
 		return -EBADF;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int err = errno;
-		say(msg, msglen, "%s: %s", path, strerror(err));
+		vm_say(msg, msglen, "%s: %s", path, strerror(err));
 		if (fd >= 0)
 			close(fd);
 		return -err;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		say(msg, msglen, "%s is not a regular file", path);
+		vm_say(msg, msglen, "%s is not a regular file", path);
 		return -EINVAL;
 	}
 	uint64_t len = (uint64_t)st.st_size;
