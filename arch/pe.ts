@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { KernelImageError } from "../core/boot/types.ts";
 
 /** Size of a COFF section header. */
 const SECTION_HEADER = 40;
@@ -33,4 +34,20 @@ export function peDataEnd(bytes: Uint8Array): number | undefined {
     if (size > 0) end = Math.max(end, pointer + size);
   }
   return end;
+}
+
+/**
+ * Throws {@linkcode KernelImageError} when an EFI-stub kernel is shorter than its
+ * PE/COFF sections say (`what` names the format, e.g. `arm64 Image`).
+ */
+export function checkPeComplete(bytes: Uint8Array, what: string, file: string): void {
+  const end = peDataEnd(bytes);
+  if (end === undefined || bytes.length >= end) return;
+  throw new KernelImageError(
+    `truncated ${what}: ${bytes.length} bytes, ` +
+      (end === Infinity
+        ? "its PE/COFF headers are cut off"
+        : `its PE/COFF sections end at ${end} bytes`),
+    file,
+  );
 }

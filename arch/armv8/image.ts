@@ -14,7 +14,7 @@
  */
 import type { KernelImage } from "../../core/boot/types.ts";
 import { KernelImageError } from "../../core/boot/types.ts";
-import { peDataEnd } from "../pe.ts";
+import { checkPeComplete } from "../pe.ts";
 import { alignUp, formatHex, MiB } from "../../core/units.ts";
 
 /** The magic "ARM\x64" as a little-endian u32 at {@linkcode ARM64_MAGIC_OFFSET}. */
@@ -77,16 +77,7 @@ export function readArm64Image(bytes: Uint8Array, file: string): KernelImage | u
       file,
     );
   }
-  const dataEnd = peDataEnd(bytes);
-  if (dataEnd !== undefined && bytes.length < dataEnd) {
-    throw new KernelImageError(
-      `truncated arm64 Image: ${bytes.length} bytes, ` +
-        (dataEnd === Infinity
-          ? "its PE/COFF headers are cut off"
-          : `its PE/COFF sections end at ${dataEnd} bytes`),
-      file,
-    );
-  }
+  checkPeComplete(bytes, "arm64 Image", file);
   const textOffset = legacy ? ARM64_LEGACY_TEXT_OFFSET : headerTextOffset;
   const imageSize = legacy ? alignUp(bytes.length, 2 * MiB) : headerImageSize;
   const flags = legacy ? 0 : headerFlags;

@@ -16,7 +16,7 @@
  */
 import type { KernelImage } from "../../core/boot/types.ts";
 import { KernelImageError } from "../../core/boot/types.ts";
-import { peDataEnd } from "../pe.ts";
+import { checkPeComplete } from "../pe.ts";
 import { formatHex } from "../../core/units.ts";
 
 /** magic2 "RSC\x05" as a little-endian u32 at 0x38. */
@@ -86,16 +86,7 @@ export function readRiscvImage(bytes: Uint8Array, file: string): KernelImage | u
       file,
     );
   }
-  const dataEnd = peDataEnd(bytes);
-  if (dataEnd !== undefined && bytes.length < dataEnd) {
-    throw new KernelImageError(
-      `truncated RISC-V Image: ${bytes.length} bytes, ` +
-        (dataEnd === Infinity
-          ? "its PE/COFF headers are cut off"
-          : `its PE/COFF sections end at ${dataEnd} bytes`),
-      file,
-    );
-  }
+  checkPeComplete(bytes, "RISC-V Image", file);
   return {
     file,
     format: "riscv-image",

@@ -313,9 +313,9 @@ export async function listPartitions(store: StateStore): Promise<PartitionRecord
 export async function getPartition(
   store: StateStore,
   name: string,
-): Promise<{ record: PartitionRecord; board: Board; backend: string }> {
+): Promise<{ record: PartitionRecord; board: Board; backend: string; doc: StateDocument }> {
   const doc = await store.read();
-  return { record: find(doc, name), board: doc!.board, backend: doc!.backend };
+  return { record: find(doc, name), board: doc!.board, backend: doc!.backend, doc: doc! };
 }
 
 /** The monitor calls starting `record` would make, computed on the dry-run backend. */

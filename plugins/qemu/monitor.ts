@@ -9,19 +9,18 @@
  * @module
  */
 import type { Board, Range } from "../../core/model.ts";
-import type { ArchPlugin } from "../../core/registry/plugin.ts";
+import type { ArchPlugin, RuntimeObservation } from "../../core/registry/plugin.ts";
 import type { MemorySource, Monitor, MonitorPartitionState } from "../../core/monitor/monitor.ts";
 import { MonitorError } from "../../core/errors.ts";
 import { memoryFile, type QemuFiles, qemuFiles } from "./files.ts";
 import { qemuCommand, stubCoreHwid } from "./command.ts";
 import {
-  alive,
   describeStatus,
   exitStatus,
   kill,
   lastLines,
   launch,
-  qemuPid,
+  running,
   type Timeouts,
   waitExit,
 } from "./process.ts";
@@ -81,7 +80,7 @@ export class QemuMonitor implements Monitor {
   async coreStart(id: number, hwid: number, entry: number, context: number): Promise<void> {
     const { board, arch, inner, timeouts } = this.options;
     const files = this.files(id);
-    if (await this.qemuRunning(files)) {
+    if (await running(files)) {
       throw new MonitorError(`partition ${id} already has a QEMU process; stop it first`);
     }
     if (board.arch === "riscv") await this.checkAlone(id);
@@ -112,7 +111,7 @@ export class QemuMonitor implements Monitor {
   /** Ends the partition's QEMU (QMP `quit`, then SIGKILL), then stops it in the inner monitor. */
   async partitionStop(id: number): Promise<void> {
     const files = this.files(id);
-    if (await this.qemuRunning(files)) {
+    if (await running(files)) {
       try {
         await qmpCommand(files.qmp, "quit");
       } catch {
@@ -126,7 +125,7 @@ export class QemuMonitor implements Monitor {
   /** Destroys the partition in the inner monitor and removes its run-time files. */
   async partitionDestroy(id: number): Promise<void> {
     const files = this.files(id);
-    if (await this.qemuRunning(files)) await kill(files);
+    if (await running(files)) await kill(files);
     await this.options.inner.partitionDestroy(id);
     // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
     for (const file of [files.pid, files.exit, files.qmp, files.stub]) {
@@ -153,7 +152,7 @@ export class QemuMonitor implements Monitor {
     try {
       for await (const entry of Deno.readDir(`${this.options.stateDir}/qemu`)) {
         const other = Number(entry.name);
-        if (other !== id && await this.qemuRunning(this.files(other))) others.push(other);
+        if (other !== id && await running(this.files(other))) others.push(other);
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -166,11 +165,6 @@ export class QemuMonitor implements Monitor {
       );
     }
   }
-
-  private async qemuRunning(files: QemuFiles): Promise<boolean> {
-    const pid = await qemuPid(files);
-    return pid !== undefined && await exitStatus(files) === undefined && alive(pid);
-  }
 }
 
 /** What became of partition `id`'s QEMU: running, powered off by its OS, or crashed. */
@@ -178,11 +172,10 @@ export async function observeQemu(
   stateDir: string,
   id: number,
   binary: string,
-): Promise<{ state: "running" | "stopped" | "crashed"; reason?: string; console?: string[] }> {
+): Promise<RuntimeObservation> {
   const files = qemuFiles(stateDir, id);
+  if (await running(files)) return { state: "running" };
   const status = await exitStatus(files);
-  const pid = await qemuPid(files);
-  if (status === undefined && pid !== undefined && alive(pid)) return { state: "running" };
   const console = await lastLines(files.console, 10);
   if (status === 0) return { state: "stopped", reason: "its OS powered off", console };
   return {

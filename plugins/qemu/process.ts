@@ -75,6 +75,13 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** True while QEMU runs: no exit status recorded and its pid alive. */
+export async function running(files: QemuFiles): Promise<boolean> {
+  if (await exitStatus(files) !== undefined) return false;
+  const pid = await qemuPid(files);
+  return pid !== undefined && alive(pid);
+}
+
 /** Describes an exit status the way a shell reports it. */
 export function describeStatus(binary: string, status: number): string {
   return status > 128
@@ -145,10 +152,9 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
 
 /** Kills QEMU (SIGKILL) and waits for it to be gone. */
 export async function kill(files: QemuFiles): Promise<void> {
-  // An exit status means QEMU is gone and its pid may belong to another process now.
-  if (await exitStatus(files) !== undefined) return;
-  const pid = await qemuPid(files);
-  if (pid === undefined || !alive(pid)) return;
+  // With an exit status QEMU is gone and its pid may belong to another process now.
+  if (!(await running(files))) return;
+  const pid = (await qemuPid(files))!;
   try {
     Deno.kill(pid, "SIGKILL");
   } catch {

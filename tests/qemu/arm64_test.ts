@@ -4,8 +4,7 @@
  * their boot core's MPIDR, with exactly their window as memory.
  */
 import assert from "node:assert/strict";
-import { withTempDir } from "../cli/helpers.ts";
-import { createGuest, destroyAll, GUESTS, missing, ok, report, waitForConsole } from "./helpers.ts";
+import { bootTest, createGuest, GUESTS, missing, ok, report, waitForConsole } from "./helpers.ts";
 
 const guest = GUESTS.arm64;
 const why = missing(guest);
@@ -18,28 +17,23 @@ const CASES = [
 ];
 
 for (const c of CASES) {
-  Deno.test({
-    name: `arm64 partition on cores {${c.cores}} with ${c.memory} boots Linux on exactly them`,
-    ignore: why !== undefined,
-    fn: () =>
-      withTempDir(async (state) => {
-        try {
-          await createGuest(state, guest, "p", c.cores, c.memory);
-          await ok(state, "start", "p");
-          const text = await waitForConsole(state, "p", /vmanager-guest: powering off/);
-          const mpidr = c.boot.toString(16).padStart(10, "0");
-          assert.match(text, new RegExp(`Booting Linux on physical CPU 0x${mpidr} `));
-          const r = report(text);
-          assert.equal(r.cpus, c.count);
-          assert.equal(r.online, c.count === 1 ? "0" : `0-${c.count - 1}`);
-          assert.equal(r.memoryKb, c.kib, "the kernel's memory is the window");
-          assert.ok(
-            r.memTotalKb <= c.kib && r.memTotalKb > c.kib - 128 * 1024,
-            `MemTotal ${r.memTotalKb} KiB for a ${c.kib} KiB window`,
-          );
-        } finally {
-          await destroyAll(state);
-        }
-      }),
-  });
+  bootTest(
+    `arm64 partition on cores {${c.cores}} with ${c.memory} boots Linux on exactly them`,
+    why !== undefined,
+    async (state) => {
+      await createGuest(state, guest, "p", c.cores, c.memory);
+      await ok(state, "start", "p");
+      const text = await waitForConsole(state, "p", /vmanager-guest: powering off/);
+      const mpidr = c.boot.toString(16).padStart(10, "0");
+      assert.match(text, new RegExp(`Booting Linux on physical CPU 0x${mpidr} `));
+      const r = report(text);
+      assert.equal(r.cpus, c.count);
+      assert.equal(r.online, c.count === 1 ? "0" : `0-${c.count - 1}`);
+      assert.equal(r.memoryKb, c.kib, "the kernel's memory is the window");
+      assert.ok(
+        r.memTotalKb <= c.kib && r.memTotalKb > c.kib - 128 * 1024,
+        `MemTotal ${r.memTotalKb} KiB for a ${c.kib} KiB window`,
+      );
+    },
+  );
 }

@@ -4,10 +4,9 @@
  * {1,2,3}.
  */
 import assert from "node:assert/strict";
-import { withTempDir } from "../cli/helpers.ts";
 import {
+  bootTest,
   createGuest,
-  destroyAll,
   GUESTS,
   missing,
   ok,
@@ -36,56 +35,45 @@ for (const c of GUESTS_UNDER_TEST) {
   const why = missing(c.guest);
   if (why) console.log(`skipping ${c.guest.board} boots: ${why}`);
   for (const set of CORE_SETS) {
-    Deno.test({
-      name:
-        `${c.guest.board}: a partition on cores {${set.cores}} with ${set.memory} boots Linux on exactly them`,
-      ignore: why !== undefined,
-      fn: () =>
-        withTempDir(async (state) => {
-          try {
-            await createGuest(state, c.guest, "p", set.cores, set.memory);
-            await ok(state, "start", "p");
-            const text = await waitForConsole(state, "p", /vmanager-guest: powering off/);
-            assert.match(text, c.booting(set.boot));
-            const r = report(text);
-            assert.equal(r.cpus, set.count);
-            assert.equal(r.online, set.count === 1 ? "0" : `0-${set.count - 1}`);
-            assert.equal(r.memoryKb, set.kib, "the kernel's memory is the window");
-            // MemTotal: the window less what the kernel keeps (its image, reserved areas), < 128 MiB.
-            assert.ok(
-              r.memTotalKb <= set.kib && r.memTotalKb > set.kib - 128 * 1024,
-              `MemTotal ${r.memTotalKb} KiB for a ${set.kib} KiB window`,
-            );
-            // Its OS powered off: the partition shows as stopped.
-            await waitForState(state, "p", "stopped");
-          } finally {
-            await destroyAll(state);
-          }
-        }),
-    });
+    bootTest(
+      `${c.guest.board}: a partition on cores {${set.cores}} with ${set.memory} boots Linux on exactly them`,
+      why !== undefined,
+      async (state) => {
+        await createGuest(state, c.guest, "p", set.cores, set.memory);
+        await ok(state, "start", "p");
+        const text = await waitForConsole(state, "p", /vmanager-guest: powering off/);
+        assert.match(text, c.booting(set.boot));
+        const r = report(text);
+        assert.equal(r.cpus, set.count);
+        assert.equal(r.online, set.count === 1 ? "0" : `0-${set.count - 1}`);
+        assert.equal(r.memoryKb, set.kib, "the kernel's memory is the window");
+        // MemTotal: the window less what the kernel keeps (its image, reserved areas), < 128 MiB.
+        assert.ok(
+          r.memTotalKb <= set.kib && r.memTotalKb > set.kib - 128 * 1024,
+          `MemTotal ${r.memTotalKb} KiB for a ${set.kib} KiB window`,
+        );
+        // Its OS powered off: the partition shows as stopped.
+        await waitForState(state, "p", "stopped");
+      },
+    );
   }
 }
 
 const riscvWhy = missing(GUESTS.riscv64);
-Deno.test({
-  name: "qemu-virt-riscv64: a second partition cannot run beside the first (one OpenSBI region)",
-  ignore: riscvWhy !== undefined,
-  fn: () =>
-    withTempDir(async (state) => {
-      try {
-        const guest = GUESTS.riscv64;
-        await createGuest(state, guest, "a", "1", "256M", true);
-        await createGuest(state, guest, "b", "2,3", "256M", true);
-        await ok(state, "start", "a");
-        const { vmanctl } = await import("../cli/helpers.ts");
-        const refused = await vmanctl(["--state-dir", state, "start", "b"]);
-        assert.equal(refused.code, 1);
-        assert.match(refused.stderr, /one RISC-V partition at a time/);
-        assert.equal(refused.stderr.trim().split("\n").length, 1);
-        const list = JSON.parse(await ok(state, "--json", "list"));
-        assert.deepEqual(list.map((p: { state: string }) => p.state), ["running", "defined"]);
-      } finally {
-        await destroyAll(state);
-      }
-    }),
-});
+bootTest(
+  "qemu-virt-riscv64: a second partition cannot run beside the first (one OpenSBI region)",
+  riscvWhy !== undefined,
+  async (state) => {
+    const guest = GUESTS.riscv64;
+    await createGuest(state, guest, "a", "1", "256M", true);
+    await createGuest(state, guest, "b", "2,3", "256M", true);
+    await ok(state, "start", "a");
+    const { vmanctl } = await import("../cli/helpers.ts");
+    const refused = await vmanctl(["--state-dir", state, "start", "b"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /one RISC-V partition at a time/);
+    assert.equal(refused.stderr.trim().split("\n").length, 1);
+    const list = JSON.parse(await ok(state, "--json", "list"));
+    assert.deepEqual(list.map((p: { state: string }) => p.state), ["running", "defined"]);
+  },
+);

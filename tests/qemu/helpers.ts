@@ -3,7 +3,7 @@
  * busybox initramfs from scripts/fetch-fixtures.sh), waiting for a guest's
  * console line, and the guest's own report.
  */
-import { hasTool, vmanctl } from "../cli/helpers.ts";
+import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 
 // The qemu backend's monitor calls go to the sim, through the C helper: load it once
@@ -175,4 +175,27 @@ export async function waitForState(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${name} is ${seen}, not ${wanted}, after ${timeoutMs} ms`);
+}
+
+/**
+ * A test that runs in a fresh state dir and destroys every partition there
+ * afterwards, whatever happens (so no QEMU outlives it); ignored when `skip`.
+ */
+export function bootTest(
+  name: string,
+  skip: boolean,
+  fn: (state: string) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: skip,
+    fn: () =>
+      withTempDir(async (state) => {
+        try {
+          await fn(state);
+        } finally {
+          await destroyAll(state);
+        }
+      }),
+  });
 }

@@ -10,6 +10,7 @@ import { SimMonitor } from "../../core/monitor/sim.ts";
 import { MonitorError } from "../../core/errors.ts";
 import { qmpCommand } from "../../plugins/qemu/qmp.ts";
 import {
+  bootTest,
   createGuest,
   destroyAll,
   GUESTS,
@@ -128,81 +129,66 @@ for (
   });
 }
 
-Deno.test({
-  name: "qemu: a killed QEMU shows as crashed with its console; the partition starts again",
-  ignore: why !== undefined,
-  fn: () =>
-    withTempDir(async (state) => {
-      try {
-        await createGuest(state, guest, "p", "1", "256M", true);
-        await ok(state, "start", "p");
-        await waitForConsole(state, "p", /vmanager-guest: staying up/);
-        const [pid] = await qemuPids(state);
-        Deno.kill(pid, "SIGKILL");
-        await waitForState(state, "p", "crashed");
-        const shown = JSON.parse(await ok(state, "--json", "show", "p"));
-        assert.equal(shown.state, "crashed");
-        assert.match(shown.runtime.reason, /killed by signal 9/);
-        assert.ok(shown.runtime.console.some((l: string) => l.includes("staying up")));
-        const text = await ok(state, "show", "p");
-        assert.match(text, /Ended: +qemu-system-aarch64 was killed by signal 9/);
-        await ok(state, "start", "p");
-        await waitForState(state, "p", "running");
-        await waitForConsole(state, "p", /vmanager-guest: staying up/);
-      } finally {
-        await destroyAll(state);
-      }
-    }),
-});
+bootTest(
+  "qemu: a killed QEMU shows as crashed with its console; the partition starts again",
+  why !== undefined,
+  async (state) => {
+    await createGuest(state, guest, "p", "1", "256M", true);
+    await ok(state, "start", "p");
+    await waitForConsole(state, "p", /vmanager-guest: staying up/);
+    const [pid] = await qemuPids(state);
+    Deno.kill(pid, "SIGKILL");
+    await waitForState(state, "p", "crashed");
+    const shown = JSON.parse(await ok(state, "--json", "show", "p"));
+    assert.equal(shown.state, "crashed");
+    assert.match(shown.runtime.reason, /killed by signal 9/);
+    assert.ok(shown.runtime.console.some((l: string) => l.includes("staying up")));
+    const text = await ok(state, "show", "p");
+    assert.match(text, /Ended: +qemu-system-aarch64 was killed by signal 9/);
+    await ok(state, "start", "p");
+    await waitForState(state, "p", "running");
+    await waitForConsole(state, "p", /vmanager-guest: staying up/);
+  },
+);
 
-Deno.test({
-  name: "qemu: console --follow prints until the guest powers off; stop and start again",
-  ignore: why !== undefined,
-  fn: () =>
-    withTempDir(async (state) => {
-      try {
-        await createGuest(state, guest, "p", "2", "256M");
-        await ok(state, "start", "p");
-        const followed = await ok(state, "console", "--follow", "p");
-        assert.match(followed, /Booting Linux on physical CPU 0x0000000002 /);
-        assert.match(followed, /vmanager-guest: powering off/);
-        await waitForState(state, "p", "stopped");
-        await ok(state, "stop", "p");
-        await ok(state, "start", "p");
-        await waitForConsole(state, "p", /vmanager-guest: powering off/);
-      } finally {
-        await destroyAll(state);
-      }
-    }),
-});
+bootTest(
+  "qemu: console --follow prints until the guest powers off; stop and start again",
+  why !== undefined,
+  async (state) => {
+    await createGuest(state, guest, "p", "2", "256M");
+    await ok(state, "start", "p");
+    const followed = await ok(state, "console", "--follow", "p");
+    assert.match(followed, /Booting Linux on physical CPU 0x0000000002 /);
+    assert.match(followed, /vmanager-guest: powering off/);
+    await waitForState(state, "p", "stopped");
+    await ok(state, "stop", "p");
+    await ok(state, "start", "p");
+    await waitForConsole(state, "p", /vmanager-guest: powering off/);
+  },
+);
 
-Deno.test({
-  name: "qemu: what a start killed midway left in the monitor is cleared by the next start",
-  ignore: why !== undefined,
-  fn: () =>
-    withTempDir(async (state) => {
-      try {
-        await createGuest(state, guest, "p", "1", "256M");
-        // A start killed after its first monitor calls: the sim holds partition 1 with
-        // core 1, the state still says defined.
-        const doc = JSON.parse(await Deno.readTextFile(`${state}/state.json`));
-        const sim = new SimMonitor({ stateDir: state, board: doc.board });
-        await sim.partitionCreate(1);
-        await sim.partitionAddCore(1, 1);
-        assert.equal((await sim.table()).length, 1);
-        await ok(state, "start", "p");
-        await waitForConsole(state, "p", /vmanager-guest: powering off/);
-        await waitForState(state, "p", "stopped");
-        await ok(state, "stop", "p");
-        // A leftover of a defined partition goes with its destroy.
-        await sim.partitionCreate(1);
-        await ok(state, "destroy", "p");
-        assert.deepEqual(await sim.table(), []);
-      } finally {
-        await destroyAll(state);
-      }
-    }),
-});
+bootTest(
+  "qemu: what a start killed midway left in the monitor is cleared by the next start",
+  why !== undefined,
+  async (state) => {
+    await createGuest(state, guest, "p", "1", "256M");
+    // A start killed after its first monitor calls: the sim holds partition 1 with
+    // core 1, the state still says defined.
+    const doc = JSON.parse(await Deno.readTextFile(`${state}/state.json`));
+    const sim = new SimMonitor({ stateDir: state, board: doc.board });
+    await sim.partitionCreate(1);
+    await sim.partitionAddCore(1, 1);
+    assert.equal((await sim.table()).length, 1);
+    await ok(state, "start", "p");
+    await waitForConsole(state, "p", /vmanager-guest: powering off/);
+    await waitForState(state, "p", "stopped");
+    await ok(state, "stop", "p");
+    // A leftover of a defined partition goes with its destroy.
+    await sim.partitionCreate(1);
+    await ok(state, "destroy", "p");
+    assert.deepEqual(await sim.table(), []);
+  },
+);
 
 Deno.test("qmp: a QEMU that accepts but never answers is a MonitorError after the timeout", async () => {
   await withTempDir(async (dir) => {

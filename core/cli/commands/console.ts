@@ -6,6 +6,7 @@
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
 import { InputError, StateError } from "../../errors.ts";
+import { observeRecords } from "../../partition/observe.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,8 +45,9 @@ export const consoleCommand: CommandSpec<CliContext> = {
     const running = async () => {
       const doc = await store.read();
       const now = doc?.partitions.find((p) => p.name === name && p.id === record.id);
-      if (!now || now.state !== "running") return false;
-      return plugin.observe ? (await plugin.observe(context, record.id)).state === "running" : true;
+      if (!now) return false;
+      const [seen] = await observeRecords([now], await ctx.observer(doc));
+      return seen.state === "running";
     };
     // Whole lines go out as they complete; a last partial line at the end.
     const decoder = new TextDecoder();

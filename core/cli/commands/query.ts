@@ -86,8 +86,8 @@ export const showCommand: CommandSpec<CliContext> = {
   async run(ctx, input) {
     const { getPartition } = await loadLifecycle();
     const store = await ctx.store();
-    const { record: stored, board, backend } = await getPartition(store, input.args.NAME!);
-    const [record] = await observeRecords([stored], await ctx.observer(await store.read()));
+    const { record: stored, board, backend, doc } = await getPartition(store, input.args.NAME!);
+    const [record] = await observeRecords([stored], await ctx.observer(doc));
     return detail(
       ctx,
       record,
