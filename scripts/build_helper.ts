@@ -9,10 +9,10 @@
  * - `libvmanager_fake_device.so` (host only) — the LD_PRELOAD fake
  *   `/dev/vmanager-monitor` the device backend's tests use.
  *
- * cJSON comes from Debian's source package, fetched once into
- * `~/.cache/vmanager/src` by `core/monitor/helper/fetch_cjson.sh` (or give its
- * directory with CJSON_DIR). Every source is compiled with
- * `-Wall -Wextra -Werror`.
+ * cJSON comes from Debian's source package, fetched once by `scripts/fetch-cjson.sh`
+ * into `${XDG_CACHE_HOME:-~/.cache}/vmanager/src/cjson` (or give a directory holding
+ * `cJSON.c` with CJSON_DIR); the directory is this script's choice, never read back
+ * from the fetch's output. Every source is compiled with `-Wall -Wextra -Werror`.
  *
  * Usage: deno task helper [--target TRIPLE]... [--quiet]
  *
@@ -52,14 +52,26 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
 const host = (await run("gcc", ["-dumpmachine"])).out;
 const triples = requested.length > 0 ? requested : TRIPLES;
 
-let cjson = Deno.env.get("CJSON_DIR");
-if (!cjson) {
-  const fetched = await run("bash", [`${HELPER}/fetch_cjson.sh`]);
-  if (!fetched.ok) {
-    console.error(`helper: cannot get cJSON's source from Debian: ${fetched.out}`);
+/** Where cJSON's source is kept: CJSON_DIR, else the user's cache. */
+function cjsonDir(): string {
+  const given = Deno.env.get("CJSON_DIR");
+  if (given) return given;
+  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`;
+  return `${cache}/vmanager/src/cjson`;
+}
+
+const cjson = cjsonDir();
+if (!Deno.env.get("CJSON_DIR")) {
+  // The fetch says what it resolved on stderr (passed through); the directory is ours.
+  const fetched = await new Deno.Command("bash", {
+    args: [`${ROOT}/scripts/fetch-cjson.sh`, cjson],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!fetched.success) {
+    console.error("helper: cannot get cJSON's source from Debian (the line above says why)");
     Deno.exit(1);
   }
-  cjson = fetched.out.split("\n").at(-1)!;
 }
 
 const LIB = ["vmanager_monitor.c", "sim.c"].map((f) => `${HELPER}/${f}`);

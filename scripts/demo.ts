@@ -11,6 +11,7 @@
 import { runCli } from "../core/cli/app.ts";
 import { processHost } from "../main.ts";
 import { VMANCTL_PERMISSIONS } from "./permissions.ts";
+import { fixturesDir } from "./cache.ts";
 
 const flag = Deno.args.indexOf("--state-dir");
 const stateDir = flag >= 0
@@ -67,8 +68,7 @@ async function vmanctl(args: string[]): Promise<string> {
   return text;
 }
 
-const fixtures = Deno.env.get("VMAN_FIXTURES") ??
-  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const fixtures = fixturesDir();
 const kernel = `${fixtures}/kernels/arm64/Image`;
 const initrd = `${fixtures}/initramfs/arm64.cpio.gz`;
 for (const file of [kernel, initrd]) {

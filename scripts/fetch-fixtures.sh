@@ -1,89 +1,93 @@
 #!/usr/bin/env bash
-# Fetches real Debian kernel packages for tests into a cache outside the
-# repository (VMAN_FIXTURES, default ~/.cache/vmanager/fixtures) and unpacks
-# them: the arm64 kernel (an arm64 Image and ~580 board DTBs) and the armhf
-# armmp kernel (a zImage and ~900 board DTBs) from the system's suite, and the
-# riscv64 kernel (a RISC-V Image with an EFI stub) from forky, which has
-# riscv64 (bookworm has not), through a sources list of its own in the cache.
-# Versions come from the archive's meta packages (linux-image-arm64,
-# linux-image-armmp, linux-image-riscv64), never hard-coded; where the versioned
-# linux-image package ships its kernel in a linux-binary package (forky), that
-# one is fetched. The kernels are then copied to $cache/kernels/: arm64/Image,
-# arm64/Image.gz (gzip -9 -n), armhf/zImage, riscv64/Image.
-# Foreign-architecture downloads use private apt lists, so the system's package
-# state is untouched. A second run with everything present does no network.
+# Fetches real Debian kernel packages for tests into a cache outside the repository
+# (VMAN_FIXTURES, default ${XDG_CACHE_HOME:-~/.cache}/vmanager/fixtures) and unpacks
+# them: the arm64 kernel (an arm64 Image and ~580 board DTBs) and the armhf armmp
+# kernel (a zImage and ~900 board DTBs) from the machine's own suite, and the riscv64
+# kernel (a RISC-V Image with an EFI stub) from trixie, the first Debian release with
+# riscv64 (bookworm has none), through a private sources list whose archive URI is the
+# machine's own mirror's.
+# Versions come from the archive's meta packages (linux-image-arm64, linux-image-armmp,
+# linux-image-riscv64), never hard-coded; where the versioned linux-image package ships
+# its kernel in a linux-binary package, that one is fetched. Each fetch names the
+# package and version it resolved. The kernels are then copied to $cache/kernels/:
+# arm64/Image, arm64/Image.gz (gzip -9 -n), armhf/zImage, riscv64/Image.
+# Foreign-architecture downloads use private apt lists, so the system's package state
+# is untouched. A second run with everything present does no network.
 set -euo pipefail
+SAY_AS=fetch-fixtures
+. "$(dirname "$0")/lib/apt.sh"
 
-cache="${VMAN_FIXTURES:-$HOME/.cache/vmanager/fixtures}"
+cache="${VMAN_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmanager/fixtures}"
 mkdir -p "$cache/debs" "$cache/pkgs" "$cache/kernels"
+# The suite riscv64 comes from (the machine's own suite has none).
+RISCV_SUITE=trixie
 
-# dep PKG PREFIX: the first package PKG depends on whose name starts with PREFIX
-# (uses the calling fetch's apt options "o").
-dep() {
-  apt-cache "${o[@]}" depends "$1" | awk -v p="Depends: $2" 'index($0, p) && !n++ { print $2 }'
+# apt_opts ARCH [SUITE]: sets the array "o", the apt options for ARCH's private lists
+# (and, with SUITE, a sources list of that suite alone on the machine's mirror).
+apt_opts() {
+  local arch=$1 suite=${2:-}
+  mkdir -p "$cache/lists-$arch/partial"
+  o=(-qq "-oAPT::Architecture=$arch" "-oAPT::Architectures=$arch"
+    "-oDir::State::Lists=$cache/lists-$arch" "-oAPT::Sandbox::User=root")
+  if [[ -n "$suite" ]]; then
+    local list="$cache/sources-$arch.list" uri
+    uri=$(archive_uri) || return 1
+    echo "deb [arch=$arch] $uri $suite main" >"$list"
+    o+=("-oDir::Etc::SourceList=$list" "-oDir::Etc::SourceParts=/nonexistent")
+  fi
 }
 
-# resolve META: prints the package holding META's kernel and downloads it into
-# $cache/debs; returns non-zero (printing nothing) when either step fails.
+# dep PKG PREFIX: the first package PKG depends on whose name starts with PREFIX.
+dep() {
+  apt-cache "${o[@]}" depends "$1" 2>/dev/null | awk -v p="Depends: $2" 'index($0, p) && !n++ { print $2 }'
+}
+
+# download PKG ARCH: PKG's candidate into $cache/debs, saying which version; prints PKG.
+download() {
+  local pkg=$1 arch=$2 version
+  version=$(candidate "$pkg" "${o[@]}")
+  [[ -n "$version" ]] || { say "$pkg ($arch): the archive has no candidate version of it"; return 1; }
+  rm -f "$cache/debs/${pkg}"_*"_$arch.deb"
+  (cd "$cache/debs" && apt_run "$pkg $version ($arch): download" apt-get "${o[@]}" download "$pkg=$version") ||
+    return 1
+  say "$arch: fetched $pkg $version"
+}
+
+# resolve META ARCH: prints the package holding META's kernel (the versioned image, or
+# the linux-binary package it depends on) after downloading it.
 resolve() {
-  local pkg bin
-  pkg=$(dep "$1" linux-image-) || return 1
-  [[ -n "$pkg" ]] || return 1
-  bin=$(dep "$pkg" linux-binary-) || return 1
+  local meta=$1 arch=$2 pkg bin
+  pkg=$(dep "$meta" linux-image-)
+  [[ -n "$pkg" ]] || { say "$meta ($arch): the archive's $meta depends on no linux-image package"; return 1; }
+  bin=$(dep "$pkg" linux-binary-)
   [[ -z "$bin" ]] || pkg=$bin
-  rm -f "$cache/debs/${pkg}"_*.deb
-  (cd "$cache/debs" && apt-get "${o[@]}" download "$pkg" >&2) || return 1
+  say "$arch: $meta resolves to $pkg"
+  download "$pkg" "$arch" >&2 || return 1
   echo "$pkg"
 }
 
-fetch() { # ARCH META [SUITE]: with SUITE, from that suite alone through a private sources list
-  local arch=$1 meta=$2 suite=${3:-} lists="$cache/lists-$1" stamp="$cache/$1.done"
+# fetch ARCH META [SUITE]: the kernel package of ARCH, unpacked in $cache/pkgs; prints its name.
+fetch() {
+  local arch=$1 meta=$2 suite=${3:-} stamp="$cache/$1.done" pkg
   if [[ -f "$stamp" && -d "$cache/pkgs/$(cat "$stamp")" ]]; then
-    echo "$(cat "$stamp")"
+    say "$arch: $(cat "$stamp") (cached)"
+    cat "$stamp"
     return
   fi
-  mkdir -p "$lists/partial"
-  local o=(-qq "-oAPT::Architecture=$arch" "-oAPT::Architectures=$arch" "-oDir::State::Lists=$lists"
-    "-oAPT::Sandbox::User=root")
-  local pkg=""
-  if [[ -z "$suite" ]]; then
-    # One index failing (a mirror mid-sync) is not fatal while the meta package resolves.
-    apt-get "${o[@]}" update >&2 || echo "fetch-fixtures: apt-get update for $arch reported errors" >&2
-    pkg=$(dep "$meta" linux-image-)
-    [[ -n "$pkg" ]] || { echo "fetch-fixtures: $meta ($arch) names no kernel package" >&2; exit 1; }
-    pkg=$(resolve "$meta") || { echo "fetch-fixtures: downloading $pkg ($arch) failed" >&2; exit 1; }
-  else
-    local list="$cache/sources-$arch.list"
-    echo "deb [arch=$arch] http://deb.debian.org/debian $suite main" >"$list"
-    o+=("-oDir::Etc::SourceList=$list" "-oDir::Etc::SourceParts=/nonexistent")
-    # The suite is the only source, so a failing index (mid-sync) is fatal: retry once.
-    local attempt
-    for attempt in 1 2; do
-      if apt-get "${o[@]}" update >&2 && pkg=$(resolve "$meta"); then
-        break
-      fi
-      pkg=""
-      if [[ $attempt == 1 ]]; then
-        echo "fetch-fixtures: $suite's $arch index failed (mid-sync?); retrying in 20 s" >&2
-        sleep 20
-      fi
-    done
-    if [[ -z "$pkg" ]]; then
-      echo "fetch-fixtures: Debian $suite's $arch index is unusable, probably mid-sync:" \
-        "apt-get update or resolving/downloading $meta's kernel failed twice; try again later" >&2
-      exit 1
-    fi
-  fi
+  apt_opts "$arch" "$suite" || return 1
+  apt_run "apt-get update for $arch${suite:+ ($suite)}" apt-get "${o[@]}" update || return 1
+  pkg=$(resolve "$meta" "$arch") || return 1
   rm -rf "$cache/pkgs/$pkg"
-  dpkg-deb -x "$cache/debs/${pkg}"_*.deb "$cache/pkgs/$pkg"
+  dpkg-deb -x "$cache/debs/${pkg}"_*"_$arch.deb" "$cache/pkgs/$pkg"
   echo "$pkg" >"$stamp"
   echo "$pkg"
 }
 
-# vmlinuz PKG: the kernel file in an unpacked package (boot/vmlinuz-* or
-# usr/lib/modules/*/vmlinuz).
+# vmlinuz PKG: the kernel file in an unpacked package (boot/vmlinuz-*, boot/vmlinux-*
+# — trixie's riscv64 names its EFI-stub Image so — or usr/lib/modules/*/vmlinuz).
 vmlinuz() {
-  find "$cache/pkgs/$1" -type f \( -path '*/boot/vmlinuz-*' -o -path '*/usr/lib/modules/*/vmlinuz' \) |
+  find "$cache/pkgs/$1" -type f \( -path '*/boot/vmlinuz-*' -o -path '*/boot/vmlinux-*' \
+    -o -path '*/usr/lib/modules/*/vmlinuz' \) |
     sort | sed -n 1p
 }
 
@@ -100,30 +104,18 @@ place() {
   if cmp -s "$dest.tmp" "$dest"; then rm -f "$dest.tmp"; else mv "$dest.tmp" "$dest"; fi
 }
 
-for spec in arm64:linux-image-arm64: armhf:linux-image-armmp: riscv64:linux-image-riscv64:forky; do
+for spec in arm64:linux-image-arm64: armhf:linux-image-armmp: "riscv64:linux-image-riscv64:$RISCV_SUITE"; do
   IFS=: read -r arch meta suite <<<"$spec"
-  if ! pkg=$(fetch "$arch" "$meta" "$suite"); then
-    # riscv64 comes from a suite outside the machine's own (forky): when that
-    # mirror is unusable, its tests skip with a printed reason instead of failing
-    # the whole set-up.
-    [[ -n "$suite" ]] || exit 1
-    echo "fetch-fixtures: WARNING: no $arch kernel from $suite now; the tests that need it will skip" >&2
-    continue
-  fi
+  pkg=$(fetch "$arch" "$meta" "$suite") || { say "no $arch kernel: the line above says why"; exit 1; }
   count=$(find "$cache/pkgs/$pkg" -name '*.dtb' | wc -l)
-  if [[ $count -gt 0 ]]; then
-    echo "fetch-fixtures: $arch $pkg: $count DTBs in $cache/pkgs/$pkg"
-  else
-    echo "fetch-fixtures: $arch $pkg: kernel only (no DTBs) in $cache/pkgs/$pkg"
-  fi
   src=$(vmlinuz "$pkg")
-  [[ -n "$src" ]] || { echo "fetch-fixtures: no vmlinuz in $cache/pkgs/$pkg" >&2; exit 1; }
+  [[ -n "$src" ]] || { say "no vmlinuz in $cache/pkgs/$pkg"; exit 1; }
   case $arch in
     armhf) name=zImage ;;
     *) name=Image ;;
   esac
   place "$src" "$cache/kernels/$arch/$name"
-  echo "fetch-fixtures: kernel $cache/kernels/$arch/$name ($(stat -c %s "$cache/kernels/$arch/$name") bytes, from $pkg)"
+  say "$arch: kernel $cache/kernels/$arch/$name ($(stat -c %s "$cache/kernels/$arch/$name") bytes), $count board DTBs, from $pkg"
 done
 
 image="$cache/kernels/arm64/Image"
@@ -131,67 +123,37 @@ if [[ ! -f "$image.gz" || "$image" -nt "$image.gz" ]]; then
   gzip -9 -n -c "$image" >"$image.gz.tmp"
   mv "$image.gz.tmp" "$image.gz"
 fi
-echo "fetch-fixtures: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm64/Image)"
+say "arm64: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm64/Image)"
 
 # Initramfs per architecture: busybox-static from the same suite as the kernel
-# (version resolved by apt, never hard-coded) and an /init that prints the
-# online CPUs and MemTotal on the console, then powers off — or, with
-# `vmanager.stay` on the kernel command line, stays up. Written to
-# $cache/initramfs/<arch>.cpio.gz; rebuilt only when busybox or /init changes.
-INIT_SCRIPT='#!/bin/busybox sh
-# Lines go through /dev/kmsg: the kernel writes them to the console at once, so
-# they are out before a power-off (a tty write may still sit in the UART FIFO).
-say() { echo "vmanager-guest: $*" >/dev/kmsg; }
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-online=$(cat /sys/devices/system/cpu/online)
-cpus=$(grep -c "^processor" /proc/cpuinfo)
-mem=$(awk "/^MemTotal:/ { print \$2 }" /proc/meminfo)
-say "up cpus=$cpus online=$online memtotal_kb=$mem"
-case " $(cat /proc/cmdline) " in
-  *" vmanager.stay "*)
-    say "staying up"
-    while :; do sleep 3600; done ;;
-esac
-say "powering off"
-poweroff -f
-'
+# (version resolved by apt, never hard-coded) and tests/fixtures/guest/init as /init.
+# Written to $cache/initramfs/<arch>.cpio.gz; rebuilt only when busybox or /init changes.
+INIT_FILE="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/guest/init"
 mkdir -p "$cache/initramfs"
-for spec in arm64: armhf: riscv64:forky; do
+for spec in arm64: armhf: "riscv64:$RISCV_SUITE"; do
   IFS=: read -r arch suite <<<"$spec"
-  o=(-qq "-oAPT::Architecture=$arch" "-oAPT::Architectures=$arch" "-oDir::State::Lists=$cache/lists-$arch"
-    "-oAPT::Sandbox::User=root")
-  if [[ -n "$suite" ]]; then
-    [[ -f "$cache/sources-$arch.list" ]] || continue # no kernel from that suite either (warned above)
-    o+=("-oDir::Etc::SourceList=$cache/sources-$arch.list" "-oDir::Etc::SourceParts=/nonexistent")
-  fi
+  apt_opts "$arch" "$suite"
   out="$cache/initramfs/$arch.cpio.gz"
-  version=$(apt-cache "${o[@]}" policy busybox-static | awk '/Candidate:/ { print $2 }')
-  if [[ -z "$version" || "$version" == "(none)" ]]; then
-    echo "fetch-fixtures: WARNING: no busybox-static for $arch; the boot tests that need it will skip" >&2
-    continue
-  fi
-  stamp="$version $(printf '%s' "$INIT_SCRIPT" | sha256sum | cut -c1-16)"
+  version=$(candidate busybox-static "${o[@]}")
+  [[ -n "$version" ]] || { say "busybox-static ($arch): the archive has no candidate version of it"; exit 1; }
+  stamp="$version $(sha256sum <"$INIT_FILE" | cut -c1-16)"
   if [[ -f "$out" && "$(cat "$out.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    echo "fetch-fixtures: initramfs $out (busybox $version, cached)"
+    say "$arch: initramfs $out (busybox-static $version, cached)"
     continue
   fi
-  rm -f "$cache/debs/busybox-static"_*"_$arch.deb"
-  (cd "$cache/debs" && apt-get "${o[@]}" download "busybox-static=$version" >&2)
+  download busybox-static "$arch" || exit 1
   root=$(mktemp -d)
   dpkg-deb -x "$cache/debs/busybox-static"_*"_$arch.deb" "$root/pkg"
   mkdir -p "$root/fs/bin" "$root/fs/proc" "$root/fs/sys" "$root/fs/dev"
   # bin/busybox, or usr/bin/busybox in suites after the /usr merge.
   bb=$(find "$root/pkg" -type f -name busybox -path '*bin/busybox' | sed -n 1p)
-  [[ -n "$bb" ]] || { echo "fetch-fixtures: no busybox in busybox-static ($arch)" >&2; exit 1; }
+  [[ -n "$bb" ]] || { say "no busybox in busybox-static ($arch)"; exit 1; }
   cp "$bb" "$root/fs/bin/busybox"
-  printf '%s' "$INIT_SCRIPT" >"$root/fs/init"
+  cp "$INIT_FILE" "$root/fs/init"
   chmod 755 "$root/fs/init" "$root/fs/bin/busybox"
   (cd "$root/fs" && find . | sort | cpio --quiet -o -H newc -R 0:0 | gzip -9 -n >"$out.tmp")
   rm -rf "$root"
   mv "$out.tmp" "$out"
   echo "$stamp" >"$out.stamp"
-  echo "fetch-fixtures: initramfs $out (busybox $version, $(stat -c %s "$out") bytes)"
+  say "$arch: initramfs $out (busybox-static $version, $(stat -c %s "$out") bytes)"
 done

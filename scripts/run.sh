@@ -14,7 +14,9 @@ case "$task" in
     exit 2
     ;;
 esac
+setup_start=$SECONDS
 bash scripts/setup.sh
+echo "run.sh: set-up took $((SECONDS - setup_start)) s" >&2
 case "$task" in
   demo) exec deno task demo ;;
   test) exec bash scripts/test.sh ;;

@@ -11,14 +11,17 @@ DENO_VERSION="2.9.6"
 # the cross gcc for the C helper, qemu-user to run its tests; cpio for the initramfs;
 # python3-libvirt (a real libvirt client) and libvirt-daemon (libvirtd's test driver, the
 # benchmark peer); dpkg-dev to unpack Debian source packages; procps (ps) for the libvirt
-# daemon's memory in its soak.
+# daemon's memory in its soak; ipxe-qemu, the NIC ROMs QEMU's virt machines load unless
+# given -nic none (QEMU DTB dumps as docs/devicetree.md shows them); tmux, in which the
+# console tests type into a partition's console as a person would.
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
   binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
   gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross
-  cpio python3-libvirt libvirt-daemon dpkg-dev procps)
+  cpio python3-libvirt libvirt-daemon dpkg-dev procps ipxe-qemu tmux)
 
-say() { printf 'setup: %s\n' "$*" >&2; }
+SAY_AS=setup
+. "$(dirname "$0")/lib/apt.sh"
 
 if ! command -v deno >/dev/null 2>&1 || [[ "$(deno --version | head -1)" != "deno ${DENO_VERSION} "* ]]; then
   command -v npm >/dev/null 2>&1 || { say "npm is needed to install Deno (install Node.js first)"; exit 1; }
@@ -36,8 +39,10 @@ done
 if ((${#missing[@]} > 0)); then
   if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
     say "installing Debian packages: ${missing[*]}"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    apt_run "apt-get update" apt-get -qq update || exit 1
+    export DEBIAN_FRONTEND=noninteractive
+    apt_run "apt-get install ${missing[*]}" \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || exit 1
   else
     say "missing Debian packages (install them as root): ${missing[*]}"
   fi
@@ -53,6 +58,7 @@ fi
 
 # Fetch the npm dependencies pinned in deno.json (and esbuild for `deno bundle`).
 cd "$(dirname "$0")/.."
+say "npm dependencies of deno.json (into ${DENO_DIR:-the default Deno cache})"
 deno install --quiet >&2 || deno cache --quiet main.ts >&2
 
 # Real Debian kernels and board DTBs for the tests, cached outside the repository.

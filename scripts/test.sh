@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+start=$SECONDS
 deno task test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
@@ -20,5 +21,6 @@ ignored=$(sed -E -n 's/.*\| ([0-9]+) ignored.*/\1/p' <<<"$summary")
 if [[ -n "$ignored" && "$ignored" != "0" ]]; then
   echo "scripts/test.sh: ${ignored} tests skipped (not counted as passed); their reasons are above" >&2
 fi
+echo "scripts/test.sh: the tests took $((SECONDS - start)) s" >&2
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -7,12 +7,12 @@
  * Usage: deno task bench --only boot [--runs N]   (default 5 boots each)
  */
 import { VMANCTL_PERMISSIONS } from "../permissions.ts";
+import { fixturesDir } from "../cache.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const runsFlag = Deno.args.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Math.min(Number(Deno.args[runsFlag + 1]), 20) : 5;
-const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
-  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const FIXTURES = fixturesDir();
 const MARKER = "vmanager-guest: up";
 
 const GUESTS = [

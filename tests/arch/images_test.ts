@@ -1,7 +1,7 @@
 /**
  * Kernel image readers on Debian's real kernels — the arm64 Image (and a gzip of
  * it), the armhf zImage, the riscv64 Image from `scripts/fetch-fixtures.sh` under
- * `${VMAN_FIXTURES:-$HOME/.cache/vmanager/fixtures}/kernels/` — and on ELF files
+ * `<fixtures>/kernels/` (scripts/cache.ts) — and on ELF files
  * made with the cross binutils. Header fields are checked against the raw bytes
  * read here independently and against `file -b`. Tests whose inputs or tools are
  * missing are skipped, with the reason printed.
@@ -15,6 +15,7 @@ import { readArm64Image } from "../../arch/armv8/image.ts";
 import { readZImage } from "../../arch/armv7/zimage.ts";
 import { readRiscvImage } from "../../arch/riscv/image.ts";
 import { elfKernel, EM_AARCH64, EM_ARM, EM_RISCV, readElf } from "../../arch/elf.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 const READERS: KernelReader[] = [
   { arch: "armv7", read: (b, f) => readZImage(b, f) ?? elfKernel(b, f, "armv7", EM_ARM) },
@@ -23,8 +24,7 @@ const READERS: KernelReader[] = [
 ];
 const ARCHES: ArchName[] = ["armv7", "armv8", "riscv"];
 
-const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
-  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const FIXTURES = fixturesDir();
 const KERNELS = `${FIXTURES}/kernels`;
 const ARM64 = `${KERNELS}/arm64/Image`;
 const ARM64_GZ = `${KERNELS}/arm64/Image.gz`;

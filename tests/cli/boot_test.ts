@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { vmanctl, withTempDir } from "./helpers.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 type Json = Record<string, unknown>;
 interface Region {
@@ -13,9 +14,7 @@ interface Region {
   size: number;
 }
 
-const KERNELS = `${
-  Deno.env.get("VMAN_FIXTURES") ?? `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`
-}/kernels`;
+const KERNELS = `${fixturesDir()}/kernels`;
 const exists = (path: string) => {
   try {
     return Deno.statSync(path).isFile;

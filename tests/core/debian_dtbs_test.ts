@@ -13,8 +13,9 @@ import { armv7 } from "../../arch/armv7/mod.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 import { riscv } from "../../arch/riscv/mod.ts";
 import { hasTool } from "../cli/helpers.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
-const CACHE = Deno.env.get("VMAN_FIXTURES") ?? `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const CACHE = fixturesDir();
 
 async function findDtbs(dir: string, out: string[] = []): Promise<string[]> {
   try {

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { hasTool, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
-const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
-  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+const FIXTURES = fixturesDir();
 const KERNEL = `${FIXTURES}/kernels/arm64/Image`;
 const INITRD = `${FIXTURES}/initramfs/arm64.cpio.gz`;
 

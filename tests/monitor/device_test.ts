@@ -10,13 +10,12 @@ import { ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { loadBoards } from "./boards.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { SimMonitor } from "../../core/monitor/sim.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 loadHelper();
 const boards = await loadBoards();
 const FAKE = `${ROOT}/core/monitor/helper/build/x86_64-linux-gnu/libvmanager_fake_device.so`;
-const KERNEL = `${
-  Deno.env.get("VMAN_FIXTURES") ?? `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`
-}/kernels/arm64/Image`;
+const KERNEL = `${fixturesDir()}/kernels/arm64/Image`;
 const haveKernel = (() => {
   try {
     return Deno.statSync(KERNEL).isFile;

@@ -9,14 +9,13 @@ import assert from "node:assert/strict";
 import { vmanctl, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import type { SimPartition } from "../../core/monitor/sim.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 // The helper stays loaded for the process (as in vmanctl): load it before the tests,
 // so that the resource sanitizer does not count it against the first test.
 loadHelper();
 
-const KERNELS = `${
-  Deno.env.get("VMAN_FIXTURES") ?? `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`
-}/kernels`;
+const KERNELS = `${fixturesDir()}/kernels`;
 const exists = (path: string) => {
   try {
     return Deno.statSync(path).isFile;

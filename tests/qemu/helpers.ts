@@ -5,14 +5,14 @@
  */
 import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 // The qemu backend's monitor calls go to the sim, through the C helper: load it once
 // per process, before the tests (the resource sanitizer counts a library load).
 loadHelper();
 
 /** The fixtures cache. */
-export const FIXTURES = Deno.env.get("VMAN_FIXTURES") ??
-  `${Deno.env.get("HOME")}/.cache/vmanager/fixtures`;
+export const FIXTURES = fixturesDir();
 
 /** One architecture's boot fixtures and console. */
 export interface Guest {
