@@ -52,7 +52,32 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     dryRunMonitor(),
     sim,
     deviceMonitor(),
-    qemuMonitor({ inner: (context) => sim.create(context) }),
+    qemuMonitor({
+      inner: (context) => sim.create(context),
+      broker: selfCommand(CONSOLE_BROKER_COMMAND),
+    }),
+  ];
+}
+
+/** The hidden command that makes this process a console broker (plugins/qemu). */
+const CONSOLE_BROKER_COMMAND = "__console-broker";
+
+/**
+ * How to run this program again with `command`: the compiled binary itself, else
+ * Deno on this module (main.ts, or the bundle that carries it) with the broker's
+ * permissions (it reads and writes its console files and sockets).
+ */
+function selfCommand(command: string): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), command];
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--no-prompt",
+    import.meta.url,
+    command,
   ];
 }
 
@@ -68,6 +93,17 @@ export const processHost: CliHost = {
   io: {
     out: (text) => writeAll(Deno.stdout, text + "\n"),
     err: (text) => writeAll(Deno.stderr, text + "\n"),
+    terminal: {
+      isTerminal: () => Deno.stdin.isTerminal(),
+      setRaw: (on) => Deno.stdin.setRaw(on),
+      get input() {
+        return Deno.stdin.readable;
+      },
+      write: async (bytes) => {
+        let done = 0;
+        while (done < bytes.length) done += await Deno.stdout.write(bytes.subarray(done));
+      },
+    },
   },
   env: (name) => Deno.env.get(name),
   builtins: builtinPlugins,
@@ -83,5 +119,9 @@ function writeAll(stream: typeof Deno.stdout, text: string): void {
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === CONSOLE_BROKER_COMMAND) {
+    const { brokerMain } = await import("./plugins/qemu/console_broker.ts");
+    Deno.exit(await brokerMain(Deno.args.slice(1)));
+  }
   Deno.exit(await runCli(Deno.args, processHost));
 }

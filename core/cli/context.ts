@@ -22,6 +22,20 @@ export interface Io {
   out(text: string): void;
   /** Standard error (a newline is added). */
   err(text: string): void;
+  /** The terminal, for commands that talk to it in bytes (`console`); a real process has it. */
+  terminal?: Terminal;
+}
+
+/** Standard input and output as bytes, and the terminal's mode. */
+export interface Terminal {
+  /** Whether standard input is a terminal. */
+  isTerminal(): boolean;
+  /** Turns the terminal's raw mode on or off (standard input must be a terminal). */
+  setRaw(on: boolean): void;
+  /** Standard input. */
+  readonly input: ReadableStream<Uint8Array>;
+  /** Writes bytes to standard output. */
+  write(bytes: Uint8Array): Promise<void>;
 }
 
 /** What the composition root hands the CLI. */

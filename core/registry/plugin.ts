@@ -17,6 +17,7 @@ import type { Allocation, ArchName, Board } from "../model.ts";
 import type { FdtTree } from "../devicetree/tree.ts";
 import type { BootPlan, KernelImage, PlanInput } from "../boot/types.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
+import type { ConsoleOpenOptions, ConsoleSession } from "../monitor/console.ts";
 
 /** The plugin API version this vmanager speaks. A plugin must declare the same. */
 export const PLUGIN_API_VERSION = 1;
@@ -123,8 +124,21 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
    * cheap: `list` and `show` call it for every running partition.
    */
   observe?(context: MonitorContext, id: number): Promise<RuntimeObservation>;
-  /** The file a partition's console is captured in, for backends that capture it. */
-  consoleLog?(context: MonitorContext, id: number): string;
+  /**
+   * The files a partition's console is captured in, oldest first (a rotated
+   * capture is several), for backends that capture it.
+   */
+  consoleLog?(context: MonitorContext, id: number): string[];
+  /**
+   * Opens a session on a running partition's console. Throws a `ConsoleBusyError`
+   * when another session writes and `force` is not set, a `StateError` when the
+   * partition has no console now (not running).
+   */
+  openConsole?(
+    context: MonitorContext,
+    id: number,
+    options: ConsoleOpenOptions,
+  ): Promise<ConsoleSession>;
   /**
    * Why this backend cannot run partitions on `board` (one line), or undefined.
    * Asked when a state dir is set up, so that `create` refuses (exit 2) rather

@@ -1,8 +1,8 @@
 /**
  * The QEMU command line of one partition: the board's machine (as its board
  * description names it), the board's memory file as the machine's RAM, the
- * partition's console into a file, a QMP socket, and the monitor stub on the
- * stub core.
+ * partition's console on a UNIX socket QEMU listens on (the console broker is its
+ * client), a QMP socket, and the monitor stub on the stub core.
  *
  * - Arm (`virt`, no firmware): QEMU emulates PSCI over HVC and keeps every core
  *   but core 0 powered off. A `loader` device puts the stub into the management
@@ -84,8 +84,10 @@ export function qemuCommand(
     "none",
     "-nic",
     "none",
+    "-chardev",
+    `socket,id=console,path=${qemuValue(files.serial)},server=on,wait=off`,
     "-serial",
-    `file:${qemuValue(files.console)}`,
+    "chardev:console",
     "-qmp",
     `unix:${qemuValue(files.qmp)},server=on,wait=off`,
     "-pidfile",

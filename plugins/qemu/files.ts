@@ -1,7 +1,8 @@
 /**
  * Where the `qemu` backend keeps a partition's run-time files in the state dir:
  * `qemu/<id>/` holds the QEMU process's pid, its exit status, its QMP socket, the
- * monitor stub it runs, its own messages and the partition's console.
+ * monitor stub it runs, its own messages, the partition's console (QEMU's serial
+ * socket, the console broker's socket and the capture).
  *
  * @module
  */
@@ -19,8 +20,14 @@ export interface QemuFiles {
   stub: string;
   /** QEMU's own stdout and stderr. */
   messages: string;
-  /** The partition's console (its first UART). */
+  /** The capture of the partition's console (its first UART), rotated into `console.log.1`. */
   console: string;
+  /** QEMU's serial character device: a UNIX socket QEMU listens on, the broker's only client. */
+  serial: string;
+  /** The console broker's socket, where vmanager's console sessions connect. */
+  consoleSocket: string;
+  /** The console broker's own messages. */
+  brokerMessages: string;
 }
 
 /** The files of partition `id` under `stateDir`. */
@@ -34,6 +41,9 @@ export function qemuFiles(stateDir: string, id: number): QemuFiles {
     stub: `${dir}/stub.bin`,
     messages: `${dir}/qemu.log`,
     console: `${dir}/console.log`,
+    serial: `${dir}/serial.sock`,
+    consoleSocket: `${dir}/console.sock`,
+    brokerMessages: `${dir}/broker.log`,
   };
 }
 

@@ -5,15 +5,18 @@
  * the loading of images go to the inner monitor (the `sim` on the same state
  * dir); starting a partition launches the board's QEMU machine, in which the
  * arch's monitor stub on core 0 starts the partition's boot core through PSCI
- * CPU_ON (Arm) or SBI HSM hart_start (RISC-V). The partition's console is
- * captured in `<state-dir>/qemu/<id>/console.log`.
+ * CPU_ON (Arm) or SBI HSM hart_start (RISC-V). The partition's console is a
+ * UNIX socket QEMU serves; a console broker process per partition captures it
+ * (`<state-dir>/qemu/<id>/console.log`, rotated) and serves sessions on
+ * `console.sock` (one writer, any readers).
  *
  * @example
  * ```ts
  * import { qemuMonitor } from "./mod.ts";
  * import { simMonitor } from "../../core/monitor/sim.ts";
  * const sim = simMonitor();
- * registry.register(qemuMonitor({ inner: (context) => sim.create(context) }), "built-in");
+ * const broker = [Deno.execPath(), "run", "-A", "main.ts", "__console-broker"];
+ * registry.register(qemuMonitor({ inner: (context) => sim.create(context), broker }), "built-in");
  * ```
  * @module
  */
@@ -26,6 +29,11 @@ import { MonitorError } from "../../core/errors.ts";
 import { qemuFiles } from "./files.ts";
 import { observeQemu, QemuMonitor } from "./monitor.ts";
 import type { Timeouts } from "./process.ts";
+import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
+import { consoleLogFiles, DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
+import { openBrokerConsole } from "./console_client.ts";
+
+export { DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
 
 export { QemuMonitor } from "./monitor.ts";
 export { memoryFile, type QemuFiles, qemuFiles } from "./files.ts";
@@ -37,6 +45,14 @@ export interface QemuOptions {
   inner: (context: MonitorContext) => Monitor;
   /** Time limits in milliseconds: QEMU up (default 15 000), QEMU down after `quit` (5 000). */
   timeouts?: Partial<Timeouts>;
+  /**
+   * The command that runs a console broker (`console_broker.ts`'s `brokerMain`):
+   * this program with its hidden `__console-broker` command; the composition root
+   * knows how this program is run.
+   */
+  broker: readonly string[];
+  /** The size of one console capture file (default {@linkcode DEFAULT_CONSOLE_LOG_LIMIT}). */
+  consoleLogLimit?: number;
 }
 
 /** Makes the `qemu` monitor plugin. */
@@ -60,6 +76,8 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
         inner: options.inner(context),
         arch: context.arch,
         timeouts,
+        broker: options.broker,
+        consoleLogLimit: options.consoleLogLimit ?? DEFAULT_CONSOLE_LOG_LIMIT,
       });
     },
     checkBoard(board: Board): string | undefined {
@@ -72,8 +90,16 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
     observe(context: MonitorContext, id: number): Promise<RuntimeObservation> {
       return observeQemu(context.stateDir, id, context.board.qemu?.binary ?? "qemu");
     },
-    consoleLog(context: MonitorContext, id: number): string {
-      return qemuFiles(context.stateDir, id).console;
+    consoleLog(context: MonitorContext, id: number): string[] {
+      return consoleLogFiles(qemuFiles(context.stateDir, id).console);
+    },
+    openConsole(
+      context: MonitorContext,
+      id: number,
+      open: ConsoleOpenOptions,
+    ): Promise<ConsoleSession> {
+      const name = open.name ?? `id ${id}`;
+      return openBrokerConsole(qemuFiles(context.stateDir, id).consoleSocket, name, open);
     },
   };
 }

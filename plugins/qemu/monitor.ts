@@ -20,11 +20,13 @@ import {
   kill,
   lastLines,
   launch,
+  launchBroker,
   running,
   type Timeouts,
   waitExit,
 } from "./process.ts";
 import { qmpCommand } from "./qmp.ts";
+import { consoleLogFiles } from "./console_log.ts";
 
 /** What a `QemuMonitor` needs. */
 export interface QemuMonitorOptions {
@@ -38,6 +40,10 @@ export interface QemuMonitorOptions {
   arch: ArchPlugin;
   /** Start and stop time limits. */
   timeouts: Timeouts;
+  /** The command that runs a console broker (`vmanctl __console-broker`). */
+  broker: readonly string[];
+  /** The size of one console capture file. */
+  consoleLogLimit: number;
 }
 
 /** The `qemu` backend's monitor. */
@@ -97,9 +103,10 @@ export class QemuMonitor implements Monitor {
         context,
       });
       await Deno.writeFile(files.stub, stub);
-      await Deno.writeFile(files.console, new Uint8Array());
+      for (const old of consoleLogFiles(files.console)) await Deno.remove(old).catch(() => {});
       const { binary, args } = qemuCommand(board, id, files, memoryFile(this.options.stateDir));
       await launch(files, binary, args, timeouts);
+      await launchBroker(files, this.options.broker, this.options.consoleLogLimit, timeouts.start);
       await qmpCommand(files.qmp, "cont");
     } catch (error) {
       await kill(files);
@@ -128,7 +135,7 @@ export class QemuMonitor implements Monitor {
     if (await running(files)) await kill(files);
     await this.options.inner.partitionDestroy(id);
     // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
-    for (const file of [files.pid, files.exit, files.qmp, files.stub]) {
+    for (const file of [files.pid, files.exit, files.qmp, files.stub, files.serial]) {
       await Deno.remove(file).catch(() => {});
     }
   }

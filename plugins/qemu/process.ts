@@ -133,6 +133,55 @@ export async function launch(
   throw new MonitorError(`${binary} did not come up within ${timeouts.start} ms; killed it`);
 }
 
+/**
+ * Launches the console broker detached (`command` plus its arguments: QEMU's serial
+ * socket, the broker's socket, the capture and its limit) and waits until it serves
+ * its socket, so that nothing the partition prints after `cont` is lost. Throws a
+ * `MonitorError` with the broker's last message when it does not come up in time.
+ */
+export async function launchBroker(
+  files: QemuFiles,
+  command: readonly string[],
+  logLimit: number,
+  ms: number,
+): Promise<void> {
+  await Deno.remove(files.consoleSocket).catch(() => {});
+  const [program, ...args] = command;
+  const brokerArgs = [...args, files.serial, files.consoleSocket, files.console, String(logLimit)];
+  try {
+    await new Deno.Command("setsid", {
+      args: [
+        "-f",
+        "sh",
+        "-c",
+        'log=$1; shift; exec "$@" </dev/null >"$log" 2>&1',
+        "sh",
+        files.brokerMessages,
+        program,
+        ...brokerArgs,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch (error) {
+    throw new MonitorError(
+      `cannot run setsid to launch the console broker: ${(error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
+  }
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await exists(files.consoleSocket)) return;
+    await sleep(10);
+  }
+  const said = (await lastLines(files.brokerMessages, 2)).join("; ");
+  throw new MonitorError(
+    `the console broker did not come up within ${ms} ms${said ? `: ${said}` : ""}`,
+  );
+}
+
 /** Waits until QEMU has exited and its supervisor recorded the status. */
 export async function waitExit(files: QemuFiles, ms: number): Promise<number | undefined> {
   const deadline = Date.now() + ms;

@@ -3,8 +3,8 @@
  * harts are marked available (`status = "okay"`) in its device tree; the
  * partition's kernel starts them with SBI HSM hart_start, which the monitor
  * confines to the partition's own harts. RISC-V device trees name no enable
- * method; the pruning of the CLINT's and PLIC's `interrupts-extended` entries of
- * other harts is done by the generic device tree stage.
+ * method; the CLINT's and PLIC's `interrupts-extended` entries of other harts keep
+ * their positions, marked not connected, in the generic device tree stage.
  *
  * @example
  * ```ts

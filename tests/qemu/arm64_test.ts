@@ -4,7 +4,16 @@
  * their boot core's MPIDR, with exactly their window as memory.
  */
 import assert from "node:assert/strict";
-import { bootTest, createGuest, GUESTS, missing, ok, report, waitForConsole } from "./helpers.ts";
+import {
+  bootTest,
+  checkConsole,
+  createGuest,
+  GUESTS,
+  missing,
+  ok,
+  report,
+  waitForConsole,
+} from "./helpers.ts";
 
 const guest = GUESTS.arm64;
 const why = missing(guest);
@@ -21,9 +30,9 @@ for (const c of CASES) {
     `arm64 partition on cores {${c.cores}} with ${c.memory} boots Linux on exactly them`,
     why !== undefined,
     async (state) => {
-      await createGuest(state, guest, "p", c.cores, c.memory);
+      await createGuest(state, guest, "p", c.cores, c.memory, true);
       await ok(state, "start", "p");
-      const text = await waitForConsole(state, "p", /vmanager-guest: powering off/);
+      const text = await waitForConsole(state, "p", /vmanager-guest: staying up/);
       const mpidr = c.boot.toString(16).padStart(10, "0");
       assert.match(text, new RegExp(`Booting Linux on physical CPU 0x${mpidr} `));
       const r = report(text);
@@ -34,6 +43,8 @@ for (const c of CASES) {
         r.memTotalKb <= c.kib && r.memTotalKb > c.kib - 128 * 1024,
         `MemTotal ${r.memTotalKb} KiB for a ${c.kib} KiB window`,
       );
+      // Typed into its console, answered through its UART's interrupts; then powered off.
+      await checkConsole(state, "p");
     },
   );
 }

@@ -3,7 +3,8 @@
  * busybox initramfs from scripts/fetch-fixtures.sh), waiting for a guest's
  * console line, and the guest's own report.
  */
-import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
+import assert from "node:assert/strict";
+import { hasTool, PERMISSIONS, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
@@ -119,7 +120,7 @@ export async function waitForConsole(
   const deadline = Date.now() + timeoutMs;
   let text = "";
   while (Date.now() < deadline) {
-    text = await ok(state, "console", name);
+    text = await ok(state, "console", "--log", name);
     if (pattern.test(text)) return text;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -198,4 +199,78 @@ export function bootTest(
         }
       }),
   });
+}
+
+/**
+ * Types `input` into the partition's console as a script does — `vmanctl console
+ * NAME` with its standard input piped — and returns what the console printed once
+ * it matches `until`; then ends the input, and the session detaches.
+ */
+export async function typeIntoConsole(
+  state: string,
+  name: string,
+  input: string,
+  until: RegExp,
+  timeoutMs = 60_000,
+): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, "console", name],
+    env: { VMAN_PLUGIN_PATH: "" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const timer = setTimeout(() => reader.cancel(), timeoutMs);
+  try {
+    while (!until.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+    await writer.close().catch(() => {});
+    await reader.cancel().catch(() => {});
+  }
+  const status = await child.status;
+  const stderr = new TextDecoder().decode(
+    new Uint8Array(await new Response(child.stderr).arrayBuffer()),
+  );
+  assert.match(text, until, `console of ${name} (exit ${status.code}, stderr: ${stderr})`);
+  assert.equal(status.code, 0, `vmanctl console ${name}: ${stderr}`);
+  return text;
+}
+
+/** The interrupts the console UART took, from /proc/interrupts (PL011 or 16550). */
+export function uartInterrupts(procInterrupts: string): number {
+  const line = procInterrupts.split("\n").find((l) => /pl011|ttyS|serial|uart/i.test(l));
+  assert.ok(line, `no UART in /proc/interrupts:\n${procInterrupts}`);
+  const counts = line.trim().split(/\s+/).slice(1).filter((f) => /^\d+$/.test(f));
+  return counts.reduce((sum, n) => sum + Number(n), 0);
+}
+
+/**
+ * What a user checks on a booted partition that stays up: a line typed into its
+ * console is answered by its shell, and its console UART took interrupts; then
+ * `poweroff -f` typed there powers it off and `list` shows it stopped. Returns what
+ * the console answered, with `/proc/cpuinfo`.
+ */
+export async function checkConsole(state: string, name: string): Promise<string> {
+  const text = await typeIntoConsole(
+    state,
+    name,
+    "echo typed-$((6*7)); cat /proc/interrupts; cat /proc/cpuinfo; echo end-$((7*7))\n",
+    /end-49/,
+  );
+  assert.match(text, /typed-42/, "the shell's answer to a typed line");
+  const table = text.slice(text.indexOf("typed-42"), text.indexOf("end-49"));
+  assert.ok(uartInterrupts(table) > 0, `the UART took no interrupt:\n${table}`);
+  await typeIntoConsole(state, name, "poweroff -f\n", /poweroff -f/);
+  await waitForState(state, name, "stopped");
+  return text;
 }
