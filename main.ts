@@ -55,8 +55,17 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     qemuMonitor({
       inner: (context) => sim.create(context),
       broker: selfCommand(CONSOLE_BROKER_COMMAND),
+      consoleLogLimit: await consoleLogLimit(),
     }),
   ];
+}
+
+/** `VMAN_CONSOLE_LOG_LIMIT` (a size, e.g. `256K`): one console capture file's size. */
+async function consoleLogLimit(): Promise<number | undefined> {
+  const text = Deno.env.get("VMAN_CONSOLE_LOG_LIMIT");
+  if (!text) return undefined;
+  const { parseSize } = await import("./core/units.ts");
+  return parseSize(text, "VMAN_CONSOLE_LOG_LIMIT");
 }
 
 /** The hidden command that makes this process a console broker (plugins/qemu). */
