@@ -129,7 +129,7 @@ const deadline = Date.now() + 180_000;
 while ([...seen.values()].some((n) => n < MILESTONES.length)) {
   if (Date.now() > deadline) await fail("the partitions did not boot within 180 s");
   for (const p of PARTITIONS) {
-    const text = await vmanctl(["console", p.name]);
+    const text = await vmanctl(["console", "--log", p.name]);
     consoles.set(p.name, text);
     let n = seen.get(p.name)!;
     while (n < MILESTONES.length) {
@@ -158,6 +158,26 @@ for (const p of PARTITIONS) {
   if (!cpuOk || !memOk) await fail(`${p.name} did not get exactly its cores and memory`);
 }
 await step("Both running, on disjoint cores and windows", ["list"]);
+
+// Type into linux1's console as a script does (a person runs `vmanctl console linux1`).
+const typed = "uname -m; grep -c ^processor /proc/cpuinfo";
+console.log(
+  `\n${bold("# Type into linux1's console")}\n$ echo '${typed}' | vmanctl console linux1`,
+);
+const answer = await new Deno.Command(Deno.execPath(), {
+  args: ["run", ...VMANCTL_PERMISSIONS, MAIN, "--state-dir", stateDir, "console", "linux1"],
+  stdin: "piped",
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const input = answer.stdin.getWriter();
+await input.write(new TextEncoder().encode(typed + "\n"));
+await input.close();
+const answered = new TextDecoder().decode((await answer.output()).stdout).replace(/\r/g, "");
+console.log(answered.trimEnd());
+if (!/^aarch64$/m.test(answered) || !/^2$/m.test(answered)) {
+  await fail("linux1's shell did not answer on its console");
+}
 await step("The last lines of rt1's console", ["show", "rt1"]);
 await step("Destroy both: their QEMU processes end, their resources are free again", [
   "destroy",

@@ -59,7 +59,7 @@ Deno.test({
         const deadline = Date.now() + 120_000;
         while (!/vmanager-guest: up cpus=2 /.test(text) && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 500));
-          text = (await vmanctlProcess([...cli, "console", "linux"])).stdout;
+          text = (await vmanctlProcess([...cli, "console", "--log", "linux"])).stdout;
         }
         assert.match(text, /Booting Linux on physical CPU 0x0*2 /);
         assert.match(text, /vmanager-guest: up cpus=2 /);
