@@ -202,6 +202,24 @@ export interface PartitionRecord {
   uuid?: string;
   /** Started when the libvirt daemon starts (libvirt's autostart). */
   autostart?: boolean;
+  /**
+   * The operation under way on the partition, recorded before its first durable
+   * step and removed with its last: present in the state only when the process
+   * that ran it died (or its last write failed), for the next command to converge.
+   */
+  pending?: PendingOperation;
+}
+
+/** An operation's intent, as the state journals it (see core/partition/transaction.ts). */
+export interface PendingOperation {
+  /** What was under way. */
+  op: "start" | "stop" | "destroy";
+  /** ISO time it began. */
+  since: string;
+  /** The process that ran it. */
+  pid: number;
+  /** For a start: the boot it was making, kept when it is rolled forward. */
+  boot?: BootSummary;
 }
 
 /** A boot plan as the state keeps it. */

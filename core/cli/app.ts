@@ -122,6 +122,7 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       pluginDirs: (g["plugin-dir"] as string[] | undefined) ?? [],
       json: g.json === true,
       verbose,
+      invocation: `vmanctl ${argv.join(" ")}`.slice(0, 200),
     };
     return await parsed.command.run(new CliContext(host, globals), parsed);
   } catch (error) {

@@ -66,6 +66,8 @@ export interface GlobalOptions {
   json: boolean;
   /** `-v`. */
   verbose: boolean;
+  /** The command line, for the state lock's holder (what a waiting command names). */
+  invocation?: string;
 }
 
 /** The default state directory. */
@@ -103,7 +105,15 @@ export class CliContext {
     return this.storeCache ??= (async () => {
       const dir = this.globals.stateDir ?? this.host.env("VMAN_STATE_DIR") ??
         (await this.config()).stateDir ?? DEFAULT_STATE_DIR;
-      return new StateStore(dir);
+      const timeout = this.host.env("VMAN_LOCK_TIMEOUT");
+      const seconds = timeout === undefined || timeout === "" ? undefined : Number(timeout);
+      if (seconds !== undefined && !(Number.isFinite(seconds) && seconds >= 0)) {
+        throw new InputError(`'${timeout}' is not a number of seconds`, "VMAN_LOCK_TIMEOUT");
+      }
+      return new StateStore(dir, {
+        lockTimeout: seconds === undefined ? undefined : seconds * 1000,
+        holder: this.globals.invocation,
+      });
     })();
   }
 
@@ -172,6 +182,18 @@ export class CliContext {
   /** A board by name, or from a board YAML file when the value is a path. */
   async board(nameOrFile: string): Promise<Board> {
     return (await this.boardPlugin(nameOrFile)).board;
+  }
+
+  /**
+   * The state dir's document, with what an interrupted operation left converged
+   * first (see core/partition/transaction.ts): what read-only commands show.
+   */
+  async converged(): Promise<StateDocument | undefined> {
+    const store = await this.store();
+    const doc = await store.read();
+    if (!doc?.partitions.some((p) => p.pending)) return doc;
+    const { convergedState } = await import("../partition/transaction.ts");
+    return await convergedState(await this.lifecycle());
   }
 
   /** The lifecycle context: state store, set-up of new state dirs, monitor backends. */

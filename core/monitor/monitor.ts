@@ -11,8 +11,11 @@ import type { ArchPlugin } from "../registry/plugin.ts";
 /** A source of bytes to write into partition memory. */
 export type MemorySource = { path: string } | { bytes: Uint8Array };
 
-/** A monitor-level view of a partition's run state. */
-export type MonitorPartitionState = "absent" | "configured" | "running" | "stopped";
+/**
+ * A monitor-level view of a partition's run state; `unknown` from a backend that
+ * keeps no partitions (`dry-run`), whose state is then the only record.
+ */
+export type MonitorPartitionState = "absent" | "configured" | "running" | "stopped" | "unknown";
 
 /** The monitor ABI as vmanager drives it. Every method may throw `MonitorError`. */
 export interface Monitor {

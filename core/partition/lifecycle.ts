@@ -19,6 +19,14 @@ import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
 import type { PreparedBoot } from "../boot/prepare.ts";
 import type { Observer } from "./observe.ts";
+import {
+  clearMonitor,
+  recordIntent,
+  transact,
+  type Tx,
+  withoutRecord,
+  withRecord,
+} from "./transaction.ts";
 
 /** What the lifecycle needs from its caller. */
 export interface LifecycleContext {
@@ -132,109 +140,90 @@ export async function createPartition(
   });
 }
 
+/** Finds a partition by name: the by-name commands' `locate`. */
+function byName(name: string): (doc: StateDocument | undefined) => PartitionRecord {
+  return (doc) => find(doc, name);
+}
+
 /** Starts a defined or stopped partition; on failure the monitor calls are undone and the state is unchanged. */
 export async function startPartition(
   ctx: LifecycleContext,
   name: string,
 ): Promise<PartitionRecord> {
-  return await ctx.store.update(async (doc) => {
-    const record = find(doc, name);
-    checkRequested(doc!, ctx.requested, ctx.store.dir);
-    // A partition that ended on its own (its OS powered off, its emulator died)
-    // is stopped in the monitor first, then started anew.
-    const ended = record.state === "running" && await endedOnItsOwn(ctx, doc!, record);
-    if (record.state === "running" && !ended) {
-      throw new StateError(`partition ${name} is already running`, name);
-    }
-    return await startRecord(ctx, doc!, record);
+  return await transact(ctx, {
+    locate: byName(name),
+    check(_record, runs) {
+      if (runs) throw new StateError(`partition ${name} is already running`, name);
+    },
+    apply: (tx, record) => startRecord(tx, record),
   });
 }
 
 /**
- * Starts `record` of `doc` — the part of `start` after its checks, for callers
- * that find the partition their own way (the libvirt driver, by UUID) — and
- * returns the new document and record. Everything that can be wrong with the
- * images is found before the first monitor call; what the monitor still holds
- * under the id is cleared first.
+ * Starts `record` — the steps of `start` after its checks, for every operation
+ * that starts a partition. Everything that can be wrong with the images is found
+ * before the intent is recorded; what the monitor still holds under the id (a
+ * partition that ended on its own) is cleared first. When the monitor refuses,
+ * the start sequence is rolled back and the intent removed; when the last state
+ * write fails (a full disk), the start is undone in the monitor and the intent
+ * left in the state rolls back the rest at the next command.
  */
-export async function startRecord(
-  ctx: LifecycleContext,
-  doc: StateDocument,
-  record: PartitionRecord,
-): Promise<{ doc: StateDocument; result: PartitionRecord }> {
-  const boot = await prepare(ctx, record, doc.board);
-  return await withMonitor(ctx, doc, async (backend) => {
-    // What the monitor still holds under this id — a partition that ended on its
-    // own, or one a start killed midway left behind — is stopped and removed first.
-    await clearLeftover(backend, record);
-    const monitor = new RecordingMonitor(backend);
-    await startSequence(monitor, doc.board, record, boot);
-    return replaceRecord(doc, {
-      ...record,
-      state: "running",
-      monitorCalls: monitor.calls,
-      boot: summary(boot),
-    });
-  });
-}
-
-/** Makes the state dir's monitor, runs `fn` with it and closes it. */
-export async function withMonitor<T>(
-  ctx: LifecycleContext,
-  doc: StateDocument,
-  fn: (monitor: Monitor) => Promise<T>,
-): Promise<T> {
-  const monitor = await ctx.monitor(doc.backend, doc.board);
+export async function startRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+  const boot = await prepare(tx.ctx, record, tx.doc.board);
+  const before = tx.doc;
+  await recordIntent(tx, record, { op: "start", boot: summary(boot) });
+  const backend = await tx.monitor();
+  const monitor = new RecordingMonitor(backend);
   try {
-    return await fn(monitor);
-  } finally {
-    monitor.close?.();
+    await clearMonitor(tx, record);
+    await startSequence(monitor, tx.doc.board, record, boot);
+  } catch (error) {
+    await tx.commit(before).catch(() => {}); // as it was; if this fails, the intent rolls back
+    throw error;
   }
+  const started: PartitionRecord = {
+    ...record,
+    state: "running",
+    monitorCalls: monitor.calls,
+    boot: summary(boot),
+  };
+  try {
+    await tx.commit(withRecord(tx.doc, started));
+  } catch (error) {
+    await stopSequence(backend, record).catch(() => {});
+    throw error;
+  }
+  return current(tx, record);
+}
+
+/** The record of `record`'s name as last written. */
+function current(tx: Tx, record: PartitionRecord): PartitionRecord {
+  return tx.doc.partitions.find((p) => p.name === record.name)!;
 }
 
 /**
- * Stops and removes what the monitor holds under a partition's id when the state
- * does not say the partition runs: the remains of a start that was killed midway
- * (the state is written only when a start completes) or of a partition that
- * ended on its own.
+ * Stops a partition the state says runs. Idempotent: one the monitor no longer
+ * has (it ended on its own, or a stop was cut short) is simply marked stopped.
  */
-export async function clearLeftover(monitor: Monitor, record: PartitionRecord): Promise<void> {
-  if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
-}
-
-/** True when the backend saw a partition the state says is running end on its own. */
-export async function endedOnItsOwn(
-  ctx: LifecycleContext,
-  doc: StateDocument,
-  record: PartitionRecord,
-): Promise<boolean> {
-  const observe = await ctx.observe?.(doc);
-  return observe !== undefined && (await observe(record.id)).state !== "running";
-}
-
-/** Stops a running partition. */
 export async function stopPartition(ctx: LifecycleContext, name: string): Promise<PartitionRecord> {
-  return await ctx.store.update(async (doc) => {
-    const record = find(doc, name);
-    checkRequested(doc!, ctx.requested, ctx.store.dir);
-    if (record.state !== "running") {
-      throw new StateError(`partition ${name} is not running (${record.state})`, name);
-    }
-    return await stopRecord(ctx, doc!, record);
+  return await transact(ctx, {
+    locate: byName(name),
+    check(record) {
+      if (record.state !== "running") {
+        throw new StateError(`partition ${name} is not running (${record.state})`, name);
+      }
+    },
+    apply: (tx, record) => stopRecord(tx, record),
   });
 }
 
-/** Stops running `record` of `doc` (the part of `stop` after its checks). */
-export async function stopRecord(
-  ctx: LifecycleContext,
-  doc: StateDocument,
-  record: PartitionRecord,
-): Promise<{ doc: StateDocument; result: PartitionRecord }> {
-  return await withMonitor(ctx, doc, async (backend) => {
-    const monitor = new RecordingMonitor(backend);
-    await stopSequence(monitor, record);
-    return replaceRecord(doc, { ...record, state: "stopped", monitorCalls: monitor.calls });
-  });
+/** Stops `record` (the steps of `stop` after its checks): intent, monitor, state `stopped`. */
+export async function stopRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+  await recordIntent(tx, record, { op: "stop" });
+  const monitor = new RecordingMonitor(await tx.monitor());
+  if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
+  await tx.commit(withRecord(tx.doc, { ...record, state: "stopped", monitorCalls: monitor.calls }));
+  return current(tx, record);
 }
 
 /** Removes a partition, stopping it first when it runs, and frees its resources. */
@@ -242,33 +231,25 @@ export async function destroyPartition(
   ctx: LifecycleContext,
   name: string,
 ): Promise<PartitionRecord> {
-  return await ctx.store.update(async (doc) => {
-    const record = find(doc, name);
-    checkRequested(doc!, ctx.requested, ctx.store.dir);
-    return await removeRecord(ctx, doc!, record);
+  return await transact(ctx, {
+    locate: byName(name),
+    apply: (tx, record) => removeRecord(tx, record),
   });
 }
 
 /**
- * Removes `record` from `doc` (the part of `destroy` after its checks): a running
- * partition is stopped first; of another, what the monitor may still hold under
- * its id (a start killed midway) is cleared, best effort — a defined partition is
- * destroyed without a reachable monitor.
+ * Removes `record` (the steps of `destroy` after its checks): intent, then what the
+ * monitor holds under its id is stopped and removed — best effort for a partition
+ * the state does not say runs, so a defined one is destroyed without a reachable
+ * monitor — then the record goes, which frees its resources.
  */
-export async function removeRecord(
-  ctx: LifecycleContext,
-  doc: StateDocument,
-  record: PartitionRecord,
-): Promise<{ doc: StateDocument; result: PartitionRecord }> {
-  if (record.state === "running") {
-    await withMonitor(ctx, doc, (monitor) => stopSequence(monitor, record));
-  } else {
-    await withMonitor(ctx, doc, (monitor) => clearLeftover(monitor, record)).catch(() => {});
-  }
-  return {
-    doc: { ...doc, partitions: doc.partitions.filter((p) => p.name !== record.name) },
-    result: record,
-  };
+export async function removeRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+  await recordIntent(tx, record, { op: "destroy" });
+  const clearing = clearMonitor(tx, record);
+  if (record.state === "running") await clearing;
+  else await clearing.catch(() => {});
+  await tx.commit(withoutRecord(tx.doc, record));
+  return record;
 }
 
 /** Turns `autostart` (started when the libvirt daemon starts) on or off. */
@@ -277,11 +258,16 @@ export async function setAutostart(
   name: string,
   autostart: boolean,
 ): Promise<PartitionRecord> {
-  return await ctx.store.update((doc) => {
-    const record = find(doc, name);
-    checkRequested(doc!, ctx.requested, ctx.store.dir);
-    return replaceRecord(doc!, { ...record, autostart });
+  return await transact(ctx, {
+    locate: byName(name),
+    apply: (tx, record) => setRecord(tx, { ...record, autostart }),
   });
+}
+
+/** Writes a changed `record` (same name) that needs no monitor call. */
+export async function setRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+  await tx.commit(withRecord(tx.doc, record));
+  return current(tx, record);
 }
 
 /**
@@ -309,12 +295,19 @@ export async function listPartitions(store: StateStore): Promise<PartitionRecord
   return (await store.read())?.partitions ?? [];
 }
 
-/** One partition with the board it lives on. */
+/** One partition with the board it lives on, from the state dir's document. */
 export async function getPartition(
   store: StateStore,
   name: string,
 ): Promise<{ record: PartitionRecord; board: Board; backend: string; doc: StateDocument }> {
-  const doc = await store.read();
+  return partitionIn(await store.read(), name);
+}
+
+/** One partition of `doc` with the board it lives on. */
+export function partitionIn(
+  doc: StateDocument | undefined,
+  name: string,
+): { record: PartitionRecord; board: Board; backend: string; doc: StateDocument } {
   return { record: find(doc, name), board: doc!.board, backend: doc!.backend, doc: doc! };
 }
 
@@ -380,17 +373,5 @@ export async function planSpec(
     record: { ...record, boot: summary(boot) },
     board: doc.board,
     calls: await planStart(doc.board, record, boot),
-  };
-}
-
-/** `doc` with the partition of `record`'s name replaced by `record` (marked updated now). */
-export function replaceRecord(
-  doc: StateDocument,
-  record: PartitionRecord,
-): { doc: StateDocument; result: PartitionRecord } {
-  const updated = { ...record, updated: new Date().toISOString() };
-  return {
-    doc: { ...doc, partitions: doc.partitions.map((p) => p.name === record.name ? updated : p) },
-    result: updated,
   };
 }

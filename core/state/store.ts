@@ -3,8 +3,11 @@
  * the directory was set up with, its backend and every partition. Reads need no
  * lock (writes replace the file atomically); every mutation runs under one
  * exclusive lock on `state.lock`, so concurrent vmanctl processes never lose an
- * update. Writes go to a temporary file, are fsynced, then renamed over
- * `state.json`, and the directory is fsynced.
+ * update. The lock is waited for a bounded time ({@linkcode DEFAULT_LOCK_TIMEOUT},
+ * `VMAN_LOCK_TIMEOUT`), then a command fails naming the holder, whose pid and
+ * command the lock file carries. Writes go to a temporary file, are fsynced, then
+ * renamed over `state.json`, and the directory is fsynced; the temporary files of
+ * writers that died are removed when the lock is next taken.
  *
  * @example
  * ```ts
@@ -38,13 +41,53 @@ export const BOARD_DTB = "board.dtb";
 /** Thrown when the state dir cannot be read or written. Exit code 1. */
 export class StateStoreError extends VmanError {}
 
+/** Thrown when another process holds the state lock past the wait. Exit code 1. */
+export class StateBusyError extends StateStoreError {}
+
+/** How long a command waits for the state lock by default, in milliseconds. */
+export const DEFAULT_LOCK_TIMEOUT = 30_000;
+
+/** Options of a store. */
+export interface StateStoreOptions {
+  /** How long to wait for the lock, in milliseconds ({@linkcode DEFAULT_LOCK_TIMEOUT}). */
+  lockTimeout?: number;
+  /** Who takes the lock, written into it for the message a waiting command prints. */
+  holder?: string;
+}
+
+/** Writes a document durably in the middle of an update (the intent of an operation). */
+export type Commit = (doc: StateDocument) => Promise<void>;
+
+/** Who holds the lock, as its file says. */
+interface LockHolder {
+  pid: number;
+  command: string;
+  since: string;
+}
+
+/** The temporary files writers make: `<name>.<pid>.tmp`. */
+const TEMP_FILE = /^(state\.json|board\.dtb|monitor\.json)\.(\d+)\.tmp$/;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** True when a process with this pid exists (signal 0 is not offered: SIGCONT changes nothing). */
+function processAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.PermissionDenied;
+  }
+}
+
 /** Reads and atomically updates the state document of one state directory. */
 export class StateStore {
   /** The state directory. */
   readonly dir: string;
+  private readonly options: StateStoreOptions;
   /** Opens the store of `dir` (created on first update). */
-  constructor(dir: string) {
+  constructor(dir: string, options: StateStoreOptions = {}) {
     this.dir = dir;
+    this.options = options;
   }
 
   /** Path of the state document. */
@@ -68,11 +111,16 @@ export class StateStore {
 
   /**
    * Runs `change` under the state lock on the current document and writes what it
-   * returns. When `change` throws, nothing is written. Returning `doc: undefined`
-   * leaves the document as it was.
+   * returns. `commit` writes a document durably before `change` returns (the intent
+   * of an operation, recorded before its first step). When `change` throws, nothing
+   * more is written. Returning `doc: undefined` leaves the document as it was last
+   * written.
    */
   async update<T>(
-    change: (doc: StateDocument | undefined) => Promise<{ doc?: StateDocument; result: T }> | {
+    change: (
+      doc: StateDocument | undefined,
+      commit: Commit,
+    ) => Promise<{ doc?: StateDocument; result: T }> | {
       doc?: StateDocument;
       result: T;
     },
@@ -80,9 +128,15 @@ export class StateStore {
     await this.ensureDir();
     using lock = await this.lock();
     void lock;
+    await this.removeStaleTemps();
     const current = await this.read();
-    const { doc, result } = await change(current);
-    if (doc) await this.write(doc);
+    let written: StateDocument | undefined;
+    const commit = async (doc: StateDocument) => {
+      await this.write(doc);
+      written = doc;
+    };
+    const { doc, result } = await change(current, commit);
+    if (doc && doc !== written) await this.write(doc);
     return result;
   }
 
@@ -148,17 +202,30 @@ export class StateStore {
     }
   }
 
+  /** Takes the state lock, waiting at most the lock timeout; writes who holds it. */
   private async lock(): Promise<Disposable> {
-    const file = await Deno.open(`${this.dir}/state.lock`, {
-      create: true,
-      write: true,
-      mode: 0o600,
-    });
+    const path = `${this.dir}/state.lock`;
+    let file: Deno.FsFile;
     try {
-      await file.lock(true);
+      file = await Deno.open(path, { create: true, read: true, write: true, mode: 0o600 });
+    } catch (error) {
+      throw new StateStoreError(`cannot open the state lock: ${(error as Error).message}`, path, {
+        cause: error,
+      });
+    }
+    try {
+      await this.waitForLock(file, path);
+      await file.truncate(0);
+      const holder: LockHolder = {
+        pid: Deno.pid,
+        command: this.options.holder ?? `pid ${Deno.pid}`,
+        since: new Date().toISOString(),
+      };
+      await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
     } catch (error) {
       file.close();
-      throw new StateStoreError(`cannot lock the state: ${(error as Error).message}`, this.dir, {
+      if (error instanceof StateStoreError) throw error;
+      throw new StateStoreError(`cannot lock the state: ${(error as Error).message}`, path, {
         cause: error,
       });
     }
@@ -168,6 +235,48 @@ export class StateStore {
         file.close();
       },
     };
+  }
+
+  /** Polls for the lock until the timeout; then fails naming the holder. */
+  private async waitForLock(file: Deno.FsFile, path: string): Promise<void> {
+    const timeout = this.options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT;
+    const deadline = Date.now() + timeout;
+    let pause = 5;
+    while (!(await file.tryLock(true))) {
+      if (Date.now() >= deadline) {
+        throw new StateBusyError(
+          `the state is busy: ${await this.describeHolder(path)}; waited ${timeout / 1000} s ` +
+            `(VMAN_LOCK_TIMEOUT sets how long)`,
+          path,
+        );
+      }
+      await sleep(pause);
+      pause = Math.min(pause * 2, 100);
+    }
+  }
+
+  private async describeHolder(path: string): Promise<string> {
+    try {
+      const holder = JSON.parse(await Deno.readTextFile(path)) as Partial<LockHolder>;
+      const held = holder.since
+        ? `, for ${Math.round((Date.now() - Date.parse(holder.since)) / 1000)} s`
+        : "";
+      return `pid ${holder.pid} (${holder.command}) holds its lock${held}`;
+    } catch {
+      return "another process holds its lock";
+    }
+  }
+
+  /** Removes the temporary files of writers that died (under the lock). */
+  private async removeStaleTemps(): Promise<void> {
+    for await (const entry of Deno.readDir(this.dir)) {
+      const match = TEMP_FILE.exec(entry.name);
+      if (!match) continue;
+      // state.json and board.dtb are written only under this lock: any is stale. The
+      // sim writes monitor.json under its own lock: only a dead writer's is.
+      if (match[1] === "monitor.json" && processAlive(Number(match[2]))) continue;
+      await Deno.remove(`${this.dir}/${entry.name}`).catch(() => {});
+    }
   }
 
   private async write(doc: StateDocument): Promise<void> {

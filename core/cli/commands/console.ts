@@ -27,15 +27,15 @@ interface ConsoleTarget {
 
 async function target(ctx: CliContext, name: string): Promise<ConsoleTarget> {
   const store = await ctx.store();
-  const { getPartition } = await import("../../partition/lifecycle.ts");
-  const { board, backend } = await getPartition(store, name);
+  const { partitionIn } = await import("../../partition/lifecycle.ts");
+  const { board, backend } = partitionIn(await ctx.converged(), name);
   const registry = await ctx.registry({ boards: false });
   const plugin = registry.get("monitor", backend);
   if (!plugin.consoleLog || !plugin.openConsole) {
     throw new InputError(`backend ${backend} has no consoles (the qemu backend has)`, name);
   }
   const current = async () => {
-    const { record, doc } = await getPartition(store, name);
+    const { record, doc } = partitionIn(await ctx.converged(), name);
     const [seen] = await observeRecords([record], await ctx.observer(doc));
     return seen;
   };

@@ -24,7 +24,7 @@ export const listCommand: CommandSpec<CliContext> = {
   args: [],
   options: [{ name: "name", help: "print only the names, one per line" }],
   async run(ctx, input) {
-    const doc = await (await ctx.store()).read();
+    const doc = await ctx.converged();
     const records = await observeRecords(doc?.partitions ?? [], await ctx.observer(doc));
     if (ctx.globals.json) ctx.json(records.map(partitionView));
     else if (input.options.name) records.forEach((r) => ctx.io.out(r.name));
@@ -84,9 +84,11 @@ export const showCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const { getPartition } = await loadLifecycle();
-    const store = await ctx.store();
-    const { record: stored, board, backend, doc } = await getPartition(store, input.args.NAME!);
+    const { partitionIn } = await loadLifecycle();
+    const { record: stored, board, backend, doc } = partitionIn(
+      await ctx.converged(),
+      input.args.NAME!,
+    );
     const [record] = await observeRecords([stored], await ctx.observer(doc));
     return detail(
       ctx,
