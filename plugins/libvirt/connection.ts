@@ -1,19 +1,20 @@
 /**
  * One client connection of the daemon: whole frames in (a bad length, a truncated
  * frame or an unknown program closes it), keepalive pings answered at once, calls
- * run one after another, each reply or event written as one whole frame.
+ * run one after another, stream packets handed to their stream (by serial) at once,
+ * each reply, event or stream packet written as one whole frame.
  *
  * @module
  */
+import type { ConsoleSession } from "../../core/monitor/console.ts";
 import type { DomainEvent } from "./events.ts";
-import { errorOf, RpcError } from "./errors.ts";
+import { domainOf, errorBody, errorOf, RpcError } from "./errors.ts";
 import { FrameError, FrameReader } from "./frames.ts";
 import type { CallContext, Session } from "./procedures.ts";
 import { PROCEDURES, writeDomain } from "./procedures.ts";
 import {
   decodeHeader,
   ErrorCode,
-  ErrorDomain,
   finishFrame,
   frameWriter,
   type Header,
@@ -28,9 +29,14 @@ import {
   Status,
 } from "./protocol.ts";
 import { XdrReader } from "./xdr.ts";
+import { ConsoleStream, STREAM_BACKLOG, type StreamLink } from "./stream.ts";
 
 const MAX_QUEUED_CALLS = 64;
 const MAX_QUEUED_WRITES = 4096;
+/** Most streams open on one connection at once. */
+const MAX_STREAMS = 64;
+/** Serials of ended streams a connection remembers (to confirm a late finish or abort). */
+const ENDED_STREAMS = 64;
 /** Largest frame on the read-only socket. */
 const MAX_READ_ONLY_MESSAGE = 1024 * 1024;
 /** Most bytes of calls being received or waiting to run, over the read-write socket's connections. */
@@ -89,7 +95,30 @@ export class Connection {
   readonly session: Session = { open: false, readOnly: false, callbacks: new Map() };
   private readonly outbox: Uint8Array[] = [];
   private writing?: Promise<void>;
-  private readonly pending: { header: Header; payload: Uint8Array; reserved: number }[] = [];
+  private readonly pending: { header: Header; payload: Uint8Array; release: () => void }[] = [];
+  /** Bytes queued or being written to the socket. */
+  private unwritten = 0;
+  /** Streams waiting for the socket to take more. */
+  private waiters: (() => void)[] = [];
+  /** The open streams, by the serial of the call that opened each. */
+  private readonly streams = new Map<number, ConsoleStream>();
+  /** Serials of streams that ended, newest last. */
+  private readonly endedStreams = new Set<number>();
+  /** What this connection's streams use of it. */
+  private readonly link: StreamLink = {
+    send: (frame) => this.send(frame),
+    writable: () => this.writable(),
+    log: (line) => this.server.log(`client ${this.number}: ${line}`),
+    forget: (stream) => {
+      if (this.streams.get(stream.serial) !== stream) return;
+      this.streams.delete(stream.serial);
+      this.endedStreams.delete(stream.serial);
+      this.endedStreams.add(stream.serial);
+      if (this.endedStreams.size > ENDED_STREAMS) {
+        this.endedStreams.delete(this.endedStreams.values().next().value!);
+      }
+    },
+  };
   private running?: Promise<void>;
   /** Closed: nothing more is read or written. */
   closed = false;
@@ -143,7 +172,10 @@ export class Connection {
         }
         if (!frame) break;
         reserved = 0; // handed over with the frame
-        this.frame(frame, frame.length);
+        // A stream holding too much of the client's input: nothing more is read until it
+        // has passed some on to its console.
+        const full = this.frame(frame, frame.length);
+        if (full) await full;
       }
     } catch (error) {
       if (error instanceof FrameError) {
@@ -161,18 +193,27 @@ export class Connection {
     }
   }
 
-  /** Handles a whole frame; the `reserved` bytes are released once it is done with. */
-  private frame(frame: Uint8Array, reserved: number): void {
-    let queued = false;
+  /**
+   * Handles a whole frame; the `reserved` bytes are released once it is done with.
+   * Returns a promise when reading should wait for it.
+   */
+  private frame(frame: Uint8Array, reserved: number): Promise<void> | undefined {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.limits.budget.release(reserved);
+    };
     try {
-      queued = this.dispatch(frame, reserved);
-    } finally {
-      if (!queued) this.limits.budget.release(reserved);
+      return this.dispatch(frame, release);
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
-  /** True when the frame is a call queued to run (which releases its bytes). */
-  private dispatch(frame: Uint8Array, reserved: number): boolean {
+  /** Runs, queues or routes a frame; `release` is called once its bytes are not held. */
+  private dispatch(frame: Uint8Array, release: () => void): Promise<void> | undefined {
     const header = decodeHeader(frame);
     if (header.vers !== PROTOCOL_VERSION) {
       throw new FrameError(`program version ${header.vers} is not ${PROTOCOL_VERSION}`);
@@ -190,20 +231,43 @@ export class Connection {
           status: Status.OK,
         }));
       }
-      return false;
+      release();
+      return undefined;
     }
     if (header.prog !== REMOTE_PROGRAM) {
       throw new FrameError(`unknown program 0x${header.prog.toString(16)}`);
     }
+    if (header.type === MessageType.STREAM) return this.streamPacket(header, frame, release);
     if (header.type !== MessageType.CALL || header.status !== Status.OK) {
       throw new FrameError(`message type ${header.type} status ${header.status} is not a call`);
     }
     if (this.pending.length + 1 > MAX_QUEUED_CALLS) {
       throw new FrameError(`more than ${MAX_QUEUED_CALLS} calls in flight`);
     }
-    this.pending.push({ header, payload: frame.subarray(HEADER_SIZE), reserved });
+    this.pending.push({ header, payload: frame.subarray(HEADER_SIZE), release });
     if (!this.running) this.running = this.pump();
-    return true;
+    return undefined;
+  }
+
+  /**
+   * A packet of a stream, matched by serial and procedure. As libvirtd, packets of a
+   * stream the connection does not have are dropped; a finish or abort of one that
+   * ended here is confirmed, so that a client waiting for the confirmation goes on.
+   */
+  private streamPacket(
+    header: Header,
+    frame: Uint8Array,
+    release: () => void,
+  ): Promise<void> | undefined {
+    const stream = this.streams.get(header.serial);
+    if (!stream || stream.call.proc !== header.proc) {
+      release();
+      if (header.status !== Status.CONTINUE && this.endedStreams.has(header.serial)) {
+        this.send(finishFrame(frameWriter(), { ...header, status: Status.OK }));
+      }
+      return undefined;
+    }
+    return stream.packet(header, frame.subarray(HEADER_SIZE), release);
   }
 
   /** Runs the queued calls one after another, until none is left. */
@@ -215,7 +279,7 @@ export class Connection {
       } catch (error) {
         this.server.log(`client ${this.number}: ${(error as Error).message}`);
       } finally {
-        this.limits.budget.release(next.reserved);
+        next.release();
       }
     }
     this.running = undefined;
@@ -225,6 +289,22 @@ export class Connection {
     if (this.closed) return;
     const procedure = PROCEDURES.get(header.proc);
     const w = frameWriter();
+    // A console the call opens becomes its stream once the reply is queued.
+    let opened: ConsoleStream | undefined;
+    const context: CallContext = {
+      ...this.server.context(this.session),
+      client: `libvirt client ${this.number} of vmanctl daemon (pid ${Deno.pid})`,
+      stream: (session: ConsoleSession) => {
+        if (opened || this.closed || this.streams.size >= MAX_STREAMS) {
+          session.close();
+          throw new RpcError(
+            ErrorCode.OPERATION_FAILED,
+            `operation failed: ${MAX_STREAMS} streams are open on this connection`,
+          );
+        }
+        opened = new ConsoleStream(this.link, header, session);
+      },
+    };
     try {
       if (!procedure) {
         throw new RpcError(
@@ -241,14 +321,22 @@ export class Connection {
           `operation forbidden: read only access prevents ${procedure.name}`,
         );
       }
-      await procedure.run(this.server.context(this.session), new XdrReader(payload), w);
+      await procedure.run(context, new XdrReader(payload), w);
+      if (opened) {
+        if (this.closed) {
+          opened.close();
+          return;
+        }
+        this.streams.get(header.serial)?.close();
+        this.streams.set(header.serial, opened);
+      }
       this.send(finishFrame(w, { ...header, type: MessageType.REPLY, status: Status.OK }));
+      opened?.start();
     } catch (error) {
+      opened?.close();
       const e = frameWriter();
       const { code, message } = errorOf(error);
-      e.int(code).int(code === ErrorCode.RPC ? ErrorDomain.RPC : ErrorDomain.REMOTE)
-        .optional(message, (x, m) => x.string(m)).int(2).uint(0).uint(0).uint(0).uint(0)
-        .int(0).int(0).uint(0);
+      errorBody(e, code, domainOf(code), message);
       this.send(finishFrame(e, { ...header, type: MessageType.REPLY, status: Status.ERROR }));
     }
     this.handshook();
@@ -267,7 +355,27 @@ export class Connection {
       return;
     }
     this.outbox.push(bytes);
+    this.unwritten += bytes.length;
     if (!this.writing) this.writing = this.flush();
+  }
+
+  /** Undefined while streams may queue more data, else a promise of when they may. */
+  private writable(): Promise<void> | undefined {
+    if (this.closed || this.roomy()) return undefined;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.waiters.push(resolve);
+    return promise;
+  }
+
+  /** True while the socket's backlog leaves room for stream data. */
+  private roomy(): boolean {
+    return this.unwritten <= STREAM_BACKLOG && this.outbox.length < MAX_QUEUED_WRITES / 2;
+  }
+
+  /** Lets waiting streams go on once there is room (or the connection is closed). */
+  private wakeWriters(): void {
+    if (this.waiters.length === 0 || (!this.closed && !this.roomy())) return;
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   /** Writes the queued frames in order (those queued together in one write) until none is left. */
@@ -278,7 +386,10 @@ export class Connection {
         const bytes = frames.length === 1 ? frames[0] : concat(frames);
         let done = 0;
         while (done < bytes.length && !this.closed) {
-          done += await this.conn.write(bytes.subarray(done));
+          const n = await this.conn.write(bytes.subarray(done));
+          done += n;
+          this.unwritten -= n;
+          this.wakeWriters();
         }
       }
     } catch {
@@ -330,6 +441,9 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.handshook();
+    // A stream ends with its connection: its console session is closed.
+    for (const stream of [...this.streams.values()]) stream.close();
+    this.wakeWriters();
     try {
       this.conn.close();
     } catch {

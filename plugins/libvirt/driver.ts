@@ -6,8 +6,10 @@
  *
  * @module
  */
-import { InputError } from "../../core/errors.ts";
+import { InputError, VmanError } from "../../core/errors.ts";
 import type { Board, PartitionRecord } from "../../core/model.ts";
+import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
+import type { MonitorPlugin } from "../../core/registry/plugin.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import { createPartition, uuidOf } from "../../core/partition/lifecycle.ts";
 import type { StateDocument } from "../../core/state/store.ts";
@@ -32,6 +34,18 @@ export interface DomainRef {
 
 /** No domain matches a lookup. */
 export class NoDomainError extends InputError {}
+
+/** The state dir's backend cannot open consoles (libvirt's NO_SUPPORT). */
+export class NoConsoleError extends VmanError {}
+
+/** What the driver needs beyond the lifecycle. */
+export interface DriverOptions {
+  /**
+   * The monitor plugin of a backend (from the plugin registry), for its hooks
+   * beyond the `Monitor` interface (`openConsole`); undefined when none is known.
+   */
+  monitorPlugin?(backend: string): Promise<MonitorPlugin | undefined>;
+}
 
 /** The reference of a record. */
 export function refOf(record: PartitionRecord): DomainRef {
@@ -90,7 +104,7 @@ export class Driver {
   onChange: () => void = () => {};
 
   /** Drives the partitions of `lc`'s state dir. */
-  constructor(readonly lc: LifecycleContext) {
+  constructor(readonly lc: LifecycleContext, private readonly options: DriverOptions = {}) {
     this.cache = new StateCache(lc);
   }
 
@@ -158,6 +172,29 @@ export class Driver {
   /** The partition a client's domain reference names (by UUID: the client's id may be stale). */
   async resolve(ref: DomainRef): Promise<PartitionRecord> {
     return await this.byUuid(ref.uuid);
+  }
+
+  /**
+   * Opens a session on the console of `record` (running) through its backend's
+   * monitor plugin, as `vmanctl console` does. Throws {@linkcode NoConsoleError}
+   * when the backend has no consoles, and what the plugin's `openConsole` throws
+   * (`ConsoleBusyError`, `StateError`).
+   */
+  async openConsole(
+    record: PartitionRecord,
+    options: ConsoleOpenOptions,
+  ): Promise<ConsoleSession> {
+    const doc = await this.cache.get();
+    const backend = doc?.backend ?? "";
+    const plugin = doc ? await this.options.monitorPlugin?.(backend) : undefined;
+    if (!doc || !plugin?.openConsole) {
+      throw new NoConsoleError(`backend ${backend || "(none)"} has no console`, record.name);
+    }
+    return await plugin.openConsole(
+      { stateDir: this.lc.store.dir, board: doc.board },
+      record.id,
+      options,
+    );
   }
 
   /** Defines a partition from domain XML; the state is unchanged when anything is wrong. */

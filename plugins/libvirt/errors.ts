@@ -13,8 +13,8 @@ import {
 } from "../../core/errors.ts";
 import { DomainExistsError, NoDomainError } from "./driver.ts";
 import { DomainXmlError } from "./domain_xml.ts";
-import { ErrorCode } from "./protocol.ts";
-import { XdrError } from "./xdr.ts";
+import { ErrorCode, ErrorDomain } from "./protocol.ts";
+import { XdrError, type XdrWriter } from "./xdr.ts";
 
 /** An error with a libvirt error code, sent to the client as it is. */
 export class RpcError extends Error {
@@ -23,6 +23,20 @@ export class RpcError extends Error {
     super(message);
     this.name = "RpcError";
   }
+}
+
+/**
+ * Writes a `remote_error` (code, domain, message, level ERROR, no domain or
+ * network, no extra strings or numbers): the body of an error reply or stream packet.
+ */
+export function errorBody(w: XdrWriter, code: number, domain: number, message: string): void {
+  w.int(code).int(domain).optional(message, (x, m) => x.string(m)).int(2).uint(0).uint(0).uint(0)
+    .uint(0).int(0).int(0).uint(0);
+}
+
+/** The libvirt error domain a reply's error is reported in. */
+export function domainOf(code: number): number {
+  return code === ErrorCode.RPC ? ErrorDomain.RPC : ErrorDomain.REMOTE;
 }
 
 /** The error code and message a failure is reported with. */

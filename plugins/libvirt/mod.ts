@@ -6,14 +6,18 @@
  * @example
  * ```ts
  * import { Driver, LibvirtServer } from "./mod.ts";
- * const server = new LibvirtServer({ driver: new Driver(lifecycleContext), socket: "/run/vmanager/libvirt-sock", version: "0.1.0", hostUuid });
+ * // monitorPlugin gives the driver the backends' openConsole (virsh console).
+ * const driver = new Driver(lifecycleContext, { monitorPlugin: (name) => pluginOf(name) });
+ * const server = new LibvirtServer({ driver, socket: "/run/vmanager/libvirt-sock", version: "0.1.0", hostUuid });
  * await server.listen();
  * ```
  * @module
  */
 export { DEFAULT_RO_SOCKET, DEFAULT_SOCKET, LibvirtServer } from "./server.ts";
 export type { ServerOptions } from "./server.ts";
-export { Driver } from "./driver.ts";
+export { Driver, NoConsoleError } from "./driver.ts";
+export type { DriverOptions } from "./driver.ts";
+export { STREAM_BACKLOG, STREAM_CHUNK, STREAM_INPUT } from "./stream.ts";
 export {
   domainXml,
   DomainXmlError,

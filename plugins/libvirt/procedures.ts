@@ -6,6 +6,7 @@
  * @module
  */
 import type { PartitionRecord } from "../../core/model.ts";
+import type { ConsoleSession } from "../../core/monitor/console.ts";
 import type { ObservedRecord } from "../../core/partition/observe.ts";
 import { capabilitiesXml, nodeInfo } from "./capabilities.ts";
 import { domainXml } from "./domain_xml.ts";
@@ -14,6 +15,7 @@ import { refOf } from "./driver.ts";
 import { DomainState, ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 import { RpcError } from "./errors.ts";
+import { openConsole } from "./console.ts";
 
 export { RpcError };
 
@@ -47,6 +49,13 @@ export interface CallContext {
   version: string;
   /** A new event callback id, unique in the daemon. */
   nextCallbackId(): number;
+  /** Who calls, for the refusal another console session gets (set by the connection). */
+  client?: string;
+  /**
+   * Carries `session` as the stream of this call, from when its reply is sent until
+   * the client finishes it, it ends or the connection closes (set by the connection).
+   */
+  stream?(session: ConsoleSession): void;
 }
 
 /** A procedure. */
@@ -420,6 +429,15 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     run: async (ctx, r, w) => {
       await domainArg(ctx, r);
       w.int(0);
+    },
+  }],
+  [Proc.DOMAIN_OPEN_CONSOLE, {
+    name: "DOMAIN_OPEN_CONSOLE",
+    mutates: true, // libvirt refuses it on read-only connections
+    run: async (ctx, r) => {
+      const dom = readDomain(r);
+      const devName = r.optional((x) => x.string(MAX_STRING));
+      await openConsole(ctx, dom, devName, r.uint());
     },
   }],
   [Proc.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {

@@ -74,6 +74,7 @@ export const Proc = {
   DOMAIN_IS_ACTIVE: 150,
   DOMAIN_IS_PERSISTENT: 151,
   CONNECT_IS_SECURE: 149,
+  DOMAIN_OPEN_CONSOLE: 201,
   DOMAIN_IS_UPDATED: 202,
   CONNECT_GET_LIB_VERSION: 157,
   DOMAIN_HAS_MANAGED_SAVE_IMAGE: 183,
@@ -112,7 +113,7 @@ export const ErrorCode = {
 } as const;
 
 /** libvirt error domains (`virErrorDomain`). */
-export const ErrorDomain = { DOM: 6, RPC: 7, REMOTE: 13 } as const;
+export const ErrorDomain = { DOM: 6, RPC: 7, REMOTE: 13, STREAMS: 38 } as const;
 
 /** Domain states (`virDomainState`). */
 export const DomainState = { NOSTATE: 0, RUNNING: 1, SHUTOFF: 5, CRASHED: 6 } as const;

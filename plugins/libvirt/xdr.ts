@@ -95,6 +95,14 @@ export class XdrWriter {
     return this;
   }
 
+  /** Bytes as they are: no length, no padding (the body of a stream data packet). */
+  raw(bytes: Uint8Array): this {
+    this.grow(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
   /** A variable-length opaque: length, bytes, padding. */
   opaque(bytes: Uint8Array): this {
     return this.uint(bytes.length).fixedOpaque(bytes);
