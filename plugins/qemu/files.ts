@@ -14,6 +14,8 @@ export interface QemuFiles {
   pid: string;
   /** Written by the supervising shell when QEMU exits: its exit status. */
   exit: string;
+  /** Locked (flock) by the supervising shell and QEMU while either runs. */
+  runLock: string;
   /** QEMU's QMP socket. */
   qmp: string;
   /** The monitor stub QEMU loads for the stub core. */
@@ -37,6 +39,7 @@ export function qemuFiles(stateDir: string, id: number): QemuFiles {
     dir,
     pid: `${dir}/qemu.pid`,
     exit: `${dir}/qemu.exit`,
+    runLock: `${dir}/run.lock`,
     qmp: `${dir}/qmp.sock`,
     stub: `${dir}/stub.bin`,
     messages: `${dir}/qemu.log`,

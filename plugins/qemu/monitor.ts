@@ -135,7 +135,8 @@ export class QemuMonitor implements Monitor {
     if (await running(files)) await kill(files);
     await this.options.inner.partitionDestroy(id);
     // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
-    for (const file of [files.pid, files.exit, files.qmp, files.stub, files.serial]) {
+    const runFiles = [files.pid, files.exit, files.qmp, files.stub, files.serial, files.runLock];
+    for (const file of [...runFiles, files.consoleSocket]) {
       await Deno.remove(file).catch(() => {});
     }
   }
@@ -185,9 +186,19 @@ export async function observeQemu(
   const status = await exitStatus(files);
   const console = await lastLines(files.console, 10);
   if (status === 0) return { state: "stopped", reason: "its OS powered off", console };
+  if (status === undefined) {
+    // No exit status and nobody holds its run lock: its QEMU and supervisor both
+    // ended without a word — the host restarted, or both were killed.
+    return {
+      state: "stopped",
+      reason: `no ${binary} of it runs any more (the host restarted, or it was killed ` +
+        `with its supervisor)`,
+      console,
+    };
+  }
   return {
     state: "crashed",
-    reason: status === undefined ? `${binary} is gone` : describeStatus(binary, status),
+    reason: describeStatus(binary, status),
     console,
   };
 }

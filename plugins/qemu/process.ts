@@ -4,14 +4,20 @@
  * that a later vmanctl can tell a partition that powered itself off (status 0)
  * from one whose QEMU died.
  *
+ * Whether it runs is told by a lock, not by a pid: the shell takes an exclusive
+ * `flock` on `run.lock` before it starts QEMU, and QEMU inherits it, so the lock
+ * is held exactly while either lives. A pid reused by another process after a
+ * crash or a host restart holds no such lock, so it is never taken for QEMU and
+ * never killed.
+ *
  * @module
  */
 import { MonitorError } from "../../core/errors.ts";
 import type { QemuFiles } from "./files.ts";
 
-/** The shell that supervises QEMU: `sh -c SCRIPT sh EXIT LOG QEMU ARGS…`. */
-const SUPERVISOR = 'exit_file=$1; log=$2; shift 2; "$@" </dev/null >"$log" 2>&1; ' +
-  'echo $? >"$exit_file.tmp"; mv "$exit_file.tmp" "$exit_file"';
+/** The shell that supervises QEMU: `sh -c SCRIPT sh EXIT LOG LOCK QEMU ARGS…`. */
+const SUPERVISOR = 'exit_file=$1; log=$2; exec 9>>"$3"; shift 3; flock -n 9 || exit 75; ' +
+  '"$@" </dev/null >"$log" 2>&1; echo $? >"$exit_file.tmp"; mv "$exit_file.tmp" "$exit_file"';
 
 /** How long to wait for QEMU to come up or go down, in milliseconds. */
 export interface Timeouts {
@@ -61,25 +67,24 @@ export async function qemuPid(files: QemuFiles): Promise<number | undefined> {
 }
 
 /**
- * True when a process with this pid exists. (Deno lets only `--allow-all` read
- * `/proc/<pid>`, so this sends SIGCONT, which changes nothing for a running
- * process. QEMU's supervisor reaps it at once, so a dead QEMU is no zombie, and
- * its exit file is checked first, so a reused pid does not count.)
+ * True while QEMU (or its supervising shell) runs: someone holds `run.lock`. Taking
+ * the lock for a moment is how that is asked; a lock file nobody holds means
+ * nothing of this partition runs, whatever pid its pidfile names.
  */
-export function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True while QEMU runs: no exit status recorded and its pid alive. */
 export async function running(files: QemuFiles): Promise<boolean> {
-  if (await exitStatus(files) !== undefined) return false;
-  const pid = await qemuPid(files);
-  return pid !== undefined && alive(pid);
+  let lock: Deno.FsFile;
+  try {
+    lock = await Deno.open(files.runLock, { read: true });
+  } catch {
+    return false; // never started (or its files are gone)
+  }
+  try {
+    if (!(await lock.tryLock(true))) return true;
+    await lock.unlock();
+    return false;
+  } finally {
+    lock.close();
+  }
 }
 
 /** Describes an exit status the way a shell reports it. */
@@ -104,7 +109,18 @@ export async function launch(
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("setsid", {
-      args: ["-f", "sh", "-c", SUPERVISOR, "sh", files.exit, files.messages, binary, ...args],
+      args: [
+        "-f",
+        "sh",
+        "-c",
+        SUPERVISOR,
+        "sh",
+        files.exit,
+        files.messages,
+        files.runLock,
+        binary,
+        ...args,
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -126,7 +142,9 @@ export async function launch(
         `${describeStatus(binary, status)} at start${said ? `: ${said}` : ""}`,
       );
     }
-    if (await exists(files.qmp) && await qemuPid(files) !== undefined) return;
+    if (await exists(files.qmp) && await qemuPid(files) !== undefined && await running(files)) {
+      return;
+    }
     await sleep(10);
   }
   await kill(files);
@@ -188,10 +206,8 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
   while (Date.now() < deadline) {
     const status = await exitStatus(files);
     if (status !== undefined) return status;
-    const pid = await qemuPid(files);
-    if (pid === undefined || !alive(pid)) {
-      // Exited; the supervisor writes the status a moment later (or was killed itself).
-      await sleep(20);
+    if (!(await running(files))) {
+      // Exited, and its supervisor too: the status was written just now, or never (killed).
       return await exitStatus(files) ?? -1;
     }
     await sleep(10);
@@ -201,7 +217,7 @@ export async function waitExit(files: QemuFiles, ms: number): Promise<number | u
 
 /** Kills QEMU (SIGKILL) and waits for it to be gone. */
 export async function kill(files: QemuFiles): Promise<void> {
-  // With an exit status QEMU is gone and its pid may belong to another process now.
+  // Only while its lock is held is the pid in its pidfile QEMU's own.
   if (!(await running(files))) return;
   const pid = (await qemuPid(files))!;
   try {

