@@ -288,15 +288,28 @@ static int path_of(const struct vm_sim *sim, char *out, size_t len, const char *
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Largest monitor.json read: far above any real platform description. */
+#define MAX_TEXT_BYTES (64 << 20)
+
+/*
+ * Reads a regular file of at most MAX_TEXT_BYTES, NUL-terminated. Opened with
+ * O_NONBLOCK, so a FIFO in its place does not block; it is then refused (EINVAL),
+ * as is a larger file (EFBIG).
+ */
 static char *read_text(const char *path, int *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	char *text;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		*err = errno;
 		if (fd >= 0)
 			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > MAX_TEXT_BYTES) {
+		*err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		close(fd);
 		return NULL;
 	}
 	text = malloc((size_t)st.st_size + 1);

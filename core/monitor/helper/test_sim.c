@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm_abi.h"
@@ -186,6 +187,17 @@ static void test_arm(const char *dir)
 	static char got[200000];
 	read_at(dir, 0x12201000, got, sizeof got);
 	CHECK(memcmp(got, big, sizeof big) == 0, "file bytes at address - RAM base");
+
+	/* Anything but a regular file is refused at once, naming it: a FIFO does not block. */
+	char fifo[600];
+	snprintf(fifo, sizeof fifo, "%s/initrd.fifo", dir);
+	CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+	rc = vmh_load_file(h, 1, 0x52201000, fifo, &loaded, &code, msg, sizeof msg);
+	CHECK(rc == -EINVAL && strstr(msg, fifo) && strstr(msg, "not a regular file"),
+	      "load a FIFO: EINVAL naming it, without waiting for a writer: %d %s", rc, msg);
+	unlink(fifo);
+	rc = vmh_load_file(h, 1, 0x52201000, dir, &loaded, &code, msg, sizeof msg);
+	CHECK(rc == -EINVAL && strstr(msg, "not a regular file"), "load a directory: EINVAL");
 
 	CHECK(start(h, 1, 0x1, 0x50000000, 0) == -3, "start partition 2's core in 1: DENIED");
 	CHECK(strstr(msg, "partition 2's") != NULL, "reason names the owner");

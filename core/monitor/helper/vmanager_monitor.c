@@ -275,7 +275,12 @@ int32_t vmh_load_file(int32_t i, uint32_t id, uint64_t address, const char *path
 		vm_say(msg, msglen, "no open monitor handle %" PRId32, i);
 		return -EBADF;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * O_NONBLOCK: opening a FIFO (a file swapped for one after it was checked) must
+	 * not wait for a writer; only a regular file is read. For a regular file the flag
+	 * changes nothing.
+	 */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int err = errno;
