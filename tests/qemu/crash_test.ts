@@ -88,12 +88,23 @@ function command(backend: string, op: Op): string[] {
   ];
 }
 
-/** Runs the operation under the fault injector, killed before the `at`-th rename (0: never). */
-async function faulted(state: string, backend: string, op: Op, at: number, log?: string) {
+/**
+ * Runs the operation under the fault injector: killed before the `at`-th rename
+ * (0: never), or with `enospc` that rename failing as on a full disk.
+ */
+async function faulted(
+  state: string,
+  backend: string,
+  op: Op,
+  at: number,
+  log?: string,
+  action: "kill" | "enospc" = "kill",
+) {
   const env: Record<string, string> = {
     LD_PRELOAD: await fault(),
     VMAN_FAULT_RENAME: `${state}/`,
     VMAN_FAULT_AT: String(at),
+    VMAN_FAULT_ACTION: action,
   };
   if (log) env.VMAN_FAULT_LOG = log;
   return await run(state, command(backend, op), env);
@@ -212,3 +223,183 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+for (const backend of BACKENDS) {
+  for (const op of OPS) {
+    Deno.test({
+      name: `enospc: ${op} on the ${backend} backend whose durable writes fail in turn with ` +
+        `ENOSPC fails with one line and converges`,
+      ignore: skip !== undefined,
+      async fn() {
+        const writes = await durableWrites(backend, op);
+        for (let at = 1; at <= writes; at++) {
+          await withTempDir(async (state) => {
+            try {
+              await prepare(state, backend, op);
+              const r = await faulted(state, backend, op, at, undefined, "enospc");
+              assert.equal(r.code, 1, `write ${at} failing: ${r.stderr}`);
+              assert.match(r.stderr, /^vmanctl: [^\n]*No space left on device[^\n]*\n$/);
+              await converges(state, backend, `${op} with write ${at} of ${writes} failing`);
+            } finally {
+              await destroyAll(state).catch(() => {});
+            }
+          });
+        }
+      },
+    });
+  }
+}
+
+/** Mounts a 96 MiB tmpfs for `fn` (a state dir inside it); unmounts it after. */
+async function withTmpfs(fn: (state: string, root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "vman-tmpfs-" });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=96m", "none", root],
+    stderr: "piped",
+  }).output();
+  assert.ok(mount.success, `mount a tmpfs: ${new TextDecoder().decode(mount.stderr)}`);
+  try {
+    await fn(`${root}/state`, root);
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", root] }).output();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Fills the file system of `root` up to a few KiB with one file; returns its path. */
+async function fill(root: string): Promise<string> {
+  const filler = `${root}/filler`;
+  // A guest that runs meanwhile takes pages of the memory file: measure again and retry.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const df = await new Deno.Command("df", {
+      args: ["-B1", "--output=avail", root],
+      stdout: "piped",
+    }).output();
+    const avail = Number(new TextDecoder().decode(df.stdout).trim().split("\n").at(-1));
+    const size = Math.max(0, avail - 8 * 1024 * (attempt + 1));
+    const out = await new Deno.Command("fallocate", { args: ["-l", String(size), filler] })
+      .output();
+    if (out.success) return filler;
+  }
+  throw new Error(`cannot fill ${root}`);
+}
+
+const canMount = Deno.uid() === 0;
+for (const backend of BACKENDS) {
+  for (const op of OPS) {
+    Deno.test({
+      name: `full disk: ${op} on the ${backend} backend in a full 96 MiB tmpfs fails cleanly or ` +
+        `succeeds, and the state converges`,
+      ignore: skip !== undefined || !canMount,
+      async fn() {
+        await withTmpfs(async (state, root) => {
+          try {
+            await prepare(state, backend, op);
+            const filler = await fill(root);
+            const r = await run(state, command(backend, op));
+            if (r.code !== 0 && r.code < 128) {
+              assert.equal(r.code, 1, `${op} on a full disk: ${r.stderr}`);
+              assert.match(r.stderr, /^vmanctl: [^\n]+\n$/, "one line");
+            }
+            await Deno.remove(filler);
+            await converges(state, backend, `${op} on a full disk (exit ${r.code})`);
+          } finally {
+            await destroyAll(state).catch(() => {});
+          }
+        });
+      },
+    });
+  }
+}
+
+Deno.test({
+  name: "lock: a command waits VMAN_LOCK_TIMEOUT for a stuck holder, then fails naming it",
+  ignore: skip !== undefined,
+  async fn() {
+    await withTempDir(async (state) => {
+      await prepare(state, "sim", "start");
+      // A start stopped (SIGSTOP) before its first durable write holds the state lock.
+      const stuck = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, "start", "p"],
+        env: {
+          LD_PRELOAD: await fault(),
+          VMAN_FAULT_RENAME: `${state}/`,
+          VMAN_FAULT_AT: "1",
+          VMAN_FAULT_ACTION: "stop",
+        },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await waitStopped(stuck.pid);
+        const t0 = performance.now();
+        const r = await run(state, ["destroy", "p"], { VMAN_LOCK_TIMEOUT: "1" });
+        const seconds = (performance.now() - t0) / 1000;
+        assert.equal(r.code, 1);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^vmanctl: the state is busy: pid ${stuck.pid} \\(vmanctl --state-dir \\S+ start p\\) ` +
+              `holds its lock, for \\d+ s; waited 1 s \\(VMAN_LOCK_TIMEOUT sets how long\\) ` +
+              `\\(\\S+/state.lock\\)\\n$`,
+          ),
+        );
+        assert.ok(seconds < 10, `gave up after ${seconds} s`);
+      } finally {
+        stuck.kill("SIGKILL");
+        await stuck.status;
+      }
+      await converges(state, "sim", "after the stuck start was killed");
+    });
+  },
+});
+
+/** Waits until process `pid` is stopped (state T in ps). */
+async function waitStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const ps = await new Deno.Command("ps", {
+      args: ["-o", "stat=", "-p", String(pid)],
+      stdout: "piped",
+    })
+      .output();
+    if (new TextDecoder().decode(ps.stdout).trim().startsWith("T")) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
+
+Deno.test({
+  name: "liveness: after its processes vanished, a planted qemu.pid of another process is " +
+    "neither running nor killed",
+  ignore: skip !== undefined,
+  async fn() {
+    await withTempDir(async (state) => {
+      const sleeper = new Deno.Command("sleep", { args: ["600"] }).spawn();
+      try {
+        await prepare(state, "qemu", "stop"); // created and started
+        const dir = `${state}/qemu/1`;
+        const qemu = Number((await Deno.readTextFile(`${dir}/qemu.pid`)).trim());
+        const ps = await new Deno.Command("ps", {
+          args: ["-o", "ppid=", "-p", String(qemu)],
+          stdout: "piped",
+        })
+          .output();
+        const supervisor = Number(new TextDecoder().decode(ps.stdout).trim());
+        // As a host restart would: every process of the partition gone without a word.
+        for (const pid of [supervisor, qemu]) Deno.kill(pid, "SIGKILL");
+        await new Deno.Command("pkill", { args: ["-KILL", "-f", `${dir}/serial.sock`] }).output();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await Deno.writeTextFile(`${dir}/qemu.pid`, `${sleeper.pid}\n`);
+        const list = JSON.parse(await must(state, ["--json", "list"])) as { state: string }[];
+        assert.equal(list[0].state, "stopped");
+        assert.match(await must(state, ["show", "p"]), /the host restarted/);
+        await must(state, ["destroy", "p"]);
+        Deno.kill(sleeper.pid, "SIGCONT"); // throws if destroy killed it
+        await converges(state, "qemu", "after a planted pid");
+      } finally {
+        sleeper.kill("SIGKILL");
+        await sleeper.status;
+      }
+    });
+  },
+});

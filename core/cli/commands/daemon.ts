@@ -47,7 +47,13 @@ export const daemonCommand: CommandSpec<CliContext> = {
     const lc = await ctx.lifecycle();
     const socket = (input.options.socket as string | undefined) ?? DEFAULT_SOCKET;
     const roSocket = (input.options["ro-socket"] as string | undefined) ?? `${socket}-ro`;
-    const driver = new Driver(lc);
+    const driver = new Driver(lc, {
+      // Consoles (DOMAIN_OPEN_CONSOLE) are opened through the backend's monitor plugin.
+      monitorPlugin: async (backend) => {
+        const registry = await ctx.registry({ boards: false });
+        return registry.has("monitor", backend) ? registry.get("monitor", backend) : undefined;
+      },
+    });
     // The board is known before clients come: the state dir's, or --board's for a new one.
     const board = await driver.board();
     const server = new LibvirtServer({
