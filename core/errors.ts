@@ -30,9 +30,13 @@ export class VmanError extends Error {
     this.where = where;
   }
 
-  /** The one line the CLI prints: `<what went wrong> (<where>)`. */
+  /**
+   * The one line the CLI prints: `<what went wrong> (<where>)`, with control
+   * characters in both escaped ({@linkcode escapeControl}).
+   */
   line(): string {
-    return this.where ? `${this.message} (${this.where})` : this.message;
+    const message = escapeControl(this.message);
+    return this.where ? `${message} (${escapeControl(this.where)})` : message;
   }
 }
 
@@ -61,11 +65,51 @@ export function exitCodeOf(error: unknown): number {
   return error instanceof VmanError ? error.exitCode : EXIT_FAILED;
 }
 
-/** One line describing any thrown value, as the CLI prints it. */
+/** One line describing any thrown value, as the CLI prints it (control characters escaped). */
 export function errorLine(error: unknown): string {
   if (error instanceof VmanError) return error.line();
-  if (error instanceof Error) return error.message;
-  return String(error);
+  if (error instanceof Error) return escapeControl(error.message);
+  return escapeControl(String(error));
+}
+
+/** Escapes that read better than a code. */
+const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * C0 and C1 controls, DEL, the Unicode line and paragraph separators and the
+ * bidirectional overrides and isolates: what could end a line, move the cursor,
+ * recolour a terminal or reorder what is shown.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with its control characters written as escapes — `\n`, `\r`, `\t`,
+ * `\x1b`, `\u2028` — so that a name or path holding them cannot break an error
+ * line or drive the terminal. Backslashes are left as they are, so escaping is
+ * idempotent.
+ *
+ * @example
+ * ```ts
+ * escapeControl("a\nb\x1b[31m"); // "a\\nb\\x1b[31m"
+ * ```
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED_ESCAPES[c] ??
+      (code <= 0xff
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : `\\u${code.toString(16).padStart(4, "0")}`);
+  });
+}
+
+/** `text` cut to `max` characters with `…`, for echoing user input in a message. */
+export function clip(text: string, max = 64): string {
+  if (text.length <= max) return text;
+  // Not between the two halves of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(text[max - 1]) ? max - 1 : max;
+  return `${text.slice(0, end)}…`;
 }
 
 /** The chain of causes of an error, one line each, outermost first. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { errorLine, PluginError, VmanError } from "../errors.ts";
+import { errorLine, escapeControl, PluginError, VmanError } from "../errors.ts";
 import type { ArchPlugin, Plugin } from "./plugin.ts";
 import { Registry } from "./registry.ts";
 
@@ -78,7 +78,9 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound && sources.defaultDirs)) {
-        sources.warn(`plugin dir skipped: ${(error as Error).message} (${dir})`);
+        sources.warn(
+          `plugin dir skipped: ${escapeControl((error as Error).message)} (${escapeControl(dir)})`,
+        );
       }
       continue;
     }
@@ -95,7 +97,9 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
       } catch (error) {
         sources.warn(
           `plugin refused: ${
-            error instanceof VmanError ? error.line() : `${errorLine(error)} (${path})`
+            error instanceof VmanError
+              ? error.line()
+              : `${errorLine(error)} (${escapeControl(path)})`
           }`,
         );
       }
@@ -111,7 +115,8 @@ async function importPlugins(path: string): Promise<unknown[]> {
   try {
     module = await import(new URL(`file://${absolute}`).href);
   } catch (error) {
-    throw new PluginError(`cannot load module: ${errorLine(error).split("\n")[0]}`, path);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new PluginError(`cannot load module: ${message.split("\n")[0]}`, path);
   }
   const list = Array.isArray(module.plugins)
     ? module.plugins
