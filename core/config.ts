@@ -11,6 +11,7 @@
  * @module
  */
 import { InputError } from "./errors.ts";
+import { FileInputError, MAX_CONFIG_BYTES, readRegularTextFile } from "./files.ts";
 
 /** Where the configuration file is unless `--config` says otherwise. */
 export const DEFAULT_CONFIG = "/etc/vmanager/config.yaml";
@@ -28,17 +29,20 @@ export interface VmanConfig {
 }
 
 /**
- * Reads the configuration file. A missing default file is an empty configuration;
+ * Reads the configuration file (a regular file of at most
+ * {@linkcode MAX_CONFIG_BYTES}). A missing default file is an empty configuration;
  * a missing file named with `--config` is an error.
  */
 export async function loadConfig(path: string | undefined): Promise<VmanConfig> {
   const file = path ?? DEFAULT_CONFIG;
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readRegularTextFile(file, MAX_CONFIG_BYTES, "the configuration");
   } catch (error) {
-    if (path === undefined && error instanceof Deno.errors.NotFound) return {};
-    throw new InputError(`cannot read the configuration: ${(error as Error).message}`, file);
+    if (path === undefined && error instanceof FileInputError && error.problem === "missing") {
+      return {};
+    }
+    throw error;
   }
   const { parseLocatedYaml } = await import("./yaml_doc.ts");
   const doc = parseLocatedYaml(text, file);

@@ -14,6 +14,13 @@ import type { Board } from "../model.ts";
 import type { ArchPlugin, BoardPlugin } from "../registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../registry/plugin.ts";
 import { parseLocatedYaml } from "../yaml_doc.ts";
+import {
+  FileInputError,
+  MAX_BOARD_BYTES,
+  MAX_DTB_BYTES,
+  readRegularFile,
+  readRegularTextFile,
+} from "../files.ts";
 import { boardProblems, problemPath } from "./rules.ts";
 import { parseBoard } from "./schema.ts";
 
@@ -103,22 +110,36 @@ export async function boardPluginFromFile(
   path: string,
   archOf?: (name: string) => ArchPlugin | undefined,
 ): Promise<BoardPlugin> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new BoardError(`cannot read the board file: ${(error as Error).message}`, path);
-  }
+  const text = await readBoardFile(path);
   const plugin = boardPluginFromYaml(text, path, archOf);
   const name = plugin.board.devicetree;
   if (name === undefined) return plugin;
   const dtbPath = name.startsWith("/") ? name : `${path.replace(/[^/]*$/, "") || "./"}${name}`;
   try {
-    return { ...plugin, devicetree: await Deno.readFile(dtbPath) };
+    return {
+      ...plugin,
+      devicetree: await readRegularFile(
+        dtbPath,
+        MAX_DTB_BYTES,
+        `the board's device tree ${dtbPath}`,
+      ),
+    };
   } catch (error) {
-    throw new BoardError(
-      `cannot read the board's device tree ${dtbPath}: ${(error as Error).message}`,
-      path,
-    );
+    if (!(error instanceof FileInputError)) throw error;
+    // The board file is the place to look: it names the DTB.
+    throw new BoardError(error.message, path, { cause: error });
+  }
+}
+
+/**
+ * Reads a board YAML file: a regular file of at most {@linkcode MAX_BOARD_BYTES}.
+ * Throws {@linkcode BoardError} (exit 2) naming the file otherwise.
+ */
+export async function readBoardFile(path: string): Promise<string> {
+  try {
+    return await readRegularTextFile(path, MAX_BOARD_BYTES, "the board file");
+  } catch (error) {
+    if (!(error instanceof FileInputError)) throw error;
+    throw new BoardError(error.message, path, { cause: error });
   }
 }

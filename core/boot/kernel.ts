@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { FileInputError, MAX_KERNEL_BYTES, osReason, readRegularFile } from "../files.ts";
 import type { ArchName } from "../model.ts";
 import type { KernelFormat, KernelImage } from "./types.ts";
 import { KernelImageError } from "./types.ts";
@@ -25,7 +26,7 @@ export interface KernelReader {
 }
 
 /** Largest kernel vmanager reads, before or after decompression: 512 MiB. */
-export const MAX_KERNEL_BYTES = 512 * 1024 * 1024;
+export { MAX_KERNEL_BYTES };
 
 /** The formats every message names. */
 const KNOWN_FORMATS = "arm64 Image, zImage, RISC-V Image, ELF";
@@ -44,12 +45,6 @@ const FORMAT_ARCHES: Record<Exclude<KernelFormat, "elf">, string> = {
   "arm-zimage": "arm (32-bit)",
   "riscv-image": "riscv64",
 };
-
-/** The first line of an OS error's message, without Deno's "(os error N): op 'path'" tail. */
-function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
-}
 
 /** Gunzips `bytes`, refusing corrupt or truncated data and output beyond `max` bytes. */
 async function gunzip(
@@ -78,7 +73,7 @@ async function gunzip(
     }
   } catch (error) {
     if (error instanceof KernelImageError) throw error;
-    throw new KernelImageError(`corrupt gzip data: ${reason(error)}`, file, { cause: error });
+    throw new KernelImageError(`corrupt gzip data: ${osReason(error)}`, file, { cause: error });
   } finally {
     reader.releaseLock();
   }
@@ -110,7 +105,8 @@ function unreadable(bytes: Uint8Array, readers: readonly KernelReader[]): string
  * first and the image gets `compression: "gzip"`.
  *
  * Throws {@linkcode KernelImageError} with `where` = `path` when the file cannot be
- * read, is larger than `maxBytes` (before or after decompression), holds corrupt
+ * read, is not a regular file (a FIFO is refused before it is opened, so nothing
+ * blocks), is larger than `maxBytes` (before or after decompression), holds corrupt
  * or truncated gzip data, or is no format any reader takes.
  *
  * @param path The kernel file.
@@ -124,18 +120,10 @@ export async function readKernelFile(
 ): Promise<KernelImage> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    const { size, isFile } = await Deno.stat(path);
-    if (!isFile) throw new KernelImageError("cannot read the kernel: not a regular file", path);
-    if (size > maxBytes) {
-      throw new KernelImageError(
-        `cannot read the kernel: ${size} bytes is more than vmanager reads (${maxBytes})`,
-        path,
-      );
-    }
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path, maxBytes, "the kernel");
   } catch (error) {
-    if (error instanceof KernelImageError) throw error;
-    throw new KernelImageError(`cannot read the kernel: ${reason(error)}`, path, { cause: error });
+    if (!(error instanceof FileInputError)) throw error;
+    throw new KernelImageError(error.message, path, { cause: error });
   }
   const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
   if (gzip) bytes = await gunzip(bytes, path, maxBytes);

@@ -9,6 +9,7 @@
 import type { Board, PartitionRecord } from "../model.ts";
 import type { Registry } from "../registry/registry.ts";
 import { StateError } from "../errors.ts";
+import { FileInputError, MAX_INITRD_BYTES, statRegularFile } from "../files.ts";
 import type { BootPlan, KernelImage } from "./types.ts";
 import { checkKernelArch, readKernelFile } from "./kernel.ts";
 import { buildPartitionDevicetree } from "../devicetree/build.ts";
@@ -45,19 +46,20 @@ export async function prepareBoot(
   const readers = registry.list("arch").flatMap(({ plugin }) =>
     plugin.readKernel ? [{ arch: plugin.name, read: plugin.readKernel }] : []
   );
-  const kernel = await readKernelFile(spec.kernel, readers);
-  checkKernelArch(kernel, board.arch, name);
+  // The monitor helper loads the initrd by its path; here it is checked to be a
+  // regular file within its limit (first: it costs a stat), so a FIFO swapped in
+  // is refused before anything is read or started.
   let initrdSize: number | undefined;
   if (spec.initrd !== undefined) {
     try {
-      initrdSize = (await Deno.stat(spec.initrd)).size;
+      initrdSize = await statRegularFile(spec.initrd, MAX_INITRD_BYTES, "the initrd");
     } catch (error) {
-      throw new KernelImageError(
-        `cannot read the initrd: ${(error as Error).message}`,
-        spec.initrd,
-      );
+      if (!(error instanceof FileInputError)) throw error;
+      throw new KernelImageError(error.message, spec.initrd, { cause: error });
     }
   }
+  const kernel = await readKernelFile(spec.kernel, readers);
+  checkKernelArch(kernel, board.arch, name);
   // The DTB's size does not depend on where the initrd goes (its cells are fixed),
   // so a first DTB sizes the plan and the second has the initrd's final place.
   const draft = buildPartitionDevicetree(

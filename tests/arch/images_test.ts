@@ -363,7 +363,7 @@ Deno.test("random bytes, a missing file and a directory are refused naming the f
       "not a kernel image vmanager can read (arm64 Image, zImage, RISC-V Image, ELF)",
     );
     await refused(`${dir}/absent`, "cannot read the kernel: no such file or directory");
-    await refused(dir, "cannot read the kernel: not a regular file");
+    await refused(dir, "cannot read the kernel: not a regular file but a directory");
     await refused(
       await put(dir, "empty", new Uint8Array()),
       /^not a kernel image .*: only 0 bytes$/,

@@ -10,7 +10,7 @@ import { assignable } from "../../board/assignable.ts";
 import type { Board } from "../../model.ts";
 import { formatRange } from "../../ranges.ts";
 import { formatHex, formatSize } from "../../units.ts";
-import { InputError } from "../../errors.ts";
+import { escapeControl, InputError } from "../../errors.ts";
 
 /** `board list` */
 export const boardListCommand: CommandSpec<CliContext> = {
@@ -131,14 +131,10 @@ export const boardCheckCommand: CommandSpec<CliContext> = {
   options: [],
   async run(ctx, input) {
     const file = input.args.FILE!;
+    const { BoardFileError, loadBoardYaml, readBoardFile } = await import("../../board/load.ts");
+    // Read (bounded, regular files only) before anything else is done.
+    const text = await readBoardFile(file);
     const registry = await ctx.registry();
-    const { BoardFileError, loadBoardYaml } = await import("../../board/load.ts");
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (error) {
-      throw new InputError(`cannot read the board file: ${(error as Error).message}`, file);
-    }
     try {
       const { board } = loadBoardYaml(
         text,
@@ -157,7 +153,9 @@ export const boardCheckCommand: CommandSpec<CliContext> = {
       else {
         for (const p of error.problems) {
           ctx.io.err(
-            `vmanctl: ${p.field ? `board field ${p.field}: ` : ""}${p.message} (${p.where})`,
+            `vmanctl: ${
+              escapeControl(`${p.field ? `board field ${p.field}: ` : ""}${p.message} (${p.where})`)
+            }`,
           );
         }
       }

@@ -35,12 +35,8 @@ export const boardImportCommand: CommandSpec<CliContext> = {
     if (arch !== undefined && !(ARCH_NAMES as readonly string[]).includes(arch)) {
       throw new InputError(`unknown architecture '${arch}' (${ARCH_NAMES.join(", ")})`, "--arch");
     }
-    let blob: Uint8Array;
-    try {
-      blob = await Deno.readFile(file);
-    } catch (error) {
-      throw new InputError(`cannot read the DTB: ${(error as Error).message}`, file);
-    }
+    const { MAX_DTB_BYTES, readRegularFile } = await import("../../files.ts");
+    const blob = await readRegularFile(file, MAX_DTB_BYTES, "the DTB");
     const registry = await ctx.registry({ boards: false });
     const { codecOf } = await import("../../devicetree/build.ts");
     let tree;
