@@ -21,6 +21,13 @@
  * @module
  */
 import { InputError } from "../../core/errors.ts";
+import {
+  CpuListError,
+  MAX_CPU_ID,
+  MAX_CPU_IDS,
+  MAX_CPU_LIST_TEXT,
+  parseCpuList,
+} from "../../core/cpu_list.ts";
 import type { ArchName, Board, PartitionRecord, PartitionSpec } from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
 
@@ -192,42 +199,33 @@ function attr(node: XmlNode | undefined, name: string): string | undefined {
   return v === undefined ? undefined : decodeEntities(String(v));
 }
 
-/** Highest core id a cpuset may name. */
-export const MAX_CPUSET_ID = 4095;
+/** Highest core id a cpuset may name (core's {@linkcode MAX_CPU_ID}). */
+export const MAX_CPUSET_ID = MAX_CPU_ID;
 /** Most core ids a cpuset may name, counted over its ranges before duplicates are merged. */
-export const MAX_CPUSET_IDS = 4096;
+export const MAX_CPUSET_IDS = MAX_CPU_IDS;
 
 /**
- * Reads a cpuset (`2-3,5`). Every range is checked before it is expanded: ids over
- * {@linkcode MAX_CPUSET_ID} or more than {@linkcode MAX_CPUSET_IDS} in all are refused,
- * so a crafted list costs no more than a few thousand ids.
+ * Reads a cpuset (`2-3,5`) with core's one core list parser, which bounds every
+ * range and the text before expanding: ids over {@linkcode MAX_CPUSET_ID}, more
+ * than {@linkcode MAX_CPUSET_IDS} in all or a text over 64 KiB are refused, so a
+ * crafted list costs no more than a few thousand ids. Duplicates are merged.
  */
 function parseCpuset(value: string, where: string): number[] {
-  const ranges: [number, number][] = [];
-  let total = 0;
-  for (const part of value.split(",").map((p) => p.trim())) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) {
-      throw new DomainXmlError(`cpuset '${clip(value)}' is not a core list (e.g. 2-3)`, where);
-    }
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (to < from) throw new DomainXmlError(`cpuset range ${clip(part)} is not valid`, where);
-    if (to > MAX_CPUSET_ID) {
-      throw new DomainXmlError(
-        `cpuset range ${clip(part)} names a core over ${MAX_CPUSET_ID}`,
-        where,
-      );
-    }
-    total += to - from + 1;
-    if (total > MAX_CPUSET_IDS) {
-      throw new DomainXmlError(`cpuset names more than ${MAX_CPUSET_IDS} cores`, where);
-    }
-    ranges.push([from, to]);
+  let ids: number[];
+  try {
+    ids = parseCpuList(value, where);
+  } catch (error) {
+    if (!(error instanceof CpuListError)) throw error;
+    const message = {
+      "syntax": `cpuset '${clip(value)}' is not a core list (e.g. 2-3)`,
+      "backwards": `cpuset range ${clip(error.part)} is not valid`,
+      "too-high": `cpuset range ${clip(error.part)} names a core over ${MAX_CPUSET_ID}`,
+      "too-many": `cpuset names more than ${MAX_CPUSET_IDS} cores`,
+      "too-long": `cpuset is longer than ${MAX_CPU_LIST_TEXT} characters`,
+    }[error.problem];
+    throw new DomainXmlError(message, where, { cause: error });
   }
-  const ids = new Set<number>();
-  for (const [from, to] of ranges) for (let id = from; id <= to; id++) ids.add(id);
-  return [...ids].sort((a, b) => a - b);
+  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 /** `text`, cut to 40 characters for a message. */
