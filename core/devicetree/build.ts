@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { validateCmdline } from "../partition/cmdline.ts";
 import { errorLine, VmanError } from "../errors.ts";
 import type { PartitionRecord, Range } from "../model.ts";
 import type { Board } from "../model.ts";
@@ -43,6 +44,8 @@ export function buildPartitionDevicetree(
   record: PartitionRecord,
   initrd?: Range,
 ): PartitionDevicetree {
+  // A record written before commands bounded the command line still meets the bound here.
+  if (record.spec.cmdline !== undefined) validateCmdline(record.spec.cmdline, record.name);
   const codec = codecOf(registry);
   let boardTree: FdtTree;
   try {

@@ -18,6 +18,7 @@ import { ConflictError, InputError } from "../errors.ts";
 import type { Allocation, Board, PartitionSpec, Range } from "../model.ts";
 import { contains, formatRange, overlaps, rangeEnd, subtractRanges } from "../ranges.ts";
 import { alignUp, formatHex, formatSize, isAligned, KiB, MiB } from "../units.ts";
+import { validateCmdline } from "./cmdline.ts";
 import { validateName } from "./name.ts";
 
 /** Memory given to a partition whose spec names no size. */
@@ -47,6 +48,7 @@ export function allocate(
   alignment = WINDOW_ALIGNMENT,
 ): Allocation {
   validateName(spec.name);
+  if (spec.cmdline !== undefined) validateCmdline(spec.cmdline, "--cmdline");
   if (holders.some((h) => h.name === spec.name)) {
     throw new ConflictError(`partition '${spec.name}' already exists`, spec.name);
   }

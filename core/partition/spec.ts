@@ -17,8 +17,17 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { parseCpuList } from "../cpu_list.ts";
+import {
+  MAX_INITRD_BYTES,
+  MAX_KERNEL_BYTES,
+  MAX_SPEC_BYTES,
+  readRegularTextFile,
+  statRegularFile,
+} from "../files.ts";
 import type { PartitionSpec } from "../model.ts";
 import { parseAddress, parseSize } from "../units.ts";
+import { validateCmdline } from "./cmdline.ts";
 import { validateName } from "./name.ts";
 
 /** Spec values as text, as the command line gives them. */
@@ -53,33 +62,17 @@ const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
   cmdline: "cmdline",
 };
 
-/** Parses a comma-separated list of core ids with ranges: `1,2`, `2-3`, `1,3-5`. */
-export function parseCoreList(text: string, where = "--cpu-ids"): number[] {
-  const ids: number[] = [];
-  for (const part of text.split(",").map((p) => p.trim())) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new InputError(`'${text}' is not a core list (use e.g. 2,3 or 2-3)`, where);
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (to < from) throw new InputError(`core range ${part} runs backwards`, where);
-    for (let id = from; id <= to; id++) ids.push(id);
-  }
-  return ids;
-}
-
 function parseCount(text: string, where: string): number {
   if (!/^\d+$/.test(text.trim())) throw new InputError(`'${text}' is not a whole number`, where);
   return Number(text);
 }
 
-/** Reads a spec file's YAML text into a name and spec values. */
+/**
+ * Reads a spec file's YAML text into a name and spec values. The file must be a
+ * regular file of at most {@linkcode MAX_SPEC_BYTES}.
+ */
 export async function readSpecFile(path: string): Promise<{ name?: string; values: SpecText }> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InputError(`cannot read the spec file: ${(error as Error).message}`, path);
-  }
+  const text = await readRegularTextFile(path, MAX_SPEC_BYTES, "the spec file");
   const { parseLocatedYaml } = await import("../yaml_doc.ts");
   const doc = parseLocatedYaml(text, path);
   if ("syntax" in doc) throw new InputError(`YAML: ${doc.syntax[0].message}`, doc.syntax[0].where);
@@ -126,7 +119,7 @@ export async function readSpecFile(path: string): Promise<{ name?: string; value
 export function specFromText(name: string, values: SpecText): PartitionSpec {
   const spec: PartitionSpec = { name };
   if (values.cpus !== undefined) spec.cpus = parseCount(values.cpus, "--cpus");
-  if (values.cpuIds !== undefined) spec.cpuIds = parseCoreList(values.cpuIds);
+  if (values.cpuIds !== undefined) spec.cpuIds = parseCpuList(values.cpuIds, "--cpu-ids");
   if (values.memory !== undefined) spec.memory = parseSize(values.memory, "--memory");
   if (values.memoryBase !== undefined) {
     spec.memoryBase = parseAddress(values.memoryBase, "--memory-base");
@@ -134,11 +127,18 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
   if (values.devices !== undefined) spec.devices = values.devices;
   if (values.kernel !== undefined) spec.kernel = values.kernel;
   if (values.initrd !== undefined) spec.initrd = values.initrd;
-  if (values.cmdline !== undefined) spec.cmdline = values.cmdline;
+  if (values.cmdline !== undefined) {
+    validateCmdline(values.cmdline, "--cmdline");
+    spec.cmdline = values.cmdline;
+  }
   return spec;
 }
 
-/** Makes image paths absolute and checks that they are readable files. */
+/**
+ * Makes image paths absolute and checks that they are regular files within their
+ * limits ({@linkcode MAX_KERNEL_BYTES}, {@linkcode MAX_INITRD_BYTES}); their contents
+ * are read by `start`, `plan` and `dtb`.
+ */
 export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec> {
   if (spec.initrd !== undefined && spec.kernel === undefined) {
     throw new InputError("an initrd needs a kernel: give --kernel too", "--initrd");
@@ -148,13 +148,11 @@ export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec>
     const path = spec[field];
     if (path === undefined) continue;
     const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(absolute);
-    } catch (error) {
-      throw new InputError(`${field} ${path}: ${(error as Error).message}`, `--${field}`);
-    }
-    if (!info.isFile) throw new InputError(`${field} ${path} is not a file`, `--${field}`);
+    await statRegularFile(
+      absolute,
+      field === "kernel" ? MAX_KERNEL_BYTES : MAX_INITRD_BYTES,
+      `the ${field}`,
+    );
     out[field] = absolute;
   }
   return out;

@@ -8,6 +8,7 @@ import type { PartitionSpec } from "../../model.ts";
 import { InputError } from "../../errors.ts";
 import type { SpecText } from "../../partition/spec.ts";
 import { readSpecFile, resolveImages, specFromText } from "../../partition/spec.ts";
+import { validateName } from "../../partition/name.ts";
 
 /** Builds a spec from a name (or the file's) and the option values. */
 export async function specFromInput(
@@ -40,5 +41,7 @@ export async function specFromInput(
       "NAME",
     );
   }
+  // Checked before anything else is done with it, so a bad name changes nothing.
+  validateName(partitionName);
   return await resolveImages(specFromText(partitionName, values));
 }
