@@ -26,7 +26,7 @@ export const MAX_BOARD_BYTES = 1 * MiB;
 export const MAX_CONFIG_BYTES = 1 * MiB;
 /**
  * Largest device tree blob read (`board import`, a board's `devicetree:`): 16 MiB,
- * the FDT reader's own limit on `totalsize` (plugins/fdt).
+ * also the FDT reader's default limit on `totalsize` (plugins/fdt).
  */
 export const MAX_DTB_BYTES = 16 * MiB;
 /**

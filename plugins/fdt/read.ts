@@ -12,6 +12,7 @@
  * @module
  */
 import { FdtError } from "../../core/devicetree/errors.ts";
+import { MAX_DTB_BYTES } from "../../core/files.ts";
 import {
   align4,
   FDT_BEGIN_NODE,
@@ -33,7 +34,7 @@ import type { FdtNode, FdtProperty, FdtReservation, FdtTree } from "../../core/d
 
 /** Limits that bound the work and memory a blob can make the reader spend. */
 export interface ReadLimits {
-  /** Largest totalsize accepted, in bytes; default 16 MiB. */
+  /** Largest totalsize accepted, in bytes; default 16 MiB (core's `MAX_DTB_BYTES`). */
   maxSize?: number;
   /** Deepest nesting accepted, the root counting as 1; default 64. */
   maxDepth?: number;
@@ -43,7 +44,7 @@ export interface ReadLimits {
 
 /** The limits {@linkcode readFdt} applies when none are given. */
 export const DEFAULT_READ_LIMITS: Readonly<Required<ReadLimits>> = {
-  maxSize: 16 * 1024 * 1024,
+  maxSize: MAX_DTB_BYTES,
   maxDepth: 64,
   maxNodes: 1_000_000,
 };
