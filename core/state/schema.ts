@@ -1,0 +1,215 @@
+/**
+ * The schema of the state document (`state.json`): its board (the board schema
+ * of board files, and the board rules), its backend and its partition records.
+ * {@linkcode validateState} turns a parsed document that does not fit into one
+ * line naming the field by its JSON path, e.g.
+ * `state field partitions[0].allocation: required; …`, instead of a TypeError
+ * deep in a command.
+ *
+ * Fields this vmanager does not know are let through (a newer vmanager may have
+ * written them) and the document is returned as it was read: nothing is dropped,
+ * nothing is filled in.
+ *
+ * @example
+ * ```ts
+ * import { validateState } from "./schema.ts";
+ * const doc = validateState(JSON.parse(text), "/var/lib/vmanager/state.json");
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { VmanError } from "../errors.ts";
+import { boardSchema } from "../board/schema.ts";
+import { boardProblems, problemPath } from "../board/rules.ts";
+import type { Board } from "../model.ts";
+import { validateName } from "../partition/name.ts";
+import type { StateDocument } from "./store.ts";
+
+/** A state document that does not fit its schema. Exit code 1 (the state dir cannot be used). */
+export class StateDocumentError extends VmanError {
+  /** The JSON path of the first problem, e.g. `partitions[0].allocation`. */
+  readonly path: string;
+  /** Makes the error; `where` is the state file. */
+  constructor(message: string, path: string, where: string) {
+    super(message, where);
+    this.path = path;
+  }
+}
+
+const count = z.number().int().nonnegative();
+const address = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const size = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+// Core ids as boards number them (a board may number past the CLI's MAX_CPU_ID).
+const coreId = count;
+const range = z.looseObject({ base: address, size });
+
+/** Checks a text with one of the CLI's validators (they throw a message). */
+function checkedBy(check: (text: string) => void) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      check(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+}
+
+/** What a user asked for, as `create` recorded it. */
+const specSchema = z.looseObject({
+  name: checkedBy(validateName),
+  cpus: z.number().int().positive().optional(),
+  cpuIds: z.array(coreId).optional(),
+  memory: size.optional(),
+  memoryBase: address.optional(),
+  devices: z.array(z.string()).optional(),
+  kernel: z.string().optional(),
+  initrd: z.string().optional(),
+  // Not held to MAX_CMDLINE_BYTES here: a state written before the limit stays readable.
+  cmdline: z.string().optional(),
+  uuid: z.string().optional(),
+});
+
+const region = z.looseObject({ name: z.string(), base: address, size: count, content: z.string() });
+
+/** One partition record. */
+const recordSchema = z.looseObject({
+  name: checkedBy(validateName),
+  id: z.number().int().positive().max(0xffffffff),
+  state: z.enum(["defined", "running", "stopped"]),
+  spec: specSchema,
+  allocation: z.looseObject({
+    cores: z.array(coreId).min(1),
+    bootCore: coreId,
+    memory: range,
+    devices: z.array(z.string()),
+  }),
+  created: z.string(),
+  updated: z.string(),
+  monitorCalls: z.array(z.looseObject({
+    call: z.string(),
+    args: z.record(z.string(), z.union([z.number(), z.string()])),
+  })),
+  boot: z.looseObject({
+    regions: z.array(region),
+    entry: address,
+    context: address,
+    registers: z.record(z.string(), z.string()),
+  }).optional(),
+  uuid: z.string().optional(),
+  autostart: z.boolean().optional(),
+});
+
+/** Schema of the state document (the format version is checked before it, by the store). */
+export const stateSchema = z.looseObject({
+  format: z.number().int(),
+  board: boardSchema,
+  backend: z.string().min(1),
+  partitions: z.array(recordSchema),
+});
+
+/** What to do about a problem at `path`: no vmanctl command repairs a state it cannot read. */
+function repairHint(path: readonly (string | number)[]): string {
+  if (path[0] === "partitions" && typeof path[1] === "number") {
+    return `no vmanctl command repairs it: fix or remove partitions[${
+      path[1]
+    }] in the file by hand`;
+  }
+  if (path[0] === "board") {
+    return "no vmanctl command repairs it: restore the board copy by hand, or use a new state dir";
+  }
+  return "no vmanctl command repairs it: fix the file by hand, or use a new state dir";
+}
+
+function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
+  let at = value;
+  for (const step of path) {
+    if (typeof at !== "object" || at === null) return undefined;
+    at = (at as Record<string | number, unknown>)[step];
+  }
+  return at;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+function fail(path: readonly (string | number)[], message: string, file: string): never {
+  const field = problemPath(path) || "(the document)";
+  throw new StateDocumentError(
+    `state field ${field}: ${message}; ${repairHint(path)}`,
+    problemPath(path),
+    file,
+  );
+}
+
+/**
+ * Checks a parsed state document against {@linkcode stateSchema}, the board rules
+ * and the uniqueness of partition names and ids, and returns it unchanged.
+ * Throws {@linkcode StateDocumentError} (exit 1, `where` = `file`) for the first
+ * problem: `state field partitions[0].allocation: required; no vmanctl command
+ * repairs it: fix or remove partitions[0] in the file by hand`.
+ *
+ * @param value The document as `JSON.parse` returned it.
+ * @param file The state file, for the error line.
+ */
+export function validateState(value: unknown, file: string): StateDocument {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail([], `expected an object, not ${typeName(value)}`, file);
+  }
+  let result = stateSchema.safeParse(value);
+  if (!result.success) {
+    failOnIssue(result.error.issues, value, file);
+    // Only unknown fields of the (strict) board schema: a newer vmanager may have
+    // written them. The board rules need the parsed board: parse a copy without them.
+    const copy = { ...value, board: structuredClone((value as { board: unknown }).board) };
+    for (const issue of result.error.issues) {
+      if (issue.code !== "unrecognized_keys") continue;
+      const at = valueAt(copy, keyPath(issue.path)) as Record<string, unknown>;
+      for (const key of issue.keys) delete at[key];
+    }
+    result = stateSchema.safeParse(copy);
+    if (!result.success) {
+      failOnIssue(result.error.issues, copy, file);
+      fail([], result.error.issues[0]?.message ?? "does not fit the schema", file);
+    }
+  }
+  const problem = boardProblems(result.data.board as Board)[0];
+  if (problem) fail(["board", ...problem.path], problem.message, file);
+  const doc = value as StateDocument;
+  const names = new Map<string, number>();
+  const ids = new Map<number, number>();
+  doc.partitions.forEach((record, i) => {
+    const name = names.get(record.name);
+    if (name !== undefined) fail(["partitions", i, "name"], `repeats partitions[${name}]`, file);
+    names.set(record.name, i);
+    const id = ids.get(record.id);
+    if (id !== undefined) fail(["partitions", i, "id"], `repeats partitions[${id}]`, file);
+    ids.set(record.id, i);
+    if (!record.allocation.cores.includes(record.allocation.bootCore)) {
+      fail(["partitions", i, "allocation", "bootCore"], "is not one of the cores", file);
+    }
+  });
+  return doc;
+}
+
+function keyPath(path: readonly PropertyKey[]): (string | number)[] {
+  return path.filter((k): k is string | number => typeof k !== "symbol");
+}
+
+/** Fails on the first issue that is not an unknown field. */
+function failOnIssue(issues: readonly z.core.$ZodIssue[], value: unknown, file: string): void {
+  const issue = issues.find((i) => i.code !== "unrecognized_keys");
+  if (!issue) return;
+  const path = keyPath(issue.path);
+  const found = valueAt(value, path);
+  const message = found === undefined
+    ? "required"
+    : issue.code === "invalid_type"
+    ? `expected ${issue.expected === "object" ? "an object" : issue.expected}, not ${
+      typeName(found)
+    }`
+    : issue.message;
+  fail(path, message, file);
+}
