@@ -82,11 +82,15 @@ function notRegular(what: string, path: string, info: Deno.FileInfo): FileInputE
 }
 
 function tooLarge(what: string, path: string, limit: number, size?: number): FileInputError {
+  // In bytes when the rounded sizes would read the same ("1 MiB is more than 1 MiB").
+  const [has, most] = size !== undefined && formatSize(size) === formatSize(limit)
+    ? [`${size} bytes`, `${limit} bytes`]
+    : [size === undefined ? "" : formatSize(size), formatSize(limit)];
   return new FileInputError(
     "too-large",
     size === undefined
-      ? `cannot read ${what}: more than the limit of ${formatSize(limit)}`
-      : `cannot read ${what}: ${formatSize(size)} is more than the limit of ${formatSize(limit)}`,
+      ? `cannot read ${what}: more than the limit of ${most}`
+      : `cannot read ${what}: ${has} is more than the limit of ${most}`,
     path,
   );
 }

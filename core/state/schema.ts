@@ -145,8 +145,9 @@ function fail(path: readonly (string | number)[], message: string, file: string)
 }
 
 /**
- * Checks a parsed state document against {@linkcode stateSchema}, the board rules
- * and the uniqueness of partition names and ids, and returns it unchanged.
+ * Checks a parsed state document against {@linkcode stateSchema}, the board rules,
+ * the uniqueness of partition names and each boot core being one of its
+ * partition's cores, and returns it unchanged.
  * Throws {@linkcode StateDocumentError} (exit 1, `where` = `file`) for the first
  * problem: `state field partitions[0].allocation: required; no vmanctl command
  * repairs it: fix or remove partitions[0] in the file by hand`.
@@ -179,14 +180,10 @@ export function validateState(value: unknown, file: string): StateDocument {
   if (problem) fail(["board", ...problem.path], problem.message, file);
   const doc = value as StateDocument;
   const names = new Map<string, number>();
-  const ids = new Map<number, number>();
   doc.partitions.forEach((record, i) => {
     const name = names.get(record.name);
     if (name !== undefined) fail(["partitions", i, "name"], `repeats partitions[${name}]`, file);
     names.set(record.name, i);
-    const id = ids.get(record.id);
-    if (id !== undefined) fail(["partitions", i, "id"], `repeats partitions[${id}]`, file);
-    ids.set(record.id, i);
     if (!record.allocation.cores.includes(record.allocation.bootCore)) {
       fail(["partitions", i, "allocation", "bootCore"], "is not one of the cores", file);
     }
