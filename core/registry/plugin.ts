@@ -140,6 +140,16 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
     options: ConsoleOpenOptions,
   ): Promise<ConsoleSession>;
   /**
+   * Run-time statistics of partition `id`, whose cores (board core ids) are
+   * `cores`, for backends that measure them: the CPU time of each core while it
+   * runs, when it started, the bytes of its console captured. Read-only and
+   * without the state lock; may be asked of a partition that no longer runs (then
+   * without CPU times). Backends without it have no statistics (`vmanctl stats`
+   * and libvirt report what the state knows). Throws a `MonitorError` when the
+   * backend cannot be asked (a QEMU that does not answer).
+   */
+  stats?(context: MonitorContext, id: number, cores: readonly number[]): Promise<PartitionStats>;
+  /**
    * Why this backend cannot run partitions on `board` (one line), or undefined.
    * Asked when a state dir is set up, so that `create` refuses (exit 2) rather
    * than a later `start`.
@@ -158,6 +168,23 @@ export interface RuntimeObservation {
   reason?: string;
   /** The last lines of its console, when it is not running. */
   console?: string[];
+}
+
+/** What a backend measures of one partition (the monitor plugins' `stats` hook). */
+export interface PartitionStats {
+  /**
+   * CPU time each of the partition's cores has used since the partition started,
+   * in nanoseconds, by board core id. Only while it runs; a core the backend could
+   * not tell apart or measure is absent, so an empty object means "not measured".
+   */
+  cpuTimeNs: Record<number, number>;
+  /** When the partition's current run started, ISO 8601 UTC, when the backend knows. */
+  startedAt?: string;
+  /**
+   * The bytes of the partition's console the backend keeps captured (every file of
+   * a rotated capture), for backends that capture it; absent when there is none yet.
+   */
+  consoleBytes?: number;
 }
 
 /** A board description. */

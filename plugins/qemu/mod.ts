@@ -8,7 +8,8 @@
  * CPU_ON (Arm) or SBI HSM hart_start (RISC-V). The partition's console is a
  * UNIX socket QEMU serves; a console broker process per partition captures it
  * (`<state-dir>/qemu/<id>/console.log`, rotated) and serves sessions on
- * `console.sock` (one writer, any readers).
+ * `console.sock` (one writer, any readers). Statistics (CPU time per core from
+ * QEMU's vCPU threads, the start, the console captured) are in `stats.ts`.
  *
  * @example
  * ```ts
@@ -23,7 +24,11 @@
 import type { Board } from "../../core/model.ts";
 import type { MonitorContext } from "../../core/monitor/monitor.ts";
 import type { Monitor } from "../../core/monitor/monitor.ts";
-import type { MonitorPlugin, RuntimeObservation } from "../../core/registry/plugin.ts";
+import type {
+  MonitorPlugin,
+  PartitionStats,
+  RuntimeObservation,
+} from "../../core/registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
 import { MonitorError } from "../../core/errors.ts";
 import { qemuFiles } from "./files.ts";
@@ -32,6 +37,7 @@ import type { Timeouts } from "./process.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
 import { consoleLogFiles, DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
 import { openBrokerConsole } from "./console_client.ts";
+import { qemuStats } from "./stats.ts";
 
 export { DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
 
@@ -92,6 +98,13 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
     },
     consoleLog(context: MonitorContext, id: number): string[] {
       return consoleLogFiles(qemuFiles(context.stateDir, id).console);
+    },
+    stats(
+      context: MonitorContext,
+      id: number,
+      cores: readonly number[],
+    ): Promise<PartitionStats> {
+      return qemuStats(context.stateDir, context.board, id, cores);
     },
     openConsole(
       context: MonitorContext,
