@@ -25,6 +25,7 @@ import { dtbCommand } from "./commands/dtb.ts";
 import { boardImportCommand } from "./commands/board_import.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { consoleCommand } from "./commands/console.ts";
+import { statsCommand } from "./commands/stats.ts";
 
 /** vmanager's version. */
 export const VERSION = "0.1.0";
@@ -67,6 +68,7 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   destroyCommand,
   listCommand,
   showCommand,
+  statsCommand,
   planCommand,
   consoleCommand,
   dtbCommand,
