@@ -9,7 +9,7 @@
 import { InputError, VmanError } from "../../core/errors.ts";
 import type { Board, PartitionRecord } from "../../core/model.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
-import type { MonitorPlugin } from "../../core/registry/plugin.ts";
+import type { MonitorPlugin, PartitionStats } from "../../core/registry/plugin.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import { createPartition, uuidOf } from "../../core/partition/lifecycle.ts";
 import type { StateDocument } from "../../core/state/store.ts";
@@ -42,7 +42,7 @@ export class NoConsoleError extends VmanError {}
 export interface DriverOptions {
   /**
    * The monitor plugin of a backend (from the plugin registry), for its hooks
-   * beyond the `Monitor` interface (`openConsole`); undefined when none is known.
+   * beyond the `Monitor` interface (`openConsole`, `stats`); undefined when none is known.
    */
   monitorPlugin?(backend: string): Promise<MonitorPlugin | undefined>;
 }
@@ -195,6 +195,28 @@ export class Driver {
       record.id,
       options,
     );
+  }
+
+  /**
+   * What the backend measures of `record` (CPU time per core, its start), through
+   * its monitor plugin's `stats` hook, as `vmanctl stats` does; undefined when the
+   * partition does not run, the backend has no statistics, or it cannot be asked
+   * now (a QEMU that does not answer), so a reading never fails a call.
+   */
+  async stats(record: ObservedRecord): Promise<PartitionStats | undefined> {
+    if (record.state !== "running") return undefined;
+    const doc = await this.cache.get();
+    const plugin = doc ? await this.options.monitorPlugin?.(doc.backend) : undefined;
+    if (!doc || !plugin?.stats) return undefined;
+    try {
+      return await plugin.stats(
+        { stateDir: this.lc.store.dir, board: doc.board },
+        record.id,
+        record.allocation.cores,
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   /** Defines a partition from domain XML; the state is unchanged when anything is wrong. */

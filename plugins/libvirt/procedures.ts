@@ -16,6 +16,14 @@ import { DomainState, ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 import { RpcError } from "./errors.ts";
 import { openConsole } from "./console.ts";
+import {
+  getAllDomainStats,
+  getVcpuPinInfo,
+  getVcpus,
+  getVcpusFlags,
+  nodeGetCpuMap,
+  totalCpuNs,
+} from "./stats.ts";
 
 export { RpcError };
 
@@ -360,8 +368,10 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     run: async (ctx, r, w) => {
       const record = await domainArg(ctx, r);
       const kib = BigInt(Math.floor(record.allocation.memory.size / 1024));
+      // cpuTime: the CPU time of its cores while it runs (0 when the backend does not measure it).
+      const cpuTime = totalCpuNs(record, await ctx.driver.stats(record));
       w.uint(stateOf(record)[0]).uhyper(kib).uhyper(kib).uint(record.allocation.cores.length)
-        .uhyper(0);
+        .uhyper(cpuTime);
     },
   }],
   [Proc.DOMAIN_GET_STATE, {
@@ -393,6 +403,14 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   [Proc.DOMAIN_GET_MAX_VCPUS, {
     name: "DOMAIN_GET_MAX_VCPUS",
     run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).allocation.cores.length),
+  }],
+  [Proc.DOMAIN_GET_VCPUS, { name: "DOMAIN_GET_VCPUS", run: getVcpus }],
+  [Proc.DOMAIN_GET_VCPUS_FLAGS, { name: "DOMAIN_GET_VCPUS_FLAGS", run: getVcpusFlags }],
+  [Proc.DOMAIN_GET_VCPU_PIN_INFO, { name: "DOMAIN_GET_VCPU_PIN_INFO", run: getVcpuPinInfo }],
+  [Proc.NODE_GET_CPU_MAP, { name: "NODE_GET_CPU_MAP", run: nodeGetCpuMap }],
+  [Proc.CONNECT_GET_ALL_DOMAIN_STATS, {
+    name: "CONNECT_GET_ALL_DOMAIN_STATS",
+    run: getAllDomainStats,
   }],
   [Proc.DOMAIN_GET_AUTOSTART, {
     name: "DOMAIN_GET_AUTOSTART",
