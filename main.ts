@@ -9,6 +9,7 @@ import { runCli } from "./core/cli/app.ts";
 import type { CliHost } from "./core/cli/context.ts";
 import type { Plugin } from "./core/registry/plugin.ts";
 import type { BoardFile } from "./core/registry/discover.ts";
+import { VMANCTL_PERMISSIONS } from "./scripts/permissions.ts";
 
 /**
  * The built-in plugins, in registration order (arch plugins before the boards that
@@ -55,6 +56,8 @@ export async function builtinPlugins(): Promise<Plugin[]> {
     qemuMonitor({
       inner: (context) => sim.create(context),
       broker: selfCommand(CONSOLE_BROKER_COMMAND),
+      // The watcher (the console broker) applies a partition's end policy at once.
+      endHook: (stateDir) => [...selfCommand("--state-dir"), stateDir, "__converge"],
       consoleLogLimit: await consoleLogLimit(),
     }),
   ];
@@ -72,22 +75,13 @@ async function consoleLogLimit(): Promise<number | undefined> {
 const CONSOLE_BROKER_COMMAND = "__console-broker";
 
 /**
- * How to run this program again with `command`: the compiled binary itself, else
- * Deno on this module (main.ts, or the bundle that carries it) with the broker's
- * permissions (it reads and writes its console files and sockets).
+ * How to run this program again with `first` as its first argument: the compiled
+ * binary itself, else Deno on this module (main.ts, or the bundle that carries it)
+ * with vmanctl's permissions.
  */
-function selfCommand(command: string): string[] {
-  if (Deno.build.standalone) return [Deno.execPath(), command];
-  return [
-    Deno.execPath(),
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--no-prompt",
-    import.meta.url,
-    command,
-  ];
+function selfCommand(first: string): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), first];
+  return [Deno.execPath(), "run", ...VMANCTL_PERMISSIONS, "--no-prompt", import.meta.url, first];
 }
 
 /** The built-in board files. */

@@ -122,7 +122,23 @@ export interface QemuMachine {
   binary: string;
   /** Machine options, e.g. `["-M", "virt", "-cpu", "cortex-a53", "-smp", "4"]`. */
   args: string[];
+  /**
+   * How `shutdown` asks a partition's OS to power off: `system_powerdown`, QMP's
+   * power button (on Arm `virt`, the PL061 GPIO power key). Absent: the machine has
+   * no such path, and `shutdown` needs `--force`.
+   */
+  powerdown?: "system_powerdown";
 }
+
+/** What to do when a partition powers off, reboots or crashes on its own (libvirt's `on_*`). */
+export type EndPolicy = "destroy" | "restart" | "preserve";
+
+/** The policies a partition gets when its spec names none (libvirt's defaults). */
+export const DEFAULT_POLICIES = {
+  onPoweroff: "destroy",
+  onReboot: "restart",
+  onCrash: "destroy",
+} as const satisfies Record<string, EndPolicy>;
 
 /** What a user asks for. Either `cpus` or `cpuIds`; either `memory` (size) or both. */
 export interface PartitionSpec {
@@ -146,6 +162,14 @@ export interface PartitionSpec {
   cmdline?: string;
   /** The partition's UUID (libvirt's domain UUID); generated at create when absent. */
   uuid?: string;
+  /** When its OS powers off on its own ({@linkcode DEFAULT_POLICIES}). */
+  onPoweroff?: EndPolicy;
+  /** When its OS reboots. */
+  onReboot?: EndPolicy;
+  /** When it crashes (its kernel panics, its emulator dies). */
+  onCrash?: EndPolicy;
+  /** Zero its memory window before each start loads its images (default false). */
+  scrub?: boolean;
 }
 
 /** What the allocator gave a partition. */
@@ -161,9 +185,10 @@ export interface Allocation {
 }
 
 /**
- * Lifecycle states. `crashed` is never stored: `list` and `show` report it for a
- * partition the state says is running when its backend saw it end other than by
- * its OS powering off (which they report as `stopped`).
+ * Lifecycle states. `crashed` is stored for a partition that crashed with
+ * `on_crash: preserve` (its memory and console kept); `list` and `show` also report
+ * it for a partition the state says is running when its backend saw it crash,
+ * until the next command applies its end policy.
  */
 export type PartitionState = "defined" | "running" | "stopped" | "crashed";
 
@@ -202,6 +227,12 @@ export interface PartitionRecord {
   uuid?: string;
   /** Started when the libvirt daemon starts (libvirt's autostart). */
   autostart?: boolean;
+  /** Why it is in its state (libvirt's state reason), when vmanager knows. */
+  reason?: StateReason;
+  /** How it ended on its own, when it did: the cause, the reason and its last console lines. */
+  ending?: RuntimeObservation;
+  /** ISO time of its last start (for uptime). */
+  started?: string;
   /**
    * The operation under way on the partition, recorded before its first durable
    * step and removed with its last: present in the state only when the process
@@ -210,10 +241,37 @@ export interface PartitionRecord {
   pending?: PendingOperation;
 }
 
+/**
+ * Why a partition is in its state: `booted` (started), `restarted` (started again by
+ * its on_reboot or on_crash policy, or `reboot`/`reset`), `shutdown` (its OS powered
+ * off), `destroyed` (stopped hard), `crashed` (its kernel panicked or its emulator
+ * died), `host` (nothing of it ran any more: the host restarted).
+ */
+export type StateReason = "booted" | "restarted" | "shutdown" | "destroyed" | "crashed" | "host";
+
+/** What a backend sees of a partition vmanager's state says is running. */
+export interface RuntimeObservation {
+  /**
+   * `running`; `stopped` when the partition stopped itself (its OS powered off or
+   * rebooted); `crashed` when it ended any other way.
+   */
+  state: "running" | "stopped" | "crashed";
+  /** Why it is not running, e.g. `qemu-system-aarch64 exited with status 1`. */
+  reason?: string;
+  /** The last lines of its console, when it is not running. */
+  console?: string[];
+  /**
+   * Why it is not running: its OS powered off (`poweroff`) or rebooted (`reboot`),
+   * it crashed or panicked (`crash`), or nothing of it runs any more without a word
+   * (`gone`: the host restarted). Picks the end policy that applies.
+   */
+  cause?: "poweroff" | "reboot" | "crash" | "gone";
+}
+
 /** An operation's intent, as the state journals it (see core/partition/transaction.ts). */
 export interface PendingOperation {
-  /** What was under way. */
-  op: "start" | "stop" | "destroy";
+  /** What was under way (`shutdown`: its OS was asked to power off, and is awaited). */
+  op: "start" | "stop" | "destroy" | "shutdown";
   /** ISO time it began. */
   since: string;
   /** The process that ran it. */

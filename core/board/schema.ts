@@ -64,6 +64,7 @@ export const boardSchema = z.strictObject({
   qemu: z.strictObject({
     binary: z.string().regex(/^qemu-system-[a-z0-9_]+$/, "a qemu-system-* program"),
     args: z.array(z.string()),
+    powerdown: z.literal("system_powerdown").optional(),
   }).optional(),
 });
 

@@ -17,6 +17,7 @@ import type { CliHost, GlobalOptions } from "./context.ts";
 import { CliContext } from "./context.ts";
 import { causeChain, errorLine, exitCodeOf, InputError } from "../errors.ts";
 import { createCommand, destroyCommand, startCommand, stopCommand } from "./commands/lifecycle.ts";
+import { convergeCommand, rebootCommand, resetCommand, shutdownCommand } from "./commands/power.ts";
 import { listCommand, planCommand, showCommand } from "./commands/query.ts";
 import { boardCheckCommand, boardListCommand, boardShowCommand } from "./commands/board.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
@@ -66,6 +67,9 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   startCommand,
   stopCommand,
   destroyCommand,
+  shutdownCommand,
+  rebootCommand,
+  resetCommand,
   listCommand,
   showCommand,
   statsCommand,
@@ -73,18 +77,20 @@ export const COMMANDS: readonly CommandSpec<CliContext>[] = [
   consoleCommand,
   dtbCommand,
   daemonCommand,
-  completionCommand(() => COMMANDS, GLOBAL_OPTIONS),
+  completionCommand(() => COMMANDS.filter((c) => !c.hidden), GLOBAL_OPTIONS),
+  convergeCommand,
 ];
 
 function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const shown = COMMANDS.filter((c) => !c.hidden);
+  const width = Math.max(...shown.map((c) => c.name.length)) + 2;
   return [
     "vmanctl — create, start, stop and destroy physical partitions",
     "",
     "Usage: vmanctl [global options] <command> [arguments]",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...shown.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     "",
     "Global options:",
     ...optionLines(GLOBAL_OPTIONS),

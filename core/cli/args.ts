@@ -49,6 +49,8 @@ export interface CommandSpec<C> {
   args: ArgSpec[];
   /** The command's own options. */
   options: OptionSpec[];
+  /** Left out of help and completion: an internal command vmanager runs itself. */
+  hidden?: boolean;
   /** Runs the command; returns the exit code. */
   run(context: C, input: ParsedCommand<C>): Promise<number>;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError, StateError } from "../errors.ts";
 import type { VmanConfig } from "../config.ts";
 import { loadConfig } from "../config.ts";
 import type { Board } from "../model.ts";
@@ -238,6 +238,17 @@ export class CliContext {
         );
       },
       observe: async (doc) => await this.observer(doc),
+      requestShutdown: async (doc, id) => {
+        const registry = await this.registry({ boards: false });
+        const plugin = registry.get("monitor", doc.backend);
+        if (!plugin.requestShutdown) {
+          throw new StateError(
+            `backend ${doc.backend} cannot ask a partition's OS to power off; ` +
+              `'vmanctl stop' stops it hard`,
+          );
+        }
+        await plugin.requestShutdown({ stateDir: store.dir, board: doc.board }, id);
+      },
       monitor: async (backend, board) => {
         const registry = await this.registry({ boards: false });
         return registry.get("monitor", backend).create({

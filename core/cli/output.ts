@@ -4,7 +4,13 @@
  *
  * @module
  */
-import type { Board, MonitorCall, PartitionRecord } from "../model.ts";
+import {
+  type Board,
+  DEFAULT_POLICIES,
+  type EndPolicy,
+  type MonitorCall,
+  type PartitionRecord,
+} from "../model.ts";
 import type { MapRegion } from "../partition/memory_map.ts";
 import { formatRange } from "../ranges.ts";
 import { formatHex, formatSize } from "../units.ts";
@@ -53,6 +59,10 @@ export interface PartitionView {
   initrd?: string;
   /** Command line, when given. */
   cmdline?: string;
+  /** Why it is in its state (`shutdown`, `crashed`, `restarted`…), when vmanager knows. */
+  reason?: string;
+  /** What is done when it powers off, reboots or crashes on its own. */
+  policies: { onPoweroff: EndPolicy; onReboot: EndPolicy; onCrash: EndPolicy };
 }
 
 /** The list view of a partition. */
@@ -69,6 +79,26 @@ export function partitionView(record: PartitionRecord): PartitionView {
     ...(spec.kernel !== undefined ? { kernel: spec.kernel } : {}),
     ...(spec.initrd !== undefined ? { initrd: spec.initrd } : {}),
     ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}),
+    ...(record.reason !== undefined ? { reason: record.reason } : {}),
+    policies: policiesOf(record),
+  };
+}
+
+const policyNames: Record<string, string> = {
+  onPoweroff: "on_poweroff",
+  onReboot: "on_reboot",
+  onCrash: "on_crash",
+};
+
+/** A partition's end policies, its spec's or the defaults. */
+export function policiesOf(
+  record: PartitionRecord,
+): { onPoweroff: EndPolicy; onReboot: EndPolicy; onCrash: EndPolicy } {
+  const { spec } = record;
+  return {
+    onPoweroff: spec.onPoweroff ?? DEFAULT_POLICIES.onPoweroff,
+    onReboot: spec.onReboot ?? DEFAULT_POLICIES.onReboot,
+    onCrash: spec.onCrash ?? DEFAULT_POLICIES.onCrash,
   };
 }
 
@@ -132,8 +162,11 @@ export function partitionText(
   const lines = [
     `Name:     ${record.name}`,
     `Id:       ${record.id}`,
-    `State:    ${record.state}`,
+    `State:    ${record.state}${record.reason ? ` (${record.reason})` : ""}`,
     `Board:    ${board.name} (${board.arch}), backend ${backend}`,
+    `Policies: ${
+      Object.entries(policiesOf(record)).map(([k, v]) => `${policyNames[k]} ${v}`).join(", ")
+    }`,
     `Cores:    ${
       record.allocation.cores.map(core).join(", ")
     }; boot core ${record.allocation.bootCore}`,

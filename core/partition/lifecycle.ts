@@ -9,7 +9,14 @@
  * @module
  */
 import { ConflictError, InputError, StateError } from "../errors.ts";
-import type { Board, BootSummary, MonitorCall, PartitionRecord, PartitionSpec } from "../model.ts";
+import type {
+  Board,
+  BootSummary,
+  MonitorCall,
+  PartitionRecord,
+  PartitionSpec,
+  StateReason,
+} from "../model.ts";
 import type { Monitor } from "../monitor/monitor.ts";
 import { RecordingMonitor } from "../monitor/monitor.ts";
 import { DryRunMonitor } from "../monitor/dry_run.ts";
@@ -44,6 +51,8 @@ export interface LifecycleContext {
   prepareBoot?(record: PartitionRecord, board: Board): Promise<PreparedBoot>;
   /** The backend's observer of running partitions (see `core/partition/observe.ts`). */
   observe?(doc: StateDocument): Promise<Observer | undefined>;
+  /** Asks a running partition's OS to power off, through its backend (a power button). */
+  requestShutdown?(doc: StateDocument, id: number): Promise<void>;
 }
 
 /** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
@@ -141,7 +150,7 @@ export async function createPartition(
 }
 
 /** Finds a partition by name: the by-name commands' `locate`. */
-function byName(name: string): (doc: StateDocument | undefined) => PartitionRecord {
+export function byName(name: string): (doc: StateDocument | undefined) => PartitionRecord {
   return (doc) => find(doc, name);
 }
 
@@ -168,7 +177,11 @@ export async function startPartition(
  * write fails (a full disk), the start is undone in the monitor and the intent
  * left in the state rolls back the rest at the next command.
  */
-export async function startRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+export async function startRecord(
+  tx: Tx,
+  record: PartitionRecord,
+  reason: StateReason = "booted",
+): Promise<PartitionRecord> {
   const boot = await prepare(tx.ctx, record, tx.doc.board);
   const before = tx.doc;
   await recordIntent(tx, record, { op: "start", boot: summary(boot) });
@@ -186,6 +199,10 @@ export async function startRecord(tx: Tx, record: PartitionRecord): Promise<Part
     state: "running",
     monitorCalls: monitor.calls,
     boot: summary(boot),
+    reason,
+    started: new Date().toISOString(),
+    // Why it was restarted stays visible; a start by hand begins afresh.
+    ending: reason === "restarted" ? record.ending : undefined,
   };
   try {
     await tx.commit(withRecord(tx.doc, started));
@@ -197,7 +214,7 @@ export async function startRecord(tx: Tx, record: PartitionRecord): Promise<Part
 }
 
 /** The record of `record`'s name as last written. */
-function current(tx: Tx, record: PartitionRecord): PartitionRecord {
+export function current(tx: Tx, record: PartitionRecord): PartitionRecord {
   return tx.doc.partitions.find((p) => p.name === record.name)!;
 }
 
@@ -222,7 +239,14 @@ export async function stopRecord(tx: Tx, record: PartitionRecord): Promise<Parti
   await recordIntent(tx, record, { op: "stop" });
   const monitor = new RecordingMonitor(await tx.monitor());
   if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
-  await tx.commit(withRecord(tx.doc, { ...record, state: "stopped", monitorCalls: monitor.calls }));
+  await tx.commit(
+    withRecord(tx.doc, {
+      ...record,
+      state: "stopped",
+      monitorCalls: monitor.calls,
+      reason: "destroyed",
+    }),
+  );
   return current(tx, record);
 }
 

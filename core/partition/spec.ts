@@ -25,7 +25,7 @@ import {
   readRegularTextFile,
   statRegularFile,
 } from "../files.ts";
-import type { PartitionSpec } from "../model.ts";
+import type { EndPolicy, PartitionSpec } from "../model.ts";
 import { parseAddress, parseSize } from "../units.ts";
 import { validateCmdline } from "./cmdline.ts";
 import { validateName } from "./name.ts";
@@ -48,6 +48,14 @@ export interface SpecText {
   initrd?: string;
   /** Kernel command line. */
   cmdline?: string;
+  /** End policies: `destroy`, `restart` or `preserve`. */
+  onPoweroff?: string;
+  /** When its OS reboots. */
+  onReboot?: string;
+  /** When it crashes. */
+  onCrash?: string;
+  /** Zero the window before each start: `yes`/`no`, `true`/`false`. */
+  scrub?: string;
 }
 
 const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
@@ -60,6 +68,10 @@ const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
   kernel: "kernel",
   initrd: "initrd",
   cmdline: "cmdline",
+  "on-poweroff": "onPoweroff",
+  "on-reboot": "onReboot",
+  "on-crash": "onCrash",
+  scrub: "scrub",
 };
 
 function parseCount(text: string, where: string): number {
@@ -97,11 +109,11 @@ export async function readSpecFile(path: string): Promise<{ name?: string; value
       values.devices = raw as string[];
     } else if (field === "cpuIds") {
       values.cpuIds = Array.isArray(raw) ? raw.join(",") : String(raw);
-    } else if (typeof raw === "string" || typeof raw === "number") {
+    } else if (typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean") {
       if (field === "name") name = String(raw);
       else values[field] = String(raw);
     } else {
-      throw new InputError(`field '${key}' must be a string or a number`, where);
+      throw new InputError(`field '${key}' must be a string, a number or a boolean`, where);
     }
     // Values from a file are checked where they stand, so errors point at the line.
     try {
@@ -113,6 +125,23 @@ export async function readSpecFile(path: string): Promise<{ name?: string; value
     }
   }
   return { name, values };
+}
+
+const POLICIES: readonly EndPolicy[] = ["destroy", "restart", "preserve"];
+
+/** An end policy by name. */
+function policy(text: string, where: string): EndPolicy {
+  if (!(POLICIES as readonly string[]).includes(text)) {
+    throw new InputError(`'${text}' is not a policy (${POLICIES.join(", ")})`, where);
+  }
+  return text as EndPolicy;
+}
+
+/** A yes/no value. */
+function yesNo(text: string, where: string): boolean {
+  if (/^(yes|true|on)$/i.test(text)) return true;
+  if (/^(no|false|off)$/i.test(text)) return false;
+  throw new InputError(`'${text}' is not yes or no`, where);
 }
 
 /** Turns text values into a spec; numbers are parsed and checked here. */
@@ -131,6 +160,10 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
     validateCmdline(values.cmdline, "--cmdline");
     spec.cmdline = values.cmdline;
   }
+  if (values.onPoweroff !== undefined) spec.onPoweroff = policy(values.onPoweroff, "--on-poweroff");
+  if (values.onReboot !== undefined) spec.onReboot = policy(values.onReboot, "--on-reboot");
+  if (values.onCrash !== undefined) spec.onCrash = policy(values.onCrash, "--on-crash");
+  if (values.scrub !== undefined) spec.scrub = yesNo(values.scrub, "--scrub");
   return spec;
 }
 

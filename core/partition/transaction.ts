@@ -16,13 +16,28 @@
  * | `start`   | forward: `running`, with its boot     | back: cleared, state as before   |
  * | `stop`    | forward: stopped and cleared          | forward: `stopped`               |
  * | `destroy` | forward: stopped, cleared, removed    | forward: removed                 |
+ * | `shutdown`| kept while its process waits          | forward: `stopped` (`shutdown`)  |
+ *
+ * Convergence also applies the end policies: a partition the state says runs but
+ * whose backend saw it power off, reboot or crash on its own is destroyed (marked
+ * stopped, cleared from the monitor), restarted (cleared, its images loaded again,
+ * started) or preserved (marked stopped or crashed, its memory and console kept),
+ * as its spec's `onPoweroff`, `onReboot` and `onCrash` ask ({@linkcode applyEnding}).
  *
  * @module
  */
-import type { PartitionRecord } from "../model.ts";
+import {
+  DEFAULT_POLICIES,
+  type EndPolicy,
+  type PartitionRecord,
+  type RuntimeObservation,
+  type StateReason,
+} from "../model.ts";
+import { errorLine, MonitorError } from "../errors.ts";
+import { processAlive } from "../process.ts";
 import type { Monitor } from "../monitor/monitor.ts";
 import type { Commit, StateDocument } from "../state/store.ts";
-import { checkRequested, type LifecycleContext } from "./lifecycle.ts";
+import { checkRequested, type LifecycleContext, startRecord } from "./lifecycle.ts";
 import { stopSequence } from "./boot.ts";
 
 /** What an operation's steps work with. */
@@ -69,11 +84,16 @@ export async function transact<T>(ctx: LifecycleContext, op: Operation<T>): Prom
  * Converges the interrupted operations of a state dir, if it has any, and returns
  * the document (the state as read when there is nothing to converge, without
  * taking the lock). Read-only commands call it so that what they show agrees with
- * the monitor after a kill.
+ * the monitor after a kill. With `always`, it takes the lock and converges anyway,
+ * applying the end policies of partitions that ended on their own (what a
+ * partition's watcher runs when its emulator exits: `vmanctl __converge`).
  */
-export async function convergedState(ctx: LifecycleContext): Promise<StateDocument | undefined> {
+export async function convergedState(
+  ctx: LifecycleContext,
+  always = false,
+): Promise<StateDocument | undefined> {
   const doc = await ctx.store.read();
-  if (!doc?.partitions.some((p) => p.pending)) return doc;
+  if (!always && !doc?.partitions.some((p) => p.pending)) return doc;
   return await ctx.store.update(async (current, commit) => {
     if (!current) return { result: current };
     const tx = newTx(ctx, current, commit);
@@ -141,39 +161,150 @@ export async function recordIntent(
   return marked;
 }
 
-/** Stops and removes what the monitor holds under the record's id, if anything. */
+/**
+ * Stops and removes what the monitor holds under the record's id, if anything, and
+ * confirms with the monitor that nothing of it is left.
+ */
 export async function clearMonitor(tx: Tx, record: PartitionRecord): Promise<void> {
   const monitor = await tx.monitor();
   const status = await monitor.partitionStatus(record.id);
-  if (status !== "absent") await stopSequence(monitor, record);
+  if (status === "absent" || status === "unknown") return;
+  await stopSequence(monitor, record);
+  const after = await monitor.partitionStatus(record.id);
+  if (after !== "absent" && after !== "unknown") {
+    throw new MonitorError(
+      `the monitor still holds partition ${record.id} (${after}) after stopping it`,
+      record.name,
+    );
+  }
 }
 
-/** Converges every record whose operation was interrupted, writing each outcome. */
+/**
+ * Converges every record whose operation was interrupted, then applies the end
+ * policy of every partition that ended on its own, writing each outcome.
+ */
 export async function converge(tx: Tx): Promise<void> {
   for (const record of tx.doc.partitions.filter((p) => p.pending)) {
-    const { pending, ...rest } = record;
-    if (pending!.op === "destroy") {
-      await clearMonitor(tx, rest);
-      await tx.commit(withoutRecord(tx.doc, rest));
-    } else if (pending!.op === "stop") {
-      await clearMonitor(tx, rest);
-      await tx.commit(withRecord(tx.doc, { ...rest, state: "stopped" }));
-    } else if (await startCompleted(tx, rest)) {
-      await tx.commit(withRecord(tx.doc, { ...rest, state: "running", boot: pending!.boot }));
-    } else {
-      await clearMonitor(tx, rest);
-      await tx.commit(withRecord(tx.doc, rest));
-    }
+    await convergeIntent(tx, record);
   }
+  const observe = await tx.ctx.observe?.(tx.doc);
+  if (!observe) return;
+  for (const record of tx.doc.partitions.filter((p) => p.state === "running" && !p.pending)) {
+    const seen = await observe(record.id);
+    if (seen.state !== "running") await applyEnding(tx, record, seen);
+  }
+}
+
+/** Rolls one interrupted operation forward or back (see the module's table). */
+async function convergeIntent(tx: Tx, record: PartitionRecord): Promise<void> {
+  const { pending, ...rest } = record;
+  switch (pending!.op) {
+    case "destroy":
+      await clearMonitor(tx, rest);
+      return await tx.commit(withoutRecord(tx.doc, rest));
+    case "stop":
+      await clearMonitor(tx, rest);
+      return await tx.commit(withRecord(tx.doc, { ...rest, state: "stopped" }));
+    case "shutdown":
+      return await convergeShutdown(tx, record);
+    case "start":
+      if (await startCompleted(tx, rest)) {
+        return await tx.commit(
+          withRecord(tx.doc, { ...rest, state: "running", boot: pending!.boot }),
+        );
+      }
+      await clearMonitor(tx, rest);
+      return await tx.commit(withRecord(tx.doc, rest));
+  }
+}
+
+/**
+ * A requested shutdown: once the partition has powered off it is stopped (reason
+ * `shutdown`, whatever its on_poweroff says); while it still runs the intent stays
+ * as long as the process awaiting it lives, and is dropped after.
+ */
+async function convergeShutdown(tx: Tx, record: PartitionRecord): Promise<void> {
+  const { pending, ...rest } = record;
+  const seen = await observeOne(tx, rest);
+  if (seen && seen.state !== "running") {
+    await clearMonitor(tx, rest);
+    const stopped = { ...rest, state: "stopped" as const, reason: "shutdown" as const };
+    return await tx.commit(withRecord(tx.doc, { ...stopped, ending: seen }));
+  }
+  if (!processAlive(pending!.pid)) await tx.commit(withRecord(tx.doc, rest));
+}
+
+/** What the backend sees of one record the state says runs (undefined: it cannot tell). */
+async function observeOne(tx: Tx, record: PartitionRecord) {
+  const observe = await tx.ctx.observe?.({
+    ...tx.doc,
+    partitions: [{ ...record, state: "running" }],
+  });
+  return observe ? await observe(record.id) : undefined;
 }
 
 /** Whether an interrupted start got as far as a running partition. */
 async function startCompleted(tx: Tx, record: PartitionRecord): Promise<boolean> {
   const status = await (await tx.monitor()).partitionStatus(record.id);
   if (status !== "running") return false;
-  const observe = await tx.ctx.observe?.({
-    ...tx.doc,
-    partitions: [{ ...record, state: "running" }],
-  });
-  return !observe || (await observe(record.id)).state === "running";
+  const seen = await observeOne(tx, record);
+  return !seen || seen.state === "running";
+}
+
+/** The policy that applies to how a partition ended; never a restart after a host restart. */
+export function policyFor(record: PartitionRecord, cause: RuntimeObservation["cause"]): EndPolicy {
+  const spec = record.spec;
+  switch (cause) {
+    case "poweroff":
+      return spec.onPoweroff ?? DEFAULT_POLICIES.onPoweroff;
+    case "reboot":
+      return spec.onReboot ?? DEFAULT_POLICIES.onReboot;
+    case "gone":
+      return "destroy";
+    default:
+      return spec.onCrash ?? DEFAULT_POLICIES.onCrash;
+  }
+}
+
+const REASONS: Record<NonNullable<RuntimeObservation["cause"]>, StateReason> = {
+  poweroff: "shutdown",
+  reboot: "shutdown",
+  crash: "crashed",
+  gone: "host",
+};
+
+/**
+ * Applies the end policy of a partition the backend saw end on its own: `restart`
+ * clears it from the monitor (every core confirmed off) and starts it again with
+ * its images loaded again; `preserve` marks it stopped (or crashed) and keeps its
+ * memory and console untouched; `destroy` clears it and marks it stopped.
+ */
+export async function applyEnding(
+  tx: Tx,
+  record: PartitionRecord,
+  seen: RuntimeObservation,
+): Promise<void> {
+  const ended = { ...record, ending: seen };
+  const reason = REASONS[seen.cause ?? "crash"];
+  switch (policyFor(record, seen.cause)) {
+    case "restart":
+      try {
+        await startRecord(tx, ended, "restarted");
+        return;
+      } catch (error) {
+        // A restart that cannot be made (its kernel file is gone…) leaves it stopped,
+        // saying why, rather than failing every later command.
+        const why = `${seen.reason ?? seen.state}; restarting failed: ${errorLine(error)}`;
+        await clearMonitor(tx, record);
+        const stopped = { ...ended, ending: { ...seen, reason: why } };
+        await tx.commit(withRecord(tx.doc, { ...stopped, state: "stopped", reason }));
+        return;
+      }
+    case "preserve":
+      await tx.commit(withRecord(tx.doc, { ...ended, state: seen.state, reason }));
+      return;
+    case "destroy":
+      await clearMonitor(tx, record);
+      await tx.commit(withRecord(tx.doc, { ...ended, state: "stopped", reason }));
+  }
 }

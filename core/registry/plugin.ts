@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import type { Allocation, ArchName, Board } from "../model.ts";
+import type { Allocation, ArchName, Board, RuntimeObservation } from "../model.ts";
 import type { FdtTree } from "../devicetree/tree.ts";
 import type { BootPlan, KernelImage, PlanInput } from "../boot/types.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
@@ -125,6 +125,11 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
    */
   observe?(context: MonitorContext, id: number): Promise<RuntimeObservation>;
   /**
+   * Asks a running partition's OS to power off (a power button), without waiting.
+   * Throws a `StateError` saying why when the board has no such path.
+   */
+  requestShutdown?(context: MonitorContext, id: number): Promise<void>;
+  /**
    * The files a partition's console is captured in, oldest first (a rotated
    * capture is several), for backends that capture it.
    */
@@ -158,17 +163,7 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
 }
 
 /** What a backend sees of a partition vmanager's state says is running. */
-export interface RuntimeObservation {
-  /**
-   * `running`; `stopped` when the partition stopped itself (its OS powered off);
-   * `crashed` when it ended any other way.
-   */
-  state: "running" | "stopped" | "crashed";
-  /** Why it is not running, e.g. `qemu-system-aarch64 exited with status 1`. */
-  reason?: string;
-  /** The last lines of its console, when it is not running. */
-  console?: string[];
-}
+export type { RuntimeObservation } from "../model.ts";
 
 /** What a backend measures of one partition (the monitor plugins' `stats` hook). */
 export interface PartitionStats {

@@ -18,6 +18,14 @@
  * @module
  */
 import { VmanError } from "../errors.ts";
+import { processAlive } from "../process.ts";
+import {
+  FileInputError,
+  MAX_DTB_BYTES,
+  MAX_STATE_BYTES,
+  readRegularFile,
+  readRegularTextFile,
+} from "../files.ts";
 import type { Board, PartitionRecord } from "../model.ts";
 
 /** The format version this vmanager writes and reads. */
@@ -69,16 +77,6 @@ interface LockHolder {
 const TEMP_FILE = /^(state\.json|board\.dtb|monitor\.json)\.(\d+)\.tmp$/;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** True when a process with this pid exists (signal 0 is not offered: SIGCONT changes nothing). */
-function processAlive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch (error) {
-    return error instanceof Deno.errors.PermissionDenied;
-  }
-}
-
 /** Reads and atomically updates the state document of one state directory. */
 export class StateStore {
   /** The state directory. */
@@ -99,14 +97,12 @@ export class StateStore {
   async read(): Promise<StateDocument | undefined> {
     let text: string;
     try {
-      text = await Deno.readTextFile(this.file);
+      text = await readRegularTextFile(this.file, MAX_STATE_BYTES, "the state");
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw new StateStoreError(`cannot read the state: ${(error as Error).message}`, this.file, {
-        cause: error,
-      });
+      if (error instanceof FileInputError && error.problem === "missing") return undefined;
+      throw new StateStoreError((error as Error).message, this.file, { cause: error });
     }
-    return this.decode(text);
+    return await this.decode(text);
   }
 
   /**
@@ -143,12 +139,10 @@ export class StateStore {
   /** Reads a file of the state dir; undefined when it does not exist. */
   async readFile(name: string): Promise<Uint8Array | undefined> {
     try {
-      return await Deno.readFile(`${this.dir}/${name}`);
+      return await readRegularFile(`${this.dir}/${name}`, MAX_DTB_BYTES, name);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw new StateStoreError(`cannot read ${name}: ${(error as Error).message}`, this.dir, {
-        cause: error,
-      });
+      if (error instanceof FileInputError && error.problem === "missing") return undefined;
+      throw new StateStoreError((error as Error).message, this.dir, { cause: error });
     }
   }
 
@@ -157,7 +151,7 @@ export class StateStore {
     await this.writeAtomically(`${this.dir}/${name}`, data);
   }
 
-  private decode(text: string): StateDocument {
+  private async decode(text: string): Promise<StateDocument> {
     let doc: StateDocument;
     try {
       doc = JSON.parse(text);
@@ -185,7 +179,9 @@ export class StateStore {
         this.file,
       );
     }
-    return doc;
+    // The schema (zod) is loaded only here, so commands that read no state start fast.
+    const { validateState } = await import("./schema.ts");
+    return validateState(doc, this.file);
   }
 
   private async ensureDir(): Promise<void> {

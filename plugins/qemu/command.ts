@@ -90,6 +90,11 @@ export function qemuCommand(
     "chardev:console",
     "-qmp",
     `unix:${qemuValue(files.qmp)},server=on,wait=off`,
+    "-qmp",
+    `unix:${qemuValue(files.events)},server=on,wait=off`,
+    // A guest reset ends QEMU, for vmanager to restart the partition with its images
+    // loaded again (on_reboot), instead of resetting into a used kernel image.
+    "-no-reboot",
     "-pidfile",
     files.pid,
     "-S",

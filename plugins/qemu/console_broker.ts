@@ -11,19 +11,47 @@
  *   what the partition prints goes to every client (after the capture so far, with
  *   `replay`), and what the one `write` client sends goes to the partition. A second
  *   writer is refused (`busy`) unless it forces, which ends the first one;
+ * - listens on QEMU's second QMP socket for how the guest ends (powers off, reboots,
+ *   panics) and watches the console for a kernel panic, after which it quits QEMU;
+ *   what it saw goes to `ended.json` (`ending.ts`);
  * - ends when QEMU closes the serial socket (QEMU exited): it removes `console.sock`
  *   first, then closes every client, so a client that loses its connection and finds
- *   no socket knows the partition stopped.
+ *   no socket knows the partition stopped; then, once QEMU's supervisor recorded the
+ *   exit status, it starts the end hook (`vmanctl __converge`), which applies the
+ *   partition's `on_poweroff`, `on_reboot` or `on_crash` policy.
  *
  * A client whose queue passes {@linkcode CLIENT_QUEUE_LIMIT} loses output (as a UART
  * overruns) rather than holding up the partition's console.
  *
- * Run as `vmanctl __console-broker SERIAL SOCKET LOG LIMIT` (main.ts dispatches the
- * hidden command to {@linkcode brokerMain}).
+ * Run as `vmanctl __console-broker CONFIG`, CONFIG a {@linkcode BrokerConfig} in
+ * JSON (main.ts dispatches the hidden command to {@linkcode brokerMain}).
  *
  * @module
  */
 import { RotatingLog } from "./console_log.ts";
+import { PANIC_LINE, QemuEvents, recordEnd } from "./ending.ts";
+
+/** What a broker serves and where it writes. */
+export interface BrokerConfig {
+  /** QEMU's serial socket. */
+  serial: string;
+  /** The socket the broker serves sessions on. */
+  socket: string;
+  /** The capture. */
+  log: string;
+  /** The size of one capture file. */
+  limit: number;
+  /** QEMU's events QMP socket. */
+  events: string;
+  /** Where what ended the partition is recorded. */
+  ended: string;
+  /** QEMU's exit status file, written by its supervisor. */
+  exit: string;
+  /** The command started once QEMU has exited (applies the end policies), if any. */
+  hook?: string[];
+  /** Where the hook's messages go. */
+  hookLog?: string;
+}
 
 /** What a client may have queued before output to it is dropped. */
 export const CLIENT_QUEUE_LIMIT = 1024 * 1024;
@@ -141,9 +169,13 @@ export class ConsoleBroker {
   private writer: Client | undefined;
   private input = Promise.resolve();
 
+  private tail = "";
+  private panicked = false;
+
   constructor(
     private readonly serial: Deno.UnixConn,
     private readonly log: RotatingLog,
+    private readonly onPanic: () => void = () => {},
   ) {}
 
   /** Serves clients from `listener` until the serial socket closes. */
@@ -172,7 +204,17 @@ export class ConsoleBroker {
         this.log.write(bytes);
       } catch { /* a full disk loses capture, not the console */ }
       for (const client of this.clients) client.send(bytes);
+      this.watchForPanic(bytes);
     }
+  }
+
+  /** Calls `onPanic` once when the kernel's panic line goes by (split across chunks too). */
+  private watchForPanic(bytes: Uint8Array): void {
+    if (this.panicked) return;
+    this.tail = (this.tail + new TextDecoder().decode(bytes)).slice(-4096);
+    if (!this.tail.includes(PANIC_LINE)) return;
+    this.panicked = true;
+    this.onPanic();
   }
 
   private async accept(listener: Deno.Listener<Deno.UnixConn>): Promise<void> {
@@ -251,23 +293,64 @@ async function connectSerial(path: string, ms: number): Promise<Deno.UnixConn> {
 }
 
 /**
- * The broker process: `SERIAL SOCKET LOG LIMIT`. Connects to QEMU's serial socket,
- * then listens on SOCKET (its appearance tells the launcher the broker is ready),
- * and serves until QEMU closes the serial socket. Returns the exit code.
+ * The broker process (`CONFIG` is a {@linkcode BrokerConfig} in JSON). Connects to
+ * QEMU's serial and events sockets, then listens on its own socket (its appearance
+ * tells the launcher the broker is ready), and serves until QEMU closes the serial
+ * socket; then starts the end hook. Returns the exit code.
  */
 export async function brokerMain(args: string[]): Promise<number> {
-  const [serialPath, socketPath, logPath, limitText] = args;
-  const limit = Number(limitText);
-  if (!serialPath || !socketPath || !logPath || !(limit > 0)) {
-    console.error("console broker: usage: SERIAL SOCKET LOG LIMIT");
+  let config: BrokerConfig;
+  try {
+    config = JSON.parse(args[0] ?? "") as BrokerConfig;
+    if (!config.serial || !config.socket || !config.log || !(config.limit > 0)) throw new Error();
+  } catch {
+    console.error("console broker: usage: CONFIG (JSON: serial, socket, log, limit, …)");
     return 2;
   }
-  const serial = await connectSerial(serialPath, 15_000);
-  const log = new RotatingLog(logPath, limit);
-  await Deno.remove(socketPath).catch(() => {});
-  const tmp = `${socketPath}.${Deno.pid}.tmp`;
+  const serial = await connectSerial(config.serial, 15_000);
+  const events = await QemuEvents.connect(config.events);
+  const watching = events.watch(config.ended);
+  const log = new RotatingLog(config.log, config.limit);
+  await Deno.remove(config.socket).catch(() => {});
+  const tmp = `${config.socket}.${Deno.pid}.tmp`;
   const listener = Deno.listen({ transport: "unix", path: tmp });
-  await Deno.rename(tmp, socketPath); // appears whole, once the broker serves it
-  await new ConsoleBroker(serial, log).run(listener, socketPath);
+  await Deno.rename(tmp, config.socket); // appears whole, once the broker serves it
+  const onPanic = async () => {
+    await recordEnd(config.ended, { cause: "crash", detail: "kernel panic" }).catch(() => {});
+    // Let the kernel finish its panic report on the console, then end the machine.
+    setTimeout(() => events.send("quit").catch(() => {}), 1000);
+  };
+  await new ConsoleBroker(serial, log, onPanic).run(listener, config.socket);
+  events.close();
+  await watching;
+  if (config.hook) await runHook(config);
   return 0;
+}
+
+/** Starts the end hook detached, once QEMU's exit status is recorded (at most 5 s). */
+async function runHook(config: BrokerConfig): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    try {
+      await Deno.lstat(config.exit);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  const [program, ...args] = config.hook!;
+  await new Deno.Command("setsid", {
+    args: [
+      "-f",
+      "sh",
+      "-c",
+      'log=$1; shift; exec "$@" </dev/null >>"$log" 2>&1',
+      "sh",
+      config.hookLog ?? "/dev/null",
+      program,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => {});
 }

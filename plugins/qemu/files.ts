@@ -28,8 +28,12 @@ export interface QemuFiles {
   serial: string;
   /** The console broker's socket, where vmanager's console sessions connect. */
   consoleSocket: string;
-  /** The console broker's own messages. */
+  /** The console broker's own messages (and the end hook's). */
   brokerMessages: string;
+  /** QEMU's second QMP socket, where the broker hears how the guest ends. */
+  events: string;
+  /** What ended the partition, as the broker saw it (`ending.ts`). */
+  ended: string;
 }
 
 /** The files of partition `id` under `stateDir`. */
@@ -47,6 +51,8 @@ export function qemuFiles(stateDir: string, id: number): QemuFiles {
     serial: `${dir}/serial.sock`,
     consoleSocket: `${dir}/console.sock`,
     brokerMessages: `${dir}/broker.log`,
+    events: `${dir}/events.sock`,
+    ended: `${dir}/ended.json`,
   };
 }
 

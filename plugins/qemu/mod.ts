@@ -30,7 +30,9 @@ import type {
   RuntimeObservation,
 } from "../../core/registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
-import { MonitorError } from "../../core/errors.ts";
+import { MonitorError, StateError } from "../../core/errors.ts";
+import { running } from "./process.ts";
+import { qmpCommand } from "./qmp.ts";
 import { qemuFiles } from "./files.ts";
 import { observeQemu, QemuMonitor } from "./monitor.ts";
 import type { Timeouts } from "./process.ts";
@@ -59,6 +61,13 @@ export interface QemuOptions {
   broker: readonly string[];
   /** The size of one console capture file (default {@linkcode DEFAULT_CONSOLE_LOG_LIMIT}). */
   consoleLogLimit?: number;
+  /**
+   * The command a partition's console broker starts once its QEMU has exited, for a
+   * state dir: `vmanctl --state-dir DIR __converge`, which applies the partition's
+   * end policy (on_poweroff, on_reboot, on_crash) at once, whether or not a daemon
+   * runs. Without it, the next command applies it.
+   */
+  endHook?: (stateDir: string) => string[];
 }
 
 /** Makes the `qemu` monitor plugin. */
@@ -84,6 +93,7 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
         timeouts,
         broker: options.broker,
         consoleLogLimit: options.consoleLogLimit ?? DEFAULT_CONSOLE_LOG_LIMIT,
+        endHook: options.endHook?.(context.stateDir),
       });
     },
     checkBoard(board: Board): string | undefined {
@@ -95,6 +105,18 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
     },
     observe(context: MonitorContext, id: number): Promise<RuntimeObservation> {
       return observeQemu(context.stateDir, id, context.board.qemu?.binary ?? "qemu");
+    },
+    async requestShutdown(context: MonitorContext, id: number): Promise<void> {
+      const { board } = context;
+      if (board.qemu?.powerdown !== "system_powerdown") {
+        throw new StateError(
+          `board ${board.name} has no power button a stock Linux takes as a request to ` +
+            `power off (QEMU's machine has none); 'vmanctl shutdown --force' stops it hard`,
+        );
+      }
+      const files = qemuFiles(context.stateDir, id);
+      if (!(await running(files))) throw new StateError(`partition id ${id} is not running`);
+      await qmpCommand(files.qmp, "system_powerdown");
     },
     consoleLog(context: MonitorContext, id: number): string[] {
       return consoleLogFiles(qemuFiles(context.stateDir, id).console);

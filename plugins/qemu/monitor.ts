@@ -26,7 +26,7 @@ import {
   waitExit,
 } from "./process.ts";
 import { qmpCommand } from "./qmp.ts";
-import { consoleLogFiles } from "./console_log.ts";
+import { readEnd } from "./ending.ts";
 
 /** What a `QemuMonitor` needs. */
 export interface QemuMonitorOptions {
@@ -44,6 +44,8 @@ export interface QemuMonitorOptions {
   broker: readonly string[];
   /** The size of one console capture file. */
   consoleLogLimit: number;
+  /** What the broker starts once QEMU has exited (applies the end policies), if anything. */
+  endHook?: string[];
 }
 
 /** The `qemu` backend's monitor. */
@@ -103,10 +105,12 @@ export class QemuMonitor implements Monitor {
         context,
       });
       await Deno.writeFile(files.stub, stub);
-      for (const old of consoleLogFiles(files.console)) await Deno.remove(old).catch(() => {});
       const { binary, args } = qemuCommand(board, id, files, memoryFile(this.options.stateDir));
       await launch(files, binary, args, timeouts);
-      await launchBroker(files, this.options.broker, this.options.consoleLogLimit, timeouts.start);
+      await launchBroker(files, this.options.broker, {
+        logLimit: this.options.consoleLogLimit,
+        hook: this.options.endHook,
+      }, timeouts.start);
       await qmpCommand(files.qmp, "cont");
     } catch (error) {
       await kill(files);
@@ -136,7 +140,7 @@ export class QemuMonitor implements Monitor {
     await this.options.inner.partitionDestroy(id);
     // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
     const runFiles = [files.pid, files.exit, files.qmp, files.stub, files.serial, files.runLock];
-    for (const file of [...runFiles, files.consoleSocket]) {
+    for (const file of [...runFiles, files.consoleSocket, files.events, files.ended]) {
       await Deno.remove(file).catch(() => {});
     }
   }
@@ -175,7 +179,7 @@ export class QemuMonitor implements Monitor {
   }
 }
 
-/** What became of partition `id`'s QEMU: running, powered off by its OS, or crashed. */
+/** What became of partition `id`'s QEMU: running, powered off or rebooted by its OS, or crashed. */
 export async function observeQemu(
   stateDir: string,
   id: number,
@@ -183,22 +187,30 @@ export async function observeQemu(
 ): Promise<RuntimeObservation> {
   const files = qemuFiles(stateDir, id);
   if (await running(files)) return { state: "running" };
-  const status = await exitStatus(files);
+  const [status, ended] = [await exitStatus(files), await readEnd(files.ended)];
   const console = await lastLines(files.console, 10);
-  if (status === 0) return { state: "stopped", reason: "its OS powered off", console };
+  if (ended?.cause === "crash") {
+    const reason = ended.detail === "kernel panic"
+      ? "its kernel panicked"
+      : `its OS panicked (${ended.detail})`;
+    return { state: "crashed", cause: "crash", reason, console };
+  }
+  if (status === 0 && ended?.cause === "reboot") {
+    return { state: "stopped", cause: "reboot", reason: "its OS rebooted", console };
+  }
+  if (status === 0) {
+    return { state: "stopped", cause: "poweroff", reason: "its OS powered off", console };
+  }
   if (status === undefined) {
     // No exit status and nobody holds its run lock: its QEMU and supervisor both
     // ended without a word — the host restarted, or both were killed.
     return {
       state: "stopped",
+      cause: "gone",
       reason: `no ${binary} of it runs any more (the host restarted, or it was killed ` +
         `with its supervisor)`,
       console,
     };
   }
-  return {
-    state: "crashed",
-    reason: describeStatus(binary, status),
-    console,
-  };
+  return { state: "crashed", cause: "crash", reason: describeStatus(binary, status), console };
 }

@@ -14,6 +14,7 @@
  */
 import { MonitorError } from "../../core/errors.ts";
 import type { QemuFiles } from "./files.ts";
+import type { BrokerConfig } from "./console_broker.ts";
 
 /** The shell that supervises QEMU: `sh -c SCRIPT sh EXIT LOG LOCK QEMU ARGS…`. */
 const SUPERVISOR = 'exit_file=$1; log=$2; exec 9>>"$3"; shift 3; flock -n 9 || exit 75; ' +
@@ -152,20 +153,31 @@ export async function launch(
 }
 
 /**
- * Launches the console broker detached (`command` plus its arguments: QEMU's serial
- * socket, the broker's socket, the capture and its limit) and waits until it serves
- * its socket, so that nothing the partition prints after `cont` is lost. Throws a
+ * Launches the console broker detached (`command` plus its JSON configuration) and
+ * waits until it serves its socket, so that nothing the partition prints after
+ * `cont` is lost. `hook` is what the broker starts once QEMU has exited. Throws a
  * `MonitorError` with the broker's last message when it does not come up in time.
  */
 export async function launchBroker(
   files: QemuFiles,
   command: readonly string[],
-  logLimit: number,
+  options: { logLimit: number; hook?: string[] },
   ms: number,
 ): Promise<void> {
   await Deno.remove(files.consoleSocket).catch(() => {});
+  await Deno.remove(files.ended).catch(() => {});
   const [program, ...args] = command;
-  const brokerArgs = [...args, files.serial, files.consoleSocket, files.console, String(logLimit)];
+  const config: BrokerConfig = {
+    serial: files.serial,
+    socket: files.consoleSocket,
+    log: files.console,
+    limit: options.logLimit,
+    events: files.events,
+    ended: files.ended,
+    exit: files.exit,
+    hook: options.hook,
+    hookLog: files.brokerMessages,
+  };
   try {
     await new Deno.Command("setsid", {
       args: [
@@ -176,7 +188,8 @@ export async function launchBroker(
         "sh",
         files.brokerMessages,
         program,
-        ...brokerArgs,
+        ...args,
+        JSON.stringify(config),
       ],
       stdin: "null",
       stdout: "null",

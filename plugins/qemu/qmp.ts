@@ -12,11 +12,12 @@
 import { MonitorError } from "../../core/errors.ts";
 
 /** Reads JSON objects, one per line, from a connection. */
-class JsonLines {
+export class JsonLines {
   private buffer = "";
   private readonly decoder = new TextDecoder();
   constructor(private readonly conn: Deno.Conn) {}
 
+  /** The next object; throws when the connection closes. */
   async next(): Promise<Record<string, unknown>> {
     const chunk = new Uint8Array(4096);
     while (true) {

@@ -139,8 +139,8 @@ Deno.test("board check: a misspelled field and overlapping ranges are refused wi
     await Deno.writeTextFile(
       file,
       text.replace(
-        "    interrupts: [7]",
-        "    interrupts: [7]\n    sharing: exclusive\n    sharng: exclusive",
+        "    interrupts: [7]\n    sharing: per-partition",
+        "    interrupts: [7]\n    sharing: per-partition\n    sharng: exclusive",
       ),
     );
     const line2 = (await Deno.readTextFile(file)).split("\n").findIndex((l) =>

@@ -139,12 +139,15 @@ Deno.test({
       assert.deepEqual([...dtb], [0xd0, 0x0d, 0xfe, 0xed], "the DTB's magic");
       image.close();
 
-      // Stop: PARTITION_STOP then PARTITION_DESTROY.
+      // Stop: PARTITION_STATUS twice (does it run? does the monitor hold it?), then
+      // PARTITION_STOP and PARTITION_DESTROY.
       await Deno.writeTextFile(log, "");
       const stopped = await vmanctlProcess([...s, "stop", "p"], env);
       assert.equal(stopped.code, 0, stopped.stderr);
       const stopLines = (await Deno.readTextFile(log)).trimEnd().split("\n");
       assert.deepEqual(stopLines.filter((l) => l.startsWith("ioctl 0xC")), [
+        request(0xC01056A8, 16, [[8, 1], [8, 0]]),
+        request(0xC01056A8, 16, [[8, 1], [8, 0]]),
         partition(0xC00856A7, 1),
         partition(0xC00856A2, 1),
       ]);

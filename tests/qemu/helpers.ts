@@ -110,18 +110,26 @@ export async function createGuest(
   );
 }
 
-/** Waits until the partition's console has a line matching `pattern`; returns the console. */
+/**
+ * Waits until the partition's console has `count` lines matching `pattern` (the
+ * capture goes on across starts); returns the console.
+ */
 export async function waitForConsole(
   state: string,
   name: string,
   pattern: RegExp,
   timeoutMs = 120_000,
+  count = 1,
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  const all = new RegExp(
+    pattern.source,
+    pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g",
+  );
   let text = "";
   while (Date.now() < deadline) {
     text = await ok(state, "console", "--log", name);
-    if (pattern.test(text)) return text;
+    if ((text.match(all) ?? []).length >= count) return text;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`no console line matching ${pattern} from ${name} in ${timeoutMs} ms:\n${text}`);
@@ -176,6 +184,29 @@ export async function waitForState(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${name} is ${seen}, not ${wanted}, after ${timeoutMs} ms`);
+}
+
+/**
+ * Waits until the state records the partition in `wanted` state for `reason`: its
+ * end policy applied (by its watcher when its emulator exits).
+ */
+export async function waitForReason(
+  state: string,
+  name: string,
+  wanted: string,
+  reason: string,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  let shown: Record<string, unknown> = {};
+  while (Date.now() < deadline) {
+    shown = JSON.parse(await ok(state, "--json", "show", name));
+    if (shown.state === wanted && shown.reason === reason) return shown;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `${name} is not ${wanted} (${reason}) after ${timeoutMs} ms: ${JSON.stringify(shown)}`,
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   missing,
   ok,
   waitForConsole,
+  waitForReason,
   waitForState,
 } from "./helpers.ts";
 
@@ -160,10 +161,11 @@ bootTest(
     const followed = await ok(state, "console", "--follow", "p");
     assert.match(followed, /Booting Linux on physical CPU 0x0000000002 /);
     assert.match(followed, /vmanager-guest: powering off/);
-    await waitForState(state, "p", "stopped");
-    await ok(state, "stop", "p");
+    // Its OS powered off: its on_poweroff policy (destroy) marked it stopped.
+    await waitForReason(state, "p", "stopped", "shutdown");
     await ok(state, "start", "p");
-    await waitForConsole(state, "p", /vmanager-guest: powering off/);
+    // The capture goes on across starts: a second boot follows the first.
+    await waitForConsole(state, "p", /vmanager-guest: powering off/, 120_000, 2);
   },
 );
 
@@ -181,9 +183,10 @@ bootTest(
     assert.equal((await sim.table()).length, 1);
     await ok(state, "start", "p");
     await waitForConsole(state, "p", /vmanager-guest: powering off/);
-    await waitForState(state, "p", "stopped");
-    await ok(state, "stop", "p");
-    // A leftover of a defined partition goes with its destroy.
+    await waitForReason(state, "p", "stopped", "shutdown");
+    // Its on_poweroff policy (destroy) cleared it from the monitor.
+    assert.deepEqual(await sim.table(), []);
+    // A leftover of a stopped partition goes with its destroy.
     await sim.partitionCreate(1);
     await ok(state, "destroy", "p");
     assert.deepEqual(await sim.table(), []);

@@ -47,6 +47,8 @@ function detail(
     record.boot?.regions,
     record.spec.kernel !== undefined,
   );
+  // How it ended: as the backend sees it now, or as recorded when its policy applied.
+  const ended = record.runtime ?? record.ending;
   if (ctx.globals.json) {
     ctx.json({
       ...partitionView(record),
@@ -58,11 +60,11 @@ function detail(
       memoryMap: regions,
       boot: record.boot ?? null,
       monitorCalls: calls,
-      ...(record.runtime ? { runtime: record.runtime } : {}),
+      ...(ended ? { runtime: ended } : {}),
     });
   } else {
     ctx.io.out(partitionText(record, board, backend, regions, calls, callsTitle));
-    if (record.runtime) ctx.io.out(runtimeText(record.runtime));
+    if (ended) ctx.io.out(runtimeText(ended));
   }
   return 0;
 }

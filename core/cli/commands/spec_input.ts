@@ -26,6 +26,10 @@ export async function specFromInput(
     kernel: str("kernel"),
     initrd: str("initrd"),
     cmdline: str("cmdline"),
+    onPoweroff: str("on-poweroff"),
+    onReboot: str("on-reboot"),
+    onCrash: str("on-crash"),
+    scrub: str("scrub"),
   };
   const values: SpecText = { ...file?.values };
   for (const [key, value] of Object.entries(flags) as [keyof SpecText, string & string[]][]) {

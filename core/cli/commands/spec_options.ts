@@ -26,4 +26,20 @@ export const specOptions: OptionSpec[] = [
   { name: "kernel", value: "FILE", help: "kernel image" },
   { name: "initrd", value: "FILE", help: "initial ramdisk" },
   { name: "cmdline", value: "TEXT", help: "kernel command line" },
+  {
+    name: "on-poweroff",
+    value: "POLICY",
+    help: "when its OS powers off: destroy (default), restart or preserve",
+  },
+  {
+    name: "on-reboot",
+    value: "POLICY",
+    help: "when its OS reboots: restart (default), destroy or preserve",
+  },
+  {
+    name: "on-crash",
+    value: "POLICY",
+    help: "when it crashes or panics: destroy (default), restart or preserve",
+  },
+  { name: "scrub", value: "BOOL", help: "zero its memory window before each start: yes or no" },
 ];
