@@ -168,8 +168,6 @@ export interface PartitionSpec {
   onReboot?: EndPolicy;
   /** When it crashes (its kernel panics, its emulator dies). */
   onCrash?: EndPolicy;
-  /** Zero its memory window before each start loads its images (default false). */
-  scrub?: boolean;
 }
 
 /** What the allocator gave a partition. */

@@ -238,6 +238,13 @@ export class CliContext {
         );
       },
       observe: async (doc) => await this.observer(doc),
+      forget: async (doc, id) => {
+        const registry = await this.registry({ boards: false });
+        const plugin = registry.has("monitor", doc.backend)
+          ? registry.get("monitor", doc.backend)
+          : undefined;
+        await plugin?.forget?.({ stateDir: store.dir, board: doc.board }, id);
+      },
       requestShutdown: async (doc, id) => {
         const registry = await this.registry({ boards: false });
         const plugin = registry.get("monitor", doc.backend);

@@ -53,6 +53,8 @@ export interface LifecycleContext {
   observe?(doc: StateDocument): Promise<Observer | undefined>;
   /** Asks a running partition's OS to power off, through its backend (a power button). */
   requestShutdown?(doc: StateDocument, id: number): Promise<void>;
+  /** Has the backend forget a removed partition's files (its console capture…). */
+  forget?(doc: StateDocument, id: number): Promise<void>;
 }
 
 /** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
@@ -273,6 +275,7 @@ export async function removeRecord(tx: Tx, record: PartitionRecord): Promise<Par
   if (record.state === "running") await clearing;
   else await clearing.catch(() => {});
   await tx.commit(withoutRecord(tx.doc, record));
+  await tx.ctx.forget?.(tx.doc, record.id).catch(() => {});
   return record;
 }
 

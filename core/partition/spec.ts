@@ -54,8 +54,6 @@ export interface SpecText {
   onReboot?: string;
   /** When it crashes. */
   onCrash?: string;
-  /** Zero the window before each start: `yes`/`no`, `true`/`false`. */
-  scrub?: string;
 }
 
 const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
@@ -71,7 +69,6 @@ const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
   "on-poweroff": "onPoweroff",
   "on-reboot": "onReboot",
   "on-crash": "onCrash",
-  scrub: "scrub",
 };
 
 function parseCount(text: string, where: string): number {
@@ -109,11 +106,11 @@ export async function readSpecFile(path: string): Promise<{ name?: string; value
       values.devices = raw as string[];
     } else if (field === "cpuIds") {
       values.cpuIds = Array.isArray(raw) ? raw.join(",") : String(raw);
-    } else if (typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean") {
+    } else if (typeof raw === "string" || typeof raw === "number") {
       if (field === "name") name = String(raw);
       else values[field] = String(raw);
     } else {
-      throw new InputError(`field '${key}' must be a string, a number or a boolean`, where);
+      throw new InputError(`field '${key}' must be a string or a number`, where);
     }
     // Values from a file are checked where they stand, so errors point at the line.
     try {
@@ -137,13 +134,6 @@ function policy(text: string, where: string): EndPolicy {
   return text as EndPolicy;
 }
 
-/** A yes/no value. */
-function yesNo(text: string, where: string): boolean {
-  if (/^(yes|true|on)$/i.test(text)) return true;
-  if (/^(no|false|off)$/i.test(text)) return false;
-  throw new InputError(`'${text}' is not yes or no`, where);
-}
-
 /** Turns text values into a spec; numbers are parsed and checked here. */
 export function specFromText(name: string, values: SpecText): PartitionSpec {
   const spec: PartitionSpec = { name };
@@ -163,7 +153,6 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
   if (values.onPoweroff !== undefined) spec.onPoweroff = policy(values.onPoweroff, "--on-poweroff");
   if (values.onReboot !== undefined) spec.onReboot = policy(values.onReboot, "--on-reboot");
   if (values.onCrash !== undefined) spec.onCrash = policy(values.onCrash, "--on-crash");
-  if (values.scrub !== undefined) spec.scrub = yesNo(values.scrub, "--scrub");
   return spec;
 }
 

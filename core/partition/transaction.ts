@@ -201,7 +201,8 @@ async function convergeIntent(tx: Tx, record: PartitionRecord): Promise<void> {
   switch (pending!.op) {
     case "destroy":
       await clearMonitor(tx, rest);
-      return await tx.commit(withoutRecord(tx.doc, rest));
+      await tx.commit(withoutRecord(tx.doc, rest));
+      return await tx.ctx.forget?.(tx.doc, rest.id).catch(() => {});
     case "stop":
       await clearMonitor(tx, rest);
       return await tx.commit(withRecord(tx.doc, { ...rest, state: "stopped" }));

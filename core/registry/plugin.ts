@@ -125,6 +125,11 @@ export interface MonitorPlugin extends PluginBase<"monitor"> {
    */
   observe?(context: MonitorContext, id: number): Promise<RuntimeObservation>;
   /**
+   * Forgets a partition that is removed (after the monitor cleared it): the files
+   * the backend kept of it (its console capture, its run-time files) go.
+   */
+  forget?(context: MonitorContext, id: number): Promise<void>;
+  /**
    * Asks a running partition's OS to power off (a power button), without waiting.
    * Throws a `StateError` saying why when the board has no such path.
    */

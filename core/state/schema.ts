@@ -54,6 +54,17 @@ function checkedBy(check: (text: string) => void) {
   });
 }
 
+/** An end policy. */
+const policy = z.enum(["destroy", "restart", "preserve"]);
+
+/** How a partition ended on its own, as its backend saw it. */
+const observation = z.looseObject({
+  state: z.enum(["running", "stopped", "crashed"]),
+  cause: z.enum(["poweroff", "reboot", "crash", "gone"]).optional(),
+  reason: z.string().optional(),
+  console: z.array(z.string()).optional(),
+});
+
 /** What a user asked for, as `create` recorded it. */
 const specSchema = z.looseObject({
   name: checkedBy(validateName),
@@ -67,6 +78,9 @@ const specSchema = z.looseObject({
   // Not held to MAX_CMDLINE_BYTES here: a state written before the limit stays readable.
   cmdline: z.string().optional(),
   uuid: z.string().optional(),
+  onPoweroff: policy.optional(),
+  onReboot: policy.optional(),
+  onCrash: policy.optional(),
 });
 
 const region = z.looseObject({ name: z.string(), base: address, size: count, content: z.string() });
@@ -75,7 +89,7 @@ const region = z.looseObject({ name: z.string(), base: address, size: count, con
 const recordSchema = z.looseObject({
   name: checkedBy(validateName),
   id: z.number().int().positive().max(0xffffffff),
-  state: z.enum(["defined", "running", "stopped"]),
+  state: z.enum(["defined", "running", "stopped", "crashed"]),
   spec: specSchema,
   allocation: z.looseObject({
     cores: z.array(coreId).min(1),
@@ -97,6 +111,15 @@ const recordSchema = z.looseObject({
   }).optional(),
   uuid: z.string().optional(),
   autostart: z.boolean().optional(),
+  reason: z.enum(["booted", "restarted", "shutdown", "destroyed", "crashed", "host"]).optional(),
+  ending: observation.optional(),
+  started: z.string().optional(),
+  pending: z.looseObject({
+    op: z.enum(["start", "stop", "destroy", "shutdown"]),
+    since: z.string(),
+    pid: z.number().int(),
+    boot: z.unknown().optional(),
+  }).optional(),
 });
 
 /** Schema of the state document (the format version is checked before it, by the store). */

@@ -106,6 +106,11 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
     observe(context: MonitorContext, id: number): Promise<RuntimeObservation> {
       return observeQemu(context.stateDir, id, context.board.qemu?.binary ?? "qemu");
     },
+    async forget(context: MonitorContext, id: number): Promise<void> {
+      const files = qemuFiles(context.stateDir, id);
+      if (await running(files)) return; // never under a running QEMU
+      await Deno.remove(files.dir, { recursive: true }).catch(() => {});
+    },
     async requestShutdown(context: MonitorContext, id: number): Promise<void> {
       const { board } = context;
       if (board.qemu?.powerdown !== "system_powerdown") {

@@ -252,17 +252,25 @@ export async function typeIntoConsole(
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";
   const timer = setTimeout(() => reader.cancel(), timeoutMs);
-  try {
-    while (!until.test(text)) {
+  const readUntil = async (pattern: RegExp) => {
+    while (!pattern.test(text)) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done) return;
       text += decoder.decode(value, { stream: true });
     }
+  };
+  try {
+    // As a person does: Enter first, and type once the shell's prompt is there (what
+    // is typed before the shell set its terminal up would be flushed).
+    await writer.write(new TextEncoder().encode("\n"));
+    await readUntil(/vmanager-guest# /);
+    text = "";
+    await writer.write(new TextEncoder().encode(input));
+    await readUntil(until);
   } finally {
     clearTimeout(timer);
     await writer.close().catch(() => {});

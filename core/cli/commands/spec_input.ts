@@ -29,7 +29,6 @@ export async function specFromInput(
     onPoweroff: str("on-poweroff"),
     onReboot: str("on-reboot"),
     onCrash: str("on-crash"),
-    scrub: str("scrub"),
   };
   const values: SpecText = { ...file?.values };
   for (const [key, value] of Object.entries(flags) as [keyof SpecText, string & string[]][]) {

@@ -41,5 +41,4 @@ export const specOptions: OptionSpec[] = [
     value: "POLICY",
     help: "when it crashes or panics: destroy (default), restart or preserve",
   },
-  { name: "scrub", value: "BOOL", help: "zero its memory window before each start: yes or no" },
 ];
