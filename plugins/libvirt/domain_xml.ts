@@ -13,6 +13,7 @@
  * | `<os><kernel>`, `<initrd>`, `<cmdline>` | kernel, initrd, command line |
  * | `<devices><hostdev mode='subsystem' type='vmanager'><source name='uart0'/>` | a board device |
  * | `<metadata><vmanager:partition><vmanager:window base='0x…'/>` | memory window base |
+ * | `<on_poweroff>`, `<on_reboot>`, `<on_crash>`: `destroy`, `restart`, `preserve` | end policies |
  *
  * Documents are checked before parsing: at most {@linkcode MAX_DOMAIN_XML} bytes,
  * no DOCTYPE (so no entities of any kind, internal or external). Every problem is
@@ -28,7 +29,14 @@ import {
   MAX_CPU_LIST_TEXT,
   parseCpuList,
 } from "../../core/cpu_list.ts";
-import type { ArchName, Board, PartitionRecord, PartitionSpec } from "../../core/model.ts";
+import {
+  type ArchName,
+  type Board,
+  DEFAULT_POLICIES,
+  type EndPolicy,
+  type PartitionRecord,
+  type PartitionSpec,
+} from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
 
 /** Largest domain XML document accepted, in bytes. */
@@ -46,6 +54,29 @@ export const LIBVIRT_ARCH: Record<ArchName, string> = {
 
 /** A domain XML document that is malformed, unsafe or does not describe a partition. */
 export class DomainXmlError extends InputError {}
+
+/**
+ * A well-formed domain XML document asking for what vmanager cannot do (libvirt's
+ * CONFIG_UNSUPPORTED): `rename-restart`, or a core dump before destroying or restarting.
+ */
+export class DomainConfigError extends DomainXmlError {}
+
+/** libvirt's lifecycle actions (`virDomainLifecycleAction`), as the XML writes them. */
+const LIFECYCLE_ACTIONS = [
+  "destroy",
+  "restart",
+  "rename-restart",
+  "preserve",
+  "coredump-destroy",
+  "coredump-restart",
+];
+
+/** The end-policy elements and the spec field each sets. */
+const LIFECYCLE_ELEMENTS = [
+  ["on_poweroff", "onPoweroff"],
+  ["on_reboot", "onReboot"],
+  ["on_crash", "onCrash"],
+] as const;
 
 /** What a domain XML document asks for. */
 export interface DomainDefinition {
@@ -337,6 +368,8 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
     if (names.length > 0) spec.devices = names;
   }
 
+  parseLifecycle(domain, spec);
+
   const metadata = one(domain, "metadata", "/domain/metadata");
   if (metadata) {
     for (const key of Object.keys(metadata)) {
@@ -357,6 +390,51 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
     }
   }
   return { spec };
+}
+
+/**
+ * Reads `<on_poweroff>`, `<on_reboot>` and `<on_crash>` into the spec's end
+ * policies. `destroy`, `restart` and `preserve` are vmanager's; a value equal to
+ * libvirt's default (destroy, restart, destroy: {@linkcode DEFAULT_POLICIES}) is
+ * left out of the spec, as libvirt does not tell an absent element from its
+ * default. `rename-restart` is refused as libvirt's qemu driver refuses it, and
+ * `coredump-destroy`/`coredump-restart` (valid for `on_crash` only, as libvirt
+ * checks) because vmanager cannot dump a partition's memory: both with
+ * {@linkcode DomainConfigError}.
+ */
+function parseLifecycle(domain: XmlNode, spec: PartitionSpec): void {
+  for (const [element, field] of LIFECYCLE_ELEMENTS) {
+    const where = `/domain/${element}`;
+    const node = one(domain, element, where);
+    if (node === undefined) continue;
+    const action = text(node)!.trim();
+    if (!LIFECYCLE_ACTIONS.includes(action)) {
+      throw new DomainXmlError(
+        `unknown ${element} action '${clip(action)}' (destroy, restart, preserve)`,
+        where,
+      );
+    }
+    if (action === "rename-restart") {
+      throw new DomainConfigError(
+        `vmanager does not support the 'rename-restart' action for '${element}'`,
+        where,
+      );
+    }
+    if (action.startsWith("coredump-")) {
+      if (element !== "on_crash") {
+        throw new DomainConfigError(
+          `Lifecycle event '${element}' doesn't support '${action}' action`,
+          where,
+        );
+      }
+      throw new DomainConfigError(
+        `vmanager cannot dump a partition's memory: '${action}' is not supported ` +
+          `(use '${action.slice("coredump-".length)}')`,
+        where,
+      );
+    }
+    if (action !== DEFAULT_POLICIES[field]) spec[field] = action as EndPolicy;
+  }
 }
 
 function escape(value: string): string {
@@ -406,7 +484,12 @@ export function domainXml(record: PartitionRecord, board: Board, backend: string
     const value = record.spec[field];
     if (value !== undefined) lines.push(`    <${field}>${escape(value)}</${field}>`);
   }
-  lines.push(`  </os>`, `  <devices>`);
+  lines.push(`  </os>`);
+  // libvirt prints the end policies always, its defaults included.
+  for (const [element, field] of LIFECYCLE_ELEMENTS) {
+    lines.push(`  <${element}>${record.spec[field] ?? DEFAULT_POLICIES[field]}</${element}>`);
+  }
+  lines.push(`  <devices>`);
   for (const device of a.devices) {
     lines.push(
       `    <hostdev mode='subsystem' type='vmanager'>`,

@@ -12,7 +12,7 @@ import {
   VmanError,
 } from "../../core/errors.ts";
 import { DomainExistsError, NoDomainError } from "./driver.ts";
-import { DomainXmlError } from "./domain_xml.ts";
+import { DomainConfigError, DomainXmlError } from "./domain_xml.ts";
 import { ErrorCode, ErrorDomain } from "./protocol.ts";
 import { XdrError, type XdrWriter } from "./xdr.ts";
 
@@ -44,6 +44,12 @@ export function errorOf(error: unknown): { code: number; message: string } {
   if (error instanceof RpcError) return { code: error.code, message: error.message };
   if (error instanceof XdrError) {
     return { code: ErrorCode.RPC, message: `malformed arguments: ${error.message}` };
+  }
+  if (error instanceof DomainConfigError) {
+    return {
+      code: ErrorCode.CONFIG_UNSUPPORTED,
+      message: `unsupported configuration: ${error.line()}`,
+    };
   }
   if (error instanceof DomainXmlError) {
     return { code: ErrorCode.XML_ERROR, message: `XML error: ${error.line()}` };
