@@ -69,12 +69,24 @@ export async function vmanctlProcess(
   };
 }
 
-/** Makes a temporary directory and removes it after `fn`. */
+/**
+ * Makes a temporary directory and removes it after `fn`. A partition's watcher may
+ * still be converging its state dir for a moment after the test (it runs when the
+ * partition's QEMU exits): the removal is tried again while the directory refills.
+ */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "vman-test-" });
   try {
     return await fn(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    for (let attempt = 0;; attempt++) {
+      try {
+        await Deno.remove(dir, { recursive: true });
+        break;
+      } catch (error) {
+        if (attempt >= 50 || error instanceof Deno.errors.NotFound) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 }

@@ -47,7 +47,11 @@ Deno.test("a good state document is returned as it is, unknown fields kept", () 
   assert.equal(validateState(doc, FILE), doc);
   assert.deepEqual(doc, good);
   const newer = structuredClone(good);
-  (newer.partitions[0] as Record<string, unknown>).pending = { op: "start" };
+  (newer.partitions[0] as Record<string, unknown>).pending = {
+    op: "start",
+    since: "2026-12-07T00:00:00.000Z",
+    pid: 42,
+  };
   newer.board.someday = true;
   (newer.board.devices as Record<string, unknown>[])[0].someday = 1;
   newer.journal = [];
@@ -95,7 +99,7 @@ Deno.test("a partition without allocation, a board of {}, wrong types", () => {
   );
   assert.match(
     broken((d) => {
-      d.partitions[0].state = "crashed";
+      d.partitions[0].state = "paused" as Doc["partitions"][0]["state"];
     }).message,
     /^state field partitions\[0\]\.state: /,
   );
