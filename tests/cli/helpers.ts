@@ -84,7 +84,8 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
         await Deno.remove(dir, { recursive: true });
         break;
       } catch (error) {
-        if (attempt >= 50 || error instanceof Deno.errors.NotFound) throw error;
+        if (error instanceof Deno.errors.NotFound) break;
+        if (attempt >= 50) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
