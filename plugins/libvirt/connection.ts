@@ -15,6 +15,7 @@ import { PROCEDURES, writeDomain } from "./procedures.ts";
 import {
   decodeHeader,
   ErrorCode,
+  EventId,
   finishFrame,
   frameWriter,
   type Header,
@@ -409,19 +410,25 @@ export class Connection {
     while (this.running) await this.running;
   }
 
-  /** Sends a lifecycle event to the callbacks that want it. */
+  /**
+   * Sends a domain event to the callbacks that want it: a lifecycle event as
+   * `remote_domain_event_callback_lifecycle_msg` (318: callbackID, dom, event,
+   * detail), a reboot event as `remote_domain_event_callback_reboot_msg` (319:
+   * callbackID, dom).
+   */
   event(event: DomainEvent): void {
     for (const [id, callback] of this.session.callbacks) {
-      if (callback.eventID !== 0) continue; // VIR_DOMAIN_EVENT_ID_LIFECYCLE
+      if (callback.eventID !== event.eventID) continue;
       if (callback.uuid !== undefined && callback.uuid !== event.dom.uuid) continue;
       const w = frameWriter();
       w.int(id);
       writeDomain(w, event.dom);
-      w.int(event.event).int(event.detail);
+      const lifecycle = event.eventID === EventId.LIFECYCLE;
+      if (lifecycle) w.int(event.event).int(event.detail);
       this.send(finishFrame(w, {
         prog: REMOTE_PROGRAM,
         vers: PROTOCOL_VERSION,
-        proc: Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+        proc: lifecycle ? Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE : Proc.DOMAIN_EVENT_CALLBACK_REBOOT,
         type: MessageType.MESSAGE,
         serial: 0,
         status: Status.OK,

@@ -19,8 +19,20 @@ import {
   type Observer,
   observeRecords,
 } from "../../core/partition/observe.ts";
+import { DEFAULT_POLICIES } from "../../core/model.ts";
 import { parseDomainXml } from "./domain_xml.ts";
-import { setDomainAutostart, startDomain, stopDomain, undefineDomain } from "./transactions.ts";
+import { type PowerOptions, PowerTasks } from "./power.ts";
+import { presented } from "./states.ts";
+import {
+  cannotAsk,
+  notRunning,
+  requestDomainShutdown,
+  resetDomain,
+  setDomainAutostart,
+  startDomain,
+  stopDomain,
+  undefineDomain,
+} from "./transactions.ts";
 
 /** A domain as the protocol names it. */
 export interface DomainRef {
@@ -45,6 +57,10 @@ export interface DriverOptions {
    * beyond the `Monitor` interface (`openConsole`, `stats`); undefined when none is known.
    */
   monitorPlugin?(backend: string): Promise<MonitorPlugin | undefined>;
+  /** How long a guest asked to power off (shutdown, reboot) is awaited, and how often. */
+  power?: PowerOptions;
+  /** Log lines of the background tasks (a reboot whose start failed). */
+  log?(line: string): void;
 }
 
 /** The reference of a record. */
@@ -102,10 +118,29 @@ export class Driver {
 
   /** Runs after each change the driver makes (the daemon looks for events then). */
   onChange: () => void = () => {};
+  /** Where the background tasks' lines go (the daemon's log; else `options.log`). */
+  onLog: (line: string) => void = (line) => this.options.log?.(line);
+  /** The shutdowns and reboots awaited in the background. */
+  private readonly power: PowerTasks;
 
   /** Drives the partitions of `lc`'s state dir. */
   constructor(readonly lc: LifecycleContext, private readonly options: DriverOptions = {}) {
     this.cache = new StateCache(lc);
+    this.power = new PowerTasks({
+      lc,
+      observed: () => this.observedRecords(),
+      changed: () => this.onChange(),
+      log: (line) => this.onLog(line),
+    }, options.power);
+  }
+
+  /**
+   * Every partition as libvirt clients see it: in the state its backend observes,
+   * shown as its end policy will leave it (plugins/libvirt/states.ts), and a domain
+   * being rebooted by the daemon shown running until it runs again.
+   */
+  async records(): Promise<ObservedRecord[]> {
+    return this.power.overlay((await this.observedRecords()).map(presented));
   }
 
   /**
@@ -113,7 +148,7 @@ export class Driver {
    * powered off or whose emulator died is `stopped` or `crashed` (with `runtime`),
    * as `vmanctl list` shows it.
    */
-  async records(): Promise<ObservedRecord[]> {
+  async observedRecords(): Promise<ObservedRecord[]> {
     const doc = await this.cache.get();
     if (!doc) return [];
     if (!doc.partitions.some((p) => p.state === "running")) return doc.partitions;
@@ -248,14 +283,79 @@ export class Driver {
     return await this.changed(startDomain(this.lc, uuidOf(record)));
   }
 
-  /** Stops a running partition (libvirt's destroy). */
+  /**
+   * Stops a running partition (libvirt's destroy), or one kept crashed. A reboot
+   * under way is cancelled first; one cancelled while its partition was off between
+   * its power-off and its start leaves it off, which is what was asked.
+   */
   async stop(record: PartitionRecord): Promise<PartitionRecord> {
-    return await this.changed(stopDomain(this.lc, uuidOf(record)));
+    const uuid = uuidOf(record);
+    const cancelled = await this.power.cancel(uuid);
+    try {
+      return await this.changed(stopDomain(this.lc, uuid));
+    } catch (error) {
+      if (cancelled?.restart && isNotRunning(error)) return await this.byUuid(uuid);
+      throw error;
+    }
+  }
+
+  /**
+   * Asks a running partition's OS to power off (libvirt's shutdown): its power
+   * button is pressed and the call returns; the daemon awaits the power-off in the
+   * background. A partition whose on_poweroff is `restart` is rebooted instead, as
+   * libvirt's qemu driver does.
+   */
+  async shutdown(record: PartitionRecord): Promise<PartitionRecord> {
+    const restart = (record.spec.onPoweroff ?? DEFAULT_POLICIES.onPoweroff) === "restart";
+    return await this.changed(this.powerOff(record, restart));
+  }
+
+  /**
+   * Reboots a running partition (libvirt's reboot): its OS is asked to power off,
+   * and once it did the daemon starts it again, images loaded again. A partition
+   * whose on_reboot is `destroy` or `preserve` is only shut down, as libvirt's qemu
+   * driver does.
+   */
+  async reboot(record: PartitionRecord): Promise<PartitionRecord> {
+    const restart = (record.spec.onReboot ?? DEFAULT_POLICIES.onReboot) === "restart";
+    return await this.changed(this.powerOff(record, restart));
+  }
+
+  /**
+   * Restarts a running (or crashed) partition hard (libvirt's reset): stopped,
+   * started again; clients see it restart (shown as it was until it runs again).
+   */
+  async reset(record: ObservedRecord): Promise<PartitionRecord> {
+    const uuid = uuidOf(record);
+    await this.power.cancel(uuid);
+    return await this.changed(this.power.holding(record, () => resetDomain(this.lc, uuid)));
+  }
+
+  /** Presses the power button of `record` and awaits the power-off in the background. */
+  private async powerOff(record: PartitionRecord, restart: boolean): Promise<PartitionRecord> {
+    if (record.state !== "running") throw notRunning();
+    const backend = await this.backend();
+    if (this.options.monitorPlugin) {
+      const plugin = await this.options.monitorPlugin(backend);
+      if (!plugin?.requestShutdown) {
+        throw cannotAsk(record.name, `backend ${backend} cannot press a partition's power button`);
+      }
+    }
+    const asked = await requestDomainShutdown(this.lc, uuidOf(record));
+    this.power.watch(asked, restart);
+    return asked;
   }
 
   /** Removes a partition that is not running (libvirt's undefine). */
   async undefine(record: PartitionRecord): Promise<PartitionRecord> {
-    return await this.changed(undefineDomain(this.lc, uuidOf(record)));
+    const uuid = uuidOf(record);
+    await this.power.cancel(uuid);
+    return await this.changed(undefineDomain(this.lc, uuid));
+  }
+
+  /** Ends the background tasks (the daemon stops); a start under way completes. */
+  async close(): Promise<void> {
+    await this.power.close();
   }
 
   /** Sets autostart. */
@@ -274,3 +374,8 @@ export class Driver {
 
 /** A domain of that name or UUID exists already. */
 export class DomainExistsError extends InputError {}
+
+/** True for the refusals of an operation on a domain that does not run. */
+function isNotRunning(error: unknown): boolean {
+  return error instanceof Error && /is not running/.test(error.message);
+}

@@ -1,8 +1,26 @@
 /**
- * Lifecycle events: the differences between two states of the partitions, as
- * libvirt's VIR_DOMAIN_EVENT_* (type, detail). The daemon diffs every state it
- * sees — after its own changes and when `state.json` changes under it (vmanctl) —
- * so clients hear of changes made by either.
+ * Domain events: the differences between two looks at the partitions, as
+ * libvirt's lifecycle events (VIR_DOMAIN_EVENT_ID_LIFECYCLE: type, detail) and
+ * reboot events (VIR_DOMAIN_EVENT_ID_REBOOT). The daemon diffs every state it
+ * sees — after its own changes and when `state.json` changes under it (vmanctl,
+ * a partition's watcher applying its end policy) — so clients hear of changes
+ * made by any of them.
+ *
+ * Each look is of the partitions as {@linkcode presented} (plugins/libvirt/states.ts),
+ * and the events of one change are those libvirt's qemu driver emits for it, the
+ * same whether the daemon saw the moment in between or not:
+ *
+ * | change                                              | events                                  |
+ * | --------------------------------------------------- | --------------------------------------- |
+ * | started                                             | STARTED/BOOTED                          |
+ * | its OS powered off (or rebooted, on_reboot destroy) | STOPPED/SHUTDOWN                        |
+ * | stopped hard (destroy)                              | STOPPED/DESTROYED                       |
+ * | its OS panicked, on_crash preserve                  | CRASHED/PANICKED                        |
+ * | its OS panicked, on_crash destroy                   | CRASHED/PANICKED, STOPPED/CRASHED       |
+ * | its OS panicked, on_crash restart                   | CRASHED/PANICKED, REBOOT, RESUMED/UNPAUSED |
+ * | its emulator died (any policy)                      | STOPPED/FAILED (+ STARTED/BOOTED: restart) |
+ * | nothing of it runs any more (the host restarted)    | STOPPED/FAILED                          |
+ * | started again while running (`record.started` changed): its OS rebooted (on_reboot restart), on_poweroff restart, reboot, reset | REBOOT |
  *
  * @module
  */
@@ -10,35 +28,119 @@ import type { ObservedRecord } from "../../core/partition/observe.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
 import type { DomainRef } from "./driver.ts";
 import { refOf } from "./driver.ts";
-import { LifecycleEvent } from "./protocol.ts";
+import { EventId, LifecycleEvent, StoppedDetail } from "./protocol.ts";
+import { panicked, presented } from "./states.ts";
 
-/** One lifecycle event. */
+/** One domain event. */
 export interface DomainEvent {
   /** The domain (with its id at the time of the event). */
   dom: DomainRef;
-  /** VIR_DOMAIN_EVENT_DEFINED, UNDEFINED, STARTED or STOPPED. */
+  /** The event id: VIR_DOMAIN_EVENT_ID_LIFECYCLE (0) or VIR_DOMAIN_EVENT_ID_REBOOT (1). */
+  eventID: number;
+  /** Of a lifecycle event: DEFINED, UNDEFINED, STARTED, RESUMED, STOPPED or CRASHED (0 for reboot). */
   event: number;
-  /** The detail: DEFINED_ADDED 0, UNDEFINED_REMOVED 0, STARTED_BOOTED 0, STOPPED_SHUTDOWN 0, _DESTROYED 1, _FAILED 5. */
+  /** Of a lifecycle event: its detail (0 for reboot). */
   detail: number;
 }
 
-/** A snapshot of the partitions by UUID, in their observed states. */
+/** A snapshot of the partitions by UUID, as presented. */
 export type Snapshot = Map<string, ObservedRecord>;
 
 /** The snapshot of a list of records. */
 export function snapshotOf(records: readonly ObservedRecord[]): Snapshot {
-  return new Map(records.map((r) => [uuidOf(r), r]));
+  return new Map(records.map((r) => [uuidOf(r), presented(r)]));
 }
 
-const STOPPED_SHUTDOWN = 0;
-const STOPPED_DESTROYED = 1;
-const STOPPED_FAILED = 5;
+const CRASHED_PANICKED = 0;
+const STARTED_BOOTED = 0;
+const RESUMED_UNPAUSED = 0;
 
-/** The STOPPED detail of a partition no longer running: its OS powered off, it died, or it was stopped. */
-function stoppedDetail(now: ObservedRecord | undefined): number {
-  if (now?.state === "crashed") return STOPPED_FAILED;
-  if (now?.state === "stopped" && now.runtime) return STOPPED_SHUTDOWN;
-  return STOPPED_DESTROYED;
+function lifecycle(dom: DomainRef, event: number, detail: number): DomainEvent {
+  return { dom, eventID: EventId.LIFECYCLE, event, detail };
+}
+
+function reboot(dom: DomainRef): DomainEvent {
+  return { dom, eventID: EventId.REBOOT, event: 0, detail: 0 };
+}
+
+/** `dom` with the id it had while it ran. */
+function withId(dom: DomainRef, record: ObservedRecord): DomainRef {
+  return { ...dom, id: record.id };
+}
+
+/** The events of a running partition that crashed (its OS panicked, or its emulator died). */
+function crashEvents(old: ObservedRecord, now: ObservedRecord): DomainEvent[] {
+  const dom = refOf(old);
+  return panicked(now.ending)
+    ? [lifecycle(dom, LifecycleEvent.CRASHED, CRASHED_PANICKED)]
+    : [lifecycle(dom, LifecycleEvent.STOPPED, StoppedDetail.FAILED)];
+}
+
+/** The STOPPED detail of a partition that stopped for `reason`, not by crashing. */
+function stoppedDetail(now: ObservedRecord): number {
+  switch (now.reason) {
+    case "shutdown":
+      return StoppedDetail.SHUTDOWN;
+    case "host":
+      return StoppedDetail.FAILED;
+    default:
+      return StoppedDetail.DESTROYED;
+  }
+}
+
+/** True when `now` ended by a crash that `old` had not seen. */
+function newCrash(old: ObservedRecord, now: ObservedRecord): boolean {
+  return now.ending?.cause === "crash" &&
+    JSON.stringify(now.ending) !== JSON.stringify(old.ending);
+}
+
+/** The events of one partition changing from `old` to `now` (both presented). */
+function changes(old: ObservedRecord, now: ObservedRecord): DomainEvent[] {
+  const was = old.state;
+  const is = now.state;
+  if (was === "running" && is === "running") {
+    if (!old.started || !now.started || old.started === now.started) return [];
+    // Started again while it ran: a restart by its end policy, a reboot or a reset.
+    if (!newCrash(old, now)) return [reboot(refOf(now))];
+    return [...crashEvents(old, now), ...restartEvents(now)];
+  }
+  if (was === "running" && is === "crashed") return crashEvents(old, now);
+  if (was === "running") {
+    if (now.reason === "crashed") {
+      const events = crashEvents(old, now);
+      if (panicked(now.ending)) {
+        events.push(lifecycle(refOf(old), LifecycleEvent.STOPPED, StoppedDetail.CRASHED));
+      }
+      return events;
+    }
+    return [lifecycle(refOf(old), LifecycleEvent.STOPPED, stoppedDetail(now))];
+  }
+  if (was === "crashed" && is === "running") {
+    // Its on_crash policy restarted it (the crash was told already), or it was started again.
+    return now.reason === "restarted" ? restartEvents(now) : [started(now)];
+  }
+  if (was === "crashed" && is !== "crashed") {
+    // A crash told as CRASHED/PANICKED, then destroyed by its policy; or a kept crash destroyed.
+    if (now.reason === "crashed") {
+      return panicked(now.ending)
+        ? [lifecycle(withId(refOf(now), old), LifecycleEvent.STOPPED, StoppedDetail.CRASHED)]
+        : [];
+    }
+    return [lifecycle(withId(refOf(now), old), LifecycleEvent.STOPPED, stoppedDetail(now))];
+  }
+  if (is === "running") return [started(now)];
+  return [];
+}
+
+function started(now: ObservedRecord): DomainEvent {
+  return lifecycle(refOf(now), LifecycleEvent.STARTED, STARTED_BOOTED);
+}
+
+/** Running again after a crash: libvirt's fake reboot after a panic, or a new start. */
+function restartEvents(now: ObservedRecord): DomainEvent[] {
+  return panicked(now.ending)
+    ? [reboot(refOf(now)), lifecycle(refOf(now), LifecycleEvent.RESUMED, RESUMED_UNPAUSED)]
+    : [started(now)];
 }
 
 /** The events that lead from `before` to `after`, in a stable order. */
@@ -46,28 +148,21 @@ export function diff(before: Snapshot, after: Snapshot): DomainEvent[] {
   const events: DomainEvent[] = [];
   for (const [uuid, old] of before) {
     if (after.has(uuid)) continue;
-    if (old.state === "running") {
-      events.push({ dom: refOf(old), event: LifecycleEvent.STOPPED, detail: STOPPED_DESTROYED });
+    if (old.state === "running" || old.state === "crashed") {
+      events.push(
+        lifecycle(withId(refOf(old), old), LifecycleEvent.STOPPED, StoppedDetail.DESTROYED),
+      );
     }
-    events.push({ dom: { ...refOf(old), id: -1 }, event: LifecycleEvent.UNDEFINED, detail: 0 });
+    events.push(lifecycle({ ...refOf(old), id: -1 }, LifecycleEvent.UNDEFINED, 0));
   }
   for (const [uuid, now] of after) {
     const old = before.get(uuid);
     if (!old) {
-      events.push({ dom: { ...refOf(now), id: -1 }, event: LifecycleEvent.DEFINED, detail: 0 });
-      if (now.state === "running") {
-        events.push({ dom: refOf(now), event: LifecycleEvent.STARTED, detail: 0 });
-      }
+      events.push(lifecycle({ ...refOf(now), id: -1 }, LifecycleEvent.DEFINED, 0));
+      if (now.state === "running") events.push(started(now));
       continue;
     }
-    const wasRunning = old.state === "running";
-    const isRunning = now.state === "running";
-    if (wasRunning && !isRunning) {
-      events.push({ dom: refOf(old), event: LifecycleEvent.STOPPED, detail: stoppedDetail(now) });
-    }
-    if (!wasRunning && isRunning) {
-      events.push({ dom: refOf(now), event: LifecycleEvent.STARTED, detail: 0 });
-    }
+    events.push(...changes(old, now));
   }
   return events;
 }

@@ -7,12 +7,12 @@
  */
 import type { PartitionRecord } from "../../core/model.ts";
 import type { ConsoleSession } from "../../core/monitor/console.ts";
-import type { ObservedRecord } from "../../core/partition/observe.ts";
 import { capabilitiesXml, nodeInfo } from "./capabilities.ts";
 import { domainXml } from "./domain_xml.ts";
 import type { DomainRef, Driver } from "./driver.ts";
 import { refOf } from "./driver.ts";
-import { DomainState, ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
+import { ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
+import { stateOf } from "./states.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 import { RpcError } from "./errors.ts";
 import { openConsole } from "./console.ts";
@@ -120,20 +120,7 @@ async function domainArg(ctx: CallContext, r: XdrReader): Promise<PartitionRecor
   return await ctx.driver.resolve(readDomain(r));
 }
 
-/** libvirt's state and reason of a partition. */
-export function stateOf(record: ObservedRecord): [number, number] {
-  switch (record.state) {
-    case "running":
-      return [DomainState.RUNNING, 1]; // RUNNING_BOOTED
-    case "crashed":
-      return [DomainState.CRASHED, 0]; // CRASHED_UNKNOWN
-    case "stopped":
-      // SHUTOFF_SHUTDOWN when its OS powered off, SHUTOFF_DESTROYED when it was stopped.
-      return [DomainState.SHUTOFF, record.runtime ? 1 : 2];
-    default:
-      return [DomainState.SHUTOFF, 0]; // SHUTOFF_UNKNOWN: never started
-  }
-}
+export { stateOf };
 
 // VIR_CONNECT_LIST_DOMAINS_* filter bits.
 const LIST = {
@@ -164,7 +151,9 @@ function pair(flags: number, yes: number, no: number, value: boolean): boolean {
 export function listed(record: PartitionRecord, flags: number): boolean {
   const running = record.state === "running";
   const states = LIST.RUNNING | LIST.PAUSED | LIST.SHUTOFF | LIST.OTHER;
-  const state = (flags & states) === 0 || (flags & (running ? LIST.RUNNING : LIST.SHUTOFF)) !== 0;
+  // A partition kept crashed is in libvirt's "other" states.
+  const bit = running ? LIST.RUNNING : record.state === "crashed" ? LIST.OTHER : LIST.SHUTOFF;
+  const state = (flags & states) === 0 || (flags & bit) !== 0;
   return state && pair(flags, LIST.ACTIVE, LIST.INACTIVE, running) &&
     pair(flags, LIST.PERSISTENT, LIST.TRANSIENT, true) &&
     pair(flags, LIST.MANAGEDSAVE, LIST.NO_MANAGEDSAVE, false) &&
@@ -188,6 +177,43 @@ const define: Procedure["run"] = async (ctx, r, w) => {
 const destroy: Procedure["run"] = async (ctx, r) => {
   await ctx.driver.stop(await domainArg(ctx, r));
 };
+
+// virDomainShutdownFlagValues / virDomainRebootFlagValues.
+const POWER_ACPI_BUTTON = 1 << 0;
+const POWER_GUEST_AGENT = 1 << 1;
+
+/**
+ * The flags of a shutdown or reboot: DEFAULT (0) and ACPI_POWER_BTN (1) press the
+ * partition's power button; GUEST_AGENT (2) alone is refused as libvirt's qemu
+ * driver refuses it without an agent (ARGUMENT_UNSUPPORTED; with ACPI_POWER_BTN it
+ * falls back to the button, as there); any other mode (INITCTL, SIGNAL, PARAVIRT)
+ * is refused as the qemu driver's flag check does (INVALID_ARG).
+ */
+function powerFlags(flags: number, fn: string): void {
+  const unknown = (flags & ~(POWER_ACPI_BUTTON | POWER_GUEST_AGENT)) >>> 0;
+  if (unknown) {
+    throw new RpcError(
+      ErrorCode.INVALID_ARG,
+      `invalid argument: unsupported flags (0x${unknown.toString(16)}) in function ${fn}`,
+    );
+  }
+  if ((flags & POWER_GUEST_AGENT) && !(flags & POWER_ACPI_BUTTON)) {
+    throw new RpcError(
+      ErrorCode.ARGUMENT_UNSUPPORTED,
+      "argument unsupported: a partition has no guest agent; its power button asks its OS " +
+        "(--mode acpi)",
+    );
+  }
+}
+
+/** A shutdown or reboot: `remote_domain_shutdown_flags_args`/`remote_domain_reboot_args`. */
+function powerCall(fn: string, act: (driver: Driver, record: PartitionRecord) => Promise<unknown>) {
+  return async (ctx: CallContext, r: XdrReader): Promise<void> => {
+    const dom = readDomain(r);
+    powerFlags(r.uint(), fn);
+    await act(ctx.driver, await ctx.driver.resolve(dom));
+  };
+}
 
 const undefine: Procedure["run"] = async (ctx, r) => {
   await ctx.driver.undefine(await domainArg(ctx, r));
@@ -360,7 +386,38 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   }],
   [Proc.DOMAIN_DESTROY, { name: "DOMAIN_DESTROY", mutates: true, run: destroy }],
   [Proc.DOMAIN_DESTROY_FLAGS, { name: "DOMAIN_DESTROY_FLAGS", mutates: true, run: destroy }],
-  [Proc.DOMAIN_SHUTDOWN, { name: "DOMAIN_SHUTDOWN", mutates: true, run: destroy }],
+  [Proc.DOMAIN_SHUTDOWN, {
+    name: "DOMAIN_SHUTDOWN",
+    mutates: true,
+    run: async (ctx, r) => void await ctx.driver.shutdown(await domainArg(ctx, r)),
+  }],
+  [Proc.DOMAIN_SHUTDOWN_FLAGS, {
+    name: "DOMAIN_SHUTDOWN_FLAGS",
+    mutates: true,
+    run: powerCall("virDomainShutdownFlags", (driver, record) => driver.shutdown(record)),
+  }],
+  [Proc.DOMAIN_REBOOT, {
+    name: "DOMAIN_REBOOT",
+    mutates: true,
+    run: powerCall("virDomainReboot", (driver, record) => driver.reboot(record)),
+  }],
+  [Proc.DOMAIN_RESET, {
+    name: "DOMAIN_RESET",
+    mutates: true,
+    run: async (ctx, r) => {
+      const dom = readDomain(r);
+      const flags = r.uint();
+      if (flags) {
+        throw new RpcError(
+          ErrorCode.INVALID_ARG,
+          `invalid argument: unsupported flags (0x${
+            flags.toString(16)
+          }) in function virDomainReset`,
+        );
+      }
+      await ctx.driver.reset(await ctx.driver.resolve(dom));
+    },
+  }],
   [Proc.DOMAIN_UNDEFINE, { name: "DOMAIN_UNDEFINE", mutates: true, run: undefine }],
   [Proc.DOMAIN_UNDEFINE_FLAGS, { name: "DOMAIN_UNDEFINE_FLAGS", mutates: true, run: undefine }],
   [Proc.DOMAIN_GET_INFO, {

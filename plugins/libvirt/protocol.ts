@@ -64,6 +64,7 @@ export const Proc = {
   DOMAIN_LOOKUP_BY_NAME: 23,
   DOMAIN_LOOKUP_BY_UUID: 24,
   CONNECT_NUM_OF_DEFINED_DOMAINS: 25,
+  DOMAIN_REBOOT: 27,
   DOMAIN_SET_AUTOSTART: 29,
   DOMAIN_SHUTDOWN: 33,
   DOMAIN_UNDEFINE: 35,
@@ -85,11 +86,14 @@ export const Proc = {
   DOMAIN_GET_VCPU_PIN_INFO: 230,
   DOMAIN_UNDEFINE_FLAGS: 231,
   DOMAIN_DESTROY_FLAGS: 234,
+  DOMAIN_RESET: 245,
+  DOMAIN_SHUTDOWN_FLAGS: 258,
   CONNECT_LIST_ALL_DOMAINS: 273,
   NODE_GET_CPU_MAP: 293,
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: 316,
   CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY: 317,
   DOMAIN_EVENT_CALLBACK_LIFECYCLE: 318,
+  DOMAIN_EVENT_CALLBACK_REBOOT: 319,
   CONNECT_GET_ALL_DOMAIN_STATS: 344,
   DOMAIN_DEFINE_XML_FLAGS: 350,
   CONNECT_REGISTER_CLOSE_CALLBACK: 360,
@@ -125,13 +129,30 @@ export const ErrorDomain = { DOM: 6, RPC: 7, REMOTE: 13, STREAMS: 38 } as const;
 /** Domain states (`virDomainState`). */
 export const DomainState = { NOSTATE: 0, RUNNING: 1, SHUTOFF: 5, CRASHED: 6 } as const;
 
-/** Lifecycle event types and details. */
+/** The reasons of a running domain vmanager reports (`virDomainRunningReason`). */
+export const RunningReason = { UNKNOWN: 0, BOOTED: 1, CRASHED: 9 } as const;
+
+/** The reasons of a shut off domain vmanager reports (`virDomainShutoffReason`). */
+export const ShutoffReason = { UNKNOWN: 0, SHUTDOWN: 1, DESTROYED: 2, CRASHED: 3 } as const;
+
+/** The reasons of a crashed domain (`virDomainCrashedReason`). */
+export const CrashedReason = { UNKNOWN: 0, PANICKED: 1 } as const;
+
+/** Event ids of CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY (`virDomainEventID`). */
+export const EventId = { LIFECYCLE: 0, REBOOT: 1 } as const;
+
+/** Lifecycle event types (`virDomainEventType`). */
 export const LifecycleEvent = {
   DEFINED: 0,
   UNDEFINED: 1,
   STARTED: 2,
+  RESUMED: 4,
   STOPPED: 5,
+  CRASHED: 8,
 } as const;
+
+/** Details of the STOPPED event (`virDomainEventStoppedDetailType`). */
+export const StoppedDetail = { SHUTDOWN: 0, DESTROYED: 1, CRASHED: 2, FAILED: 5 } as const;
 
 /** The 24-byte message header. */
 export interface Header {

@@ -111,6 +111,7 @@ export class LibvirtServer implements ConnectionHost {
   async listen(): Promise<void> {
     this.last = snapshotOf(await this.options.driver.records());
     this.options.driver.onChange = () => void this.refresh();
+    this.options.driver.onLog = (line) => this.log(line);
     const sockets: [string, boolean, number][] = [[this.options.socket, false, 0o600]];
     if (this.options.roSocket) sockets.push([this.options.roSocket, true, 0o666]);
     try {
@@ -217,6 +218,9 @@ export class LibvirtServer implements ConnectionHost {
     for (const c of open) c.close();
     await Promise.all(open.map((c) => c.drained()));
     await Promise.all(this.done);
+    // Shutdowns and reboots awaited in the background end (a start under way completes);
+    // an intent left behind is dropped by the next command, as its process is gone.
+    await this.options.driver.close();
     await this.refreshing;
   }
 }

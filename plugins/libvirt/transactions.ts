@@ -6,9 +6,17 @@
  * between cannot slip past it.
  *
  * They run the lifecycle's record-level steps (`startRecord`, `stopRecord`,
- * `removeRecord`, `setRecord`) and differ from its by-name operations in finding
- * the partition by UUID, in libvirt's refusals and, for undefine, in refusing a
- * running partition instead of stopping it.
+ * `removeRecord`, `setRecord`, `recordIntent`) and differ from its by-name
+ * operations in finding the partition by UUID, in libvirt's refusals, for
+ * undefine in refusing a running partition instead of stopping it, and for
+ * shutdown in not waiting: {@linkcode requestDomainShutdown} records the intent
+ * and presses the power button, and the daemon awaits the power-off in the
+ * background (plugins/libvirt/power.ts) — core/partition/power.ts's
+ * `shutdownPartition` waits in its caller.
+ *
+ * Every step is given the record without a `shutdown` intent it may carry (a
+ * shutdown asked for and not yet honoured): the step's own intent replaces it, and
+ * its last write must not bring it back.
  *
  * @module
  */
@@ -16,15 +24,49 @@ import { StateError } from "../../core/errors.ts";
 import type { PartitionRecord } from "../../core/model.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import {
+  current,
   removeRecord,
   setRecord,
   startRecord,
   stopRecord,
   uuidOf,
 } from "../../core/partition/lifecycle.ts";
-import { transact } from "../../core/partition/transaction.ts";
+import { recordIntent, transact, withRecord } from "../../core/partition/transaction.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { NoDomainError } from "./driver.ts";
+import { RpcError } from "./errors.ts";
+import { ErrorCode } from "./protocol.ts";
+
+/** libvirt's refusal of an operation on a domain that does not run (OPERATION_INVALID). */
+export function notRunning(): RpcError {
+  return new RpcError(
+    ErrorCode.OPERATION_INVALID,
+    "Requested operation is not valid: domain is not running",
+  );
+}
+
+/**
+ * The refusal of a shutdown or reboot when the partition's OS cannot be asked (a
+ * board without a power button, a backend that cannot press one): ARGUMENT_UNSUPPORTED,
+ * as libvirt's qemu driver answers when the guest agent it was asked to use is not
+ * there; `why` is the backend's reason.
+ */
+export function cannotAsk(name: string, why: string): RpcError {
+  // The backend's reason may end with what vmanctl offers instead; virsh's is destroy.
+  const reason = why.replace(/;\s*'vmanctl [^']*' stops it hard\.?$/, "");
+  return new RpcError(
+    ErrorCode.ARGUMENT_UNSUPPORTED,
+    `argument unsupported: cannot ask the OS of domain '${name}' to power off: ${reason}; ` +
+      `shutting it down needs 'virsh destroy'`,
+  );
+}
+
+/** `record` without the intent of a shutdown not yet honoured. */
+function withoutShutdown(record: PartitionRecord): PartitionRecord {
+  if (record.pending?.op !== "shutdown") return record;
+  const { pending: _, ...rest } = record;
+  return rest;
+}
 
 /** Finds the partition with `uuid`: libvirt's NO_DOMAIN when there is none. */
 function byUuid(uuid: string): (doc: StateDocument | undefined) => PartitionRecord {
@@ -44,18 +86,117 @@ export async function startDomain(lc: LifecycleContext, uuid: string): Promise<P
     check(record, runs) {
       if (runs) throw new StateError(`domain '${record.name}' is already running`, record.name);
     },
-    apply: (tx, record) => startRecord(tx, record),
+    apply: (tx, record) => startRecord(tx, withoutShutdown(record)),
   });
 }
 
-/** Stops the running partition with `uuid` (libvirt's destroy); it stays defined. */
+/**
+ * Stops the running partition with `uuid` (libvirt's destroy); it stays defined.
+ * A partition kept `crashed` by its on_crash policy is destroyed too (libvirt's
+ * crashed domains are destroyed the same way): it becomes stopped, reason
+ * `destroyed`.
+ */
 export async function stopDomain(lc: LifecycleContext, uuid: string): Promise<PartitionRecord> {
   return await transact(lc, {
     locate: byUuid(uuid),
     check(record, runs) {
-      if (!runs) throw new StateError(`domain '${record.name}' is not running`, record.name);
+      if (!runs && record.state !== "crashed") {
+        throw new StateError(`domain '${record.name}' is not running`, record.name);
+      }
     },
-    apply: (tx, record) => stopRecord(tx, record),
+    apply: (tx, record) => stopRecord(tx, withoutShutdown(record)),
+  });
+}
+
+/**
+ * Asks the running partition with `uuid` to power off (libvirt's shutdown, and the
+ * first half of its reboot): the intent `shutdown` is recorded, then the backend
+ * presses the partition's power button. Returns at once, with the record as it was
+ * (running); once its OS has powered off, whoever converges it first (its watcher,
+ * the daemon's wait, the next command) records it stopped with reason `shutdown`.
+ * Refused with {@linkcode notRunning} and {@linkcode cannotAsk}; nothing is left
+ * recorded when the button cannot be pressed.
+ */
+export async function requestDomainShutdown(
+  lc: LifecycleContext,
+  uuid: string,
+): Promise<PartitionRecord> {
+  return await transact(lc, {
+    locate: byUuid(uuid),
+    check(_record, runs) {
+      if (!runs) throw notRunning();
+    },
+    async apply(tx, located) {
+      const record = withoutShutdown(located);
+      if (!tx.ctx.requestShutdown) {
+        throw cannotAsk(record.name, `backend ${tx.doc.backend} has no power button to press`);
+      }
+      const before = tx.doc;
+      await recordIntent(tx, record, { op: "shutdown" });
+      try {
+        await tx.ctx.requestShutdown(tx.doc, record.id);
+      } catch (error) {
+        await tx.commit(before).catch(() => {});
+        if (error instanceof StateError) {
+          if (/is not running/.test(error.message)) throw notRunning();
+          throw cannotAsk(record.name, error.message);
+        }
+        throw error;
+      }
+      return record;
+    },
+  });
+}
+
+/**
+ * Drops the intent of a shutdown of the partition with `uuid` this process asked
+ * for and that was not honoured in time: the partition keeps running, and its end
+ * policies apply again when it ends on its own. Nothing else changes.
+ */
+export async function abandonDomainShutdown(lc: LifecycleContext, uuid: string): Promise<void> {
+  await transact(lc, {
+    locate: byUuid(uuid),
+    async apply(tx, record) {
+      if (record.pending?.op !== "shutdown" || record.pending.pid !== Deno.pid) return;
+      await tx.commit(withRecord(tx.doc, withoutShutdown(record)));
+    },
+  });
+}
+
+/**
+ * The second half of a reboot: starts the partition with `uuid` again (images
+ * loaded again, reason `restarted`) if it is stopped because its OS powered off.
+ * Returns undefined, changing nothing, when it runs (started meanwhile) or was
+ * stopped another way (destroyed meanwhile).
+ */
+export async function restartDomain(
+  lc: LifecycleContext,
+  uuid: string,
+): Promise<PartitionRecord | undefined> {
+  return await transact(lc, {
+    locate: byUuid(uuid),
+    async apply(tx, record, runs) {
+      if (runs || record.state !== "stopped" || record.reason !== "shutdown") return undefined;
+      return await startRecord(tx, withoutShutdown(record), "restarted");
+    },
+  });
+}
+
+/**
+ * Restarts the partition with `uuid` hard (libvirt's reset): stopped at once, then
+ * started again with its images loaded again (reason `restarted`) — the core's
+ * `resetPartition`, by UUID. A partition kept `crashed` is reset too.
+ */
+export async function resetDomain(lc: LifecycleContext, uuid: string): Promise<PartitionRecord> {
+  return await transact(lc, {
+    locate: byUuid(uuid),
+    check(record, runs) {
+      if (!runs && record.state !== "crashed") throw notRunning();
+    },
+    async apply(tx, record) {
+      const stopped = current(tx, await stopRecord(tx, withoutShutdown(record)));
+      return await startRecord(tx, stopped, "restarted");
+    },
   });
 }
 
@@ -78,7 +219,7 @@ export async function undefineDomain(
         );
       }
     },
-    apply: (tx, record) => removeRecord(tx, record),
+    apply: (tx, record) => removeRecord(tx, withoutShutdown(record)),
   });
 }
 
