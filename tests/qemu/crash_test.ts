@@ -53,17 +53,7 @@ async function must(state: string, args: string[]): Promise<string> {
 async function prepare(state: string, backend: string, op: Op): Promise<void> {
   if (op === "create") return;
   await must(state, [
-    "--board",
-    guest.board,
-    "--backend",
-    backend,
-    "create",
-    "p",
-    ...SPEC,
-    "--kernel",
-    guest.kernel,
-    "--initrd",
-    guest.initrd,
+    ...command(backend, "create"),
     "--cmdline",
     `console=${guest.console} vmanager.stay`,
   ]);

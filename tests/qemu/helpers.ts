@@ -88,7 +88,9 @@ export async function createGuest(
   cpuIds: string,
   memory: string,
   stay = false,
+  more: { cmdline?: string; args?: string[] } = {},
 ): Promise<void> {
+  const cmdline = [`console=${guest.console}`, stay ? "vmanager.stay" : "", more.cmdline ?? ""];
   await ok(
     state,
     "--board",
@@ -106,7 +108,8 @@ export async function createGuest(
     "--initrd",
     guest.initrd,
     "--cmdline",
-    `console=${guest.console}${stay ? " vmanager.stay" : ""}`,
+    cmdline.filter(Boolean).join(" "),
+    ...(more.args ?? []),
   );
 }
 

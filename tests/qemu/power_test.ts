@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { vmanctlProcess } from "../cli/helpers.ts";
 import {
   bootTest,
+  createGuest,
   type Guest,
   GUESTS,
   missing,
@@ -27,27 +28,10 @@ async function bootWith(
   options: { button?: boolean; cmdline?: string; flags?: string[] } = {},
 ): Promise<void> {
   const devices = options.button ? ["--device", "uart0", "--device", "gpio0"] : [];
-  await ok(
-    state,
-    "--board",
-    guest.board,
-    "--backend",
-    "qemu",
-    "create",
-    "p",
-    "--cpu-ids",
-    "1",
-    "--memory",
-    "256M",
-    "--kernel",
-    guest.kernel,
-    "--initrd",
-    guest.initrd,
-    "--cmdline",
-    `console=${guest.console} vmanager.stay ${options.cmdline ?? ""}`.trim(),
-    ...devices,
-    ...(options.flags ?? []),
-  );
+  await createGuest(state, guest, "p", "1", "256M", true, {
+    cmdline: options.cmdline,
+    args: [...devices, ...(options.flags ?? [])],
+  });
   await ok(state, "start", "p");
   await waitForConsole(state, "p", /vmanager-guest: staying up/);
 }
