@@ -51,6 +51,22 @@ export function snapshotOf(records: readonly ObservedRecord[]): Snapshot {
   return new Map(records.map((r) => [uuidOf(r), presented(r)]));
 }
 
+/**
+ * `after` with each partition that has a start, stop or destroy under way (an
+ * intent in its record) as it was in `before`: a change is told once it is made,
+ * not from the steps of it the daemon happens to see (a restart's record keeps its
+ * old start time until its last write).
+ */
+export function settled(before: Snapshot, after: Snapshot): Snapshot {
+  const out: Snapshot = new Map();
+  for (const [uuid, now] of after) {
+    const op = now.pending?.op;
+    const old = before.get(uuid);
+    out.set(uuid, old && (op === "start" || op === "stop" || op === "destroy") ? old : now);
+  }
+  return out;
+}
+
 const CRASHED_PANICKED = 0;
 const STARTED_BOOTED = 0;
 const RESUMED_UNPAUSED = 0;

@@ -8,7 +8,7 @@
  */
 import type { Driver } from "./driver.ts";
 import type { Snapshot } from "./events.ts";
-import { diff, snapshotOf } from "./events.ts";
+import { diff, settled, snapshotOf } from "./events.ts";
 import type { CallContext, Session } from "./procedures.ts";
 import {
   Budget,
@@ -193,8 +193,9 @@ export class LibvirtServer implements ConnectionHost {
     this.pendingRefresh = true;
     this.refreshing = this.refreshing.then(async () => {
       this.pendingRefresh = false;
-      const now = snapshotOf(await this.options.driver.records());
-      const events = diff(this.last ?? new Map(), now);
+      const last = this.last ?? new Map();
+      const now = settled(last, snapshotOf(await this.options.driver.records()));
+      const events = diff(last, now);
       this.last = now;
       for (const event of events) for (const c of this.connections) c.event(event);
     }).catch((error) => this.log(`watching the state: ${(error as Error).message}`));

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { PartitionRecord, RuntimeObservation } from "../../core/model.ts";
 import type { ObservedRecord } from "../../core/partition/observe.ts";
-import { diff, snapshotOf } from "../../plugins/libvirt/events.ts";
+import { diff, settled, type Snapshot, snapshotOf } from "../../plugins/libvirt/events.ts";
 import { presented, stateOf } from "../../plugins/libvirt/states.ts";
 import {
   DomainConfigError,
@@ -182,6 +182,26 @@ Deno.test("events: a restart while running is one REBOOT, however it came", () =
   ]);
   // Running and unchanged: nothing.
   assert.deepEqual(events(record(), record()), []);
+});
+
+Deno.test("events: the steps of a restart under way are not told, only the restart", () => {
+  // What the daemon may see of an on_crash restart by the partition's watcher: the crash,
+  // then the record with its intent (old start time, the new QEMU already running), then
+  // the restart written.
+  const looks: ObservedRecord[] = [
+    record({ reason: "restarted", ending: REBOOTED }),
+    { ...record({ reason: "restarted", ending: REBOOTED }), state: "crashed", runtime: PANIC },
+    record({ reason: "restarted", ending: PANIC, pending: { op: "start", since: T1, pid: 1 } }),
+    record({ reason: "restarted", ending: PANIC, started: T1 }),
+  ];
+  let last: Snapshot = snapshotOf([looks[0]]);
+  const told: number[][] = [];
+  for (const look of looks.slice(1)) {
+    const now = settled(last, snapshotOf([look]));
+    told.push(...diff(last, now).map((e) => [e.eventID, e.event, e.detail, e.dom.id]));
+    last = now;
+  }
+  assert.deepEqual(told, [CRASHED_PANICKED, REBOOT, RESUMED_UNPAUSED]);
 });
 
 Deno.test("list filters: a partition kept crashed is in libvirt's other states", () => {
