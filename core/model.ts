@@ -168,6 +168,45 @@ export interface PartitionSpec {
   onReboot?: EndPolicy;
   /** When it crashes (its kernel panics, its emulator dies). */
   onCrash?: EndPolicy;
+  /** Network interfaces, each backed on a virtio-mmio slot (`--net`). */
+  net?: NetBacking[];
+  /** Disks, each backed on a virtio-mmio slot (`--disk`). */
+  disks?: DiskBacking[];
+}
+
+/** A port of the management side forwarded to a partition (`forward=tcp:HOST:GUEST`). */
+export interface PortForward {
+  /** The management side's port, on 127.0.0.1. */
+  host: number;
+  /** The partition's port. */
+  guest: number;
+}
+
+/**
+ * A network interface of a partition: on an emulated board a virtio-net device on a
+ * virtio-mmio slot, standing in for the Ethernet controller a real board passes through.
+ * `user`: user-mode networking restricted to this machine, with port forwards;
+ * `network`: a board network shared with the other partitions that name it.
+ */
+export interface NetBacking {
+  /** How it is connected. */
+  mode: "user" | "network";
+  /** The board network's name (`network` only). */
+  network?: string;
+  /** Ports forwarded from the management side (`user` only). */
+  forward?: PortForward[];
+  /** The virtio-mmio slot (a board device); the allocator picks a free one when absent. */
+  device?: string;
+}
+
+/** A disk of a partition: a raw image file behind a virtio-blk device on a virtio-mmio slot. */
+export interface DiskBacking {
+  /** The image file (raw), absolute once the spec is resolved. */
+  file: string;
+  /** Read-only. */
+  readonly?: boolean;
+  /** The virtio-mmio slot (a board device); the allocator picks a free one when absent. */
+  device?: string;
 }
 
 /** What the allocator gave a partition. */

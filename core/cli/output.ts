@@ -12,6 +12,7 @@ import {
   type PartitionRecord,
 } from "../model.ts";
 import type { MapRegion } from "../partition/memory_map.ts";
+import { type BackingSlot, backingSlots } from "../partition/allocate.ts";
 import { formatRange } from "../ranges.ts";
 import { formatHex, formatSize } from "../units.ts";
 
@@ -146,6 +147,53 @@ export function callLines(calls: readonly MonitorCall[]): string {
   ).join("\n");
 }
 
+/** The JSON shape of a backing in `show` and `plan`: the slot and what backs it. */
+export interface BackingView {
+  /** The virtio-mmio slot (a board device). */
+  device: string;
+  /** `net` or `disk`. */
+  kind: "net" | "disk";
+  /** Net: `user` or `network`. */
+  mode?: "user" | "network";
+  /** Net: the board network's name. */
+  network?: string;
+  /** Net: ports forwarded from 127.0.0.1 on the management side. */
+  forward?: { host: number; guest: number }[];
+  /** Disk: the raw image file. */
+  file?: string;
+  /** Disk: read-only. */
+  readonly?: boolean;
+}
+
+/** A partition's backings on their slots (none when its slots cannot be told). */
+export function backingViews(record: PartitionRecord, board: Board): BackingView[] {
+  let slots: BackingSlot[];
+  try {
+    slots = backingSlots(board, record.spec, record.allocation.devices);
+  } catch {
+    return [];
+  }
+  return slots.map((s) =>
+    s.kind === "net"
+      ? {
+        device: s.device,
+        kind: "net",
+        mode: s.net.mode,
+        ...(s.net.network !== undefined ? { network: s.net.network } : {}),
+        ...(s.net.forward ? { forward: s.net.forward } : {}),
+      }
+      : { device: s.device, kind: "disk", file: s.disk.file, readonly: s.disk.readonly === true }
+  );
+}
+
+/** One backing in words: `virtio0: net user, tcp 127.0.0.1:8080 -> 80`. */
+export function backingText(b: BackingView): string {
+  if (b.kind === "disk") return `${b.device}: disk ${b.file}${b.readonly ? " (read-only)" : ""}`;
+  if (b.mode === "network") return `${b.device}: net on board network ${b.network}`;
+  const forwards = (b.forward ?? []).map((f) => `tcp 127.0.0.1:${f.host} -> ${f.guest}`);
+  return `${b.device}: net user (restricted)${forwards.length ? `, ${forwards.join(", ")}` : ""}`;
+}
+
 /** The human text of one partition: fields, memory map, monitor calls. */
 export function partitionText(
   record: PartitionRecord,
@@ -175,6 +223,9 @@ export function partitionText(
     }`,
     `Devices:  ${record.allocation.devices.join(", ") || "none"}`,
   ];
+  backingViews(record, board).forEach((b, i) =>
+    lines.push(`${i === 0 ? "Backings:" : "         "} ${backingText(b)}`)
+  );
   if (record.spec.kernel) lines.push(`Kernel:   ${record.spec.kernel}`);
   if (record.spec.initrd) lines.push(`Initrd:   ${record.spec.initrd}`);
   if (record.spec.cmdline) lines.push(`Cmdline:  ${record.spec.cmdline}`);

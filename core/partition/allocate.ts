@@ -15,7 +15,7 @@
  * @module
  */
 import { ConflictError, InputError } from "../errors.ts";
-import type { Allocation, Board, PartitionSpec, Range } from "../model.ts";
+import type { Allocation, Board, DiskBacking, NetBacking, PartitionSpec, Range } from "../model.ts";
 import { contains, formatRange, overlaps, rangeEnd, subtractRanges } from "../ranges.ts";
 import { alignUp, formatHex, formatSize, isAligned, KiB, MiB } from "../units.ts";
 import { validateCmdline } from "./cmdline.ts";
@@ -34,6 +34,8 @@ export interface Holder {
   name: string;
   /** Its allocation. */
   allocation: Allocation;
+  /** Its spec, for the host ports its network backings forward. */
+  spec?: PartitionSpec;
 }
 
 /**
@@ -55,7 +57,7 @@ export function allocate(
   const owners = new Owners(board, holders);
   const cores = allocateCores(board, owners, spec);
   const memory = allocateMemory(board, owners, spec, Math.max(alignment, WINDOW_ALIGNMENT));
-  const devices = allocateDevices(board, owners, spec);
+  const devices = allocateSlots(board, owners, holders, spec, allocateDevices(board, owners, spec));
   return { cores, bootCore: cores[0], memory, devices };
 }
 
@@ -212,6 +214,135 @@ function allocateDevices(board: Board, owners: Owners, spec: PartitionSpec): str
     if (owner) throw new ConflictError(`device ${name} is held by ${owner}`, spec.name);
   }
   return [...requested];
+}
+
+/** The compatible string of a virtio-mmio transport, the slots backings go on. */
+export const VIRTIO_MMIO = "virtio,mmio";
+
+/** Whether board device `name` is a virtio-mmio slot. */
+export function isVirtioSlot(board: Board, name: string): boolean {
+  return board.devices.some((d) => d.name === name && d.compatible.includes(VIRTIO_MMIO));
+}
+
+/** A backing of a partition on the slot it has. */
+export type BackingSlot =
+  | { device: string; kind: "net"; net: NetBacking }
+  | { device: string; kind: "disk"; disk: DiskBacking };
+
+/**
+ * Which slot each backing of `spec` is on, given the partition's devices: a backing
+ * that names its slot (`device=`) is on it; the others, nets first and then disks, each
+ * in spec order, take the partition's other virtio slots in the order of `devices` (the
+ * allocator appends the slots it picks after those the spec lists). Pure, so `start`,
+ * `show` and `plan` find the slots `create` gave.
+ */
+export function backingSlots(
+  board: Board,
+  spec: PartitionSpec,
+  devices: readonly string[],
+): BackingSlot[] {
+  const wanted: (Omit<BackingSlot, "device"> & { device?: string })[] = [
+    ...(spec.net ?? []).map((net) => ({ kind: "net" as const, net, device: net.device })),
+    ...(spec.disks ?? []).map((disk) => ({ kind: "disk" as const, disk, device: disk.device })),
+  ];
+  const named = new Set(wanted.map((w) => w.device).filter((d) => d !== undefined));
+  const free = devices.filter((d) => !named.has(d) && isVirtioSlot(board, d));
+  return wanted.map((w) => {
+    const device = w.device ?? free.shift();
+    if (device === undefined) {
+      throw new InputError(
+        `partition ${spec.name} has fewer virtio slots than backings`,
+        spec.name,
+      );
+    }
+    return { ...w, device } as BackingSlot;
+  });
+}
+
+/**
+ * Gives the spec's backings (`--net`, `--disk`) their virtio-mmio slots: a slot a
+ * backing names, else one the spec lists with `--device`, else a free one of the
+ * board's. Every problem is bad input (exit 2) but a named slot someone holds, which
+ * is a conflict as with `--device`.
+ */
+function allocateSlots(
+  board: Board,
+  owners: Owners,
+  holders: readonly Holder[],
+  spec: PartitionSpec,
+  requested: string[],
+): string[] {
+  const backings = [
+    ...(spec.net ?? []).map((b) => ({ flag: "--net", device: b.device })),
+    ...(spec.disks ?? []).map((b) => ({ flag: "--disk", device: b.device })),
+  ];
+  if (backings.length === 0) return requested;
+  const slots = board.devices.filter((d) => d.compatible.includes(VIRTIO_MMIO)).map((d) => d.name);
+  const devices = [...requested];
+  const named = new Set<string>();
+  for (const { flag, device } of backings) {
+    if (device === undefined) continue;
+    if (!board.devices.some((d) => d.name === device)) {
+      throw new InputError(
+        `board ${board.name} has no device '${device}' (virtio slots: ${
+          slots.join(", ") || "none"
+        })`,
+        flag,
+      );
+    }
+    if (!slots.includes(device)) {
+      throw new InputError(
+        `device ${device} is not a virtio slot (${VIRTIO_MMIO}); board ${board.name}'s are ${
+          slots.join(", ") || "none"
+        }`,
+        flag,
+      );
+    }
+    if (named.has(device)) throw new InputError(`slot ${device} is given twice`, flag);
+    named.add(device);
+    const owner = owners.devices.get(device);
+    if (owner) throw new ConflictError(`device ${device} is held by ${owner}`, spec.name);
+    if (!devices.includes(device)) devices.push(device);
+  }
+  const listed = devices.filter((d) => !named.has(d) && slots.includes(d)).length;
+  const unnamed = backings.filter((b) => b.device === undefined);
+  const missing = unnamed.length - listed;
+  if (missing > 0) {
+    const free = slots.filter((d) => !owners.devices.has(d) && !devices.includes(d));
+    if (free.length < missing) {
+      const held = slots.filter((d) => owners.devices.has(d))
+        .map((d) => `${d} by ${owners.devices.get(d)}`);
+      throw new InputError(
+        `no free virtio slot for ${unnamed[listed + free.length].flag}: board ${board.name} has ${
+          slots.length === 0 ? "none" : `${slots.join(", ")}; held: ${held.join(", ") || "none"}`
+        }`,
+        unnamed[listed + free.length].flag,
+      );
+    }
+    devices.push(...free.slice(0, missing));
+  }
+  // A host port is forwarded to one partition only.
+  const forwarded = new Map<number, string>();
+  for (const h of holders) {
+    for (const net of h.spec?.net ?? []) {
+      for (const f of net.forward ?? []) forwarded.set(f.host, `partition ${h.name}`);
+    }
+  }
+  for (const net of spec.net ?? []) {
+    for (const f of net.forward ?? []) {
+      const holder = forwarded.get(f.host);
+      if (holder) {
+        throw new InputError(
+          `host port ${f.host} is forwarded to ${
+            holder === spec.name ? "this partition twice" : holder
+          }`,
+          "--net",
+        );
+      }
+      forwarded.set(f.host, spec.name);
+    }
+  }
+  return devices;
 }
 
 /** `core 0 is held by the management partition; cores 2,3 by partition a`. */

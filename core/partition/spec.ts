@@ -13,6 +13,8 @@
  * kernel: /boot/Image
  * initrd: /boot/initrd.img
  * cmdline: console=ttyAMA0
+ * net: ["user,forward=tcp:8080:80"]   # as --net: user[,forward=tcp:HOST:GUEST]…, network=NAME
+ * disks: ["/srv/rt1.img,ro"]          # as --disk: FILE[,ro]; either may add ,device=virtioN
  * ```
  * @module
  */
@@ -25,7 +27,7 @@ import {
   readRegularTextFile,
   statRegularFile,
 } from "../files.ts";
-import type { EndPolicy, PartitionSpec } from "../model.ts";
+import type { DiskBacking, EndPolicy, NetBacking, PartitionSpec } from "../model.ts";
 import { parseAddress, parseSize } from "../units.ts";
 import { validateCmdline } from "./cmdline.ts";
 import { validateName } from "./name.ts";
@@ -54,6 +56,10 @@ export interface SpecText {
   onReboot?: string;
   /** When it crashes. */
   onCrash?: string;
+  /** Network backings, as `--net` gives them. */
+  net?: string[];
+  /** Disk backings, as `--disk` gives them. */
+  disks?: string[];
 }
 
 const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
@@ -69,6 +75,8 @@ const FILE_KEYS: Record<string, keyof SpecText | "name"> = {
   "on-poweroff": "onPoweroff",
   "on-reboot": "onReboot",
   "on-crash": "onCrash",
+  net: "net",
+  disks: "disks",
 };
 
 function parseCount(text: string, where: string): number {
@@ -99,11 +107,16 @@ export async function readSpecFile(path: string): Promise<{ name?: string; value
         where,
       );
     }
-    if (field === "devices") {
+    if (field === "devices" || field === "net" || field === "disks") {
       if (!Array.isArray(raw) || raw.some((d) => typeof d !== "string")) {
-        throw new InputError("devices must be a list of device names", where);
+        throw new InputError(
+          field === "devices"
+            ? "devices must be a list of device names"
+            : `${field} must be a list of strings, as --${field === "net" ? "net" : "disk"} takes`,
+          where,
+        );
       }
-      values.devices = raw as string[];
+      values[field] = raw as string[];
     } else if (field === "cpuIds") {
       values.cpuIds = Array.isArray(raw) ? raw.join(",") : String(raw);
     } else if (typeof raw === "string" || typeof raw === "number") {
@@ -153,7 +166,84 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
   if (values.onPoweroff !== undefined) spec.onPoweroff = policy(values.onPoweroff, "--on-poweroff");
   if (values.onReboot !== undefined) spec.onReboot = policy(values.onReboot, "--on-reboot");
   if (values.onCrash !== undefined) spec.onCrash = policy(values.onCrash, "--on-crash");
+  if (values.net !== undefined) spec.net = values.net.map(parseNet);
+  if (values.disks !== undefined) spec.disks = values.disks.map(parseDisk);
   return spec;
+}
+
+/** Most backings of each kind one partition may have. */
+export const MAX_BACKINGS = 16;
+
+function parsePort(text: string, what: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    throw new InputError(`'${text}' is not a TCP port (1-65535) in ${what}`, "--net");
+  }
+  return Number(text);
+}
+
+/**
+ * Parses one `--net` value: `user[,forward=tcp:HOSTPORT:GUESTPORT]…` or
+ * `network=NAME`, either with `,device=SLOT`.
+ */
+export function parseNet(text: string): NetBacking {
+  const [head, ...options] = text.split(",");
+  let net: NetBacking;
+  if (head === "user") net = { mode: "user" };
+  else if (head.startsWith("network=")) {
+    const network = head.slice("network=".length);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(network)) {
+      throw new InputError(
+        `'${network}' is not a network name (letters, digits, '.', '_', '-'; at most 64)`,
+        "--net",
+      );
+    }
+    net = { mode: "network", network };
+  } else {
+    throw new InputError(
+      `'${text}' is not a network: give user[,forward=tcp:HOSTPORT:GUESTPORT]… or network=NAME`,
+      "--net",
+    );
+  }
+  for (const option of options) {
+    const forward = /^forward=tcp:([^:]*):([^:]*)$/.exec(option);
+    if (forward && net.mode === "user") {
+      const host = parsePort(forward[1], `'${option}'`);
+      const guest = parsePort(forward[2], `'${option}'`);
+      if (net.forward?.some((f) => f.host === host)) {
+        throw new InputError(`host port ${host} is forwarded twice`, "--net");
+      }
+      net.forward = [...(net.forward ?? []), { host, guest }];
+    } else if (option.startsWith("device=") && net.device === undefined) {
+      net.device = option.slice("device=".length);
+    } else {
+      throw new InputError(
+        `'${option}' is not an option of --net ${head} (${
+          net.mode === "user" ? "forward=tcp:HOSTPORT:GUESTPORT, " : ""
+        }device=SLOT)`,
+        "--net",
+      );
+    }
+  }
+  return net;
+}
+
+/** Parses one `--disk` value: `FILE[,ro][,device=SLOT]`. */
+export function parseDisk(text: string): DiskBacking {
+  const [file, ...options] = text.split(",");
+  if (file === "") throw new InputError("--disk needs a file: FILE[,ro]", "--disk");
+  const disk: DiskBacking = { file };
+  for (const option of options) {
+    if (option === "ro" && !disk.readonly) disk.readonly = true;
+    else if (option.startsWith("device=") && disk.device === undefined) {
+      disk.device = option.slice("device=".length);
+    } else {
+      throw new InputError(
+        `'${option}' is not an option of --disk (ro, device=SLOT; a file name has no comma)`,
+        "--disk",
+      );
+    }
+  }
+  return disk;
 }
 
 /**
@@ -177,5 +267,39 @@ export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec>
     );
     out[field] = absolute;
   }
+  if (spec.disks !== undefined) {
+    out.disks = [];
+    for (const disk of spec.disks) {
+      const absolute = disk.file.startsWith("/") ? disk.file : `${Deno.cwd()}/${disk.file}`;
+      await statDisk(absolute);
+      out.disks.push({ ...disk, file: absolute });
+    }
+  }
+  for (const [list, flag] of [[spec.net, "--net"], [spec.disks, "--disk"]] as const) {
+    if ((list?.length ?? 0) > MAX_BACKINGS) {
+      throw new InputError(`at most ${MAX_BACKINGS} of ${flag}`, flag);
+    }
+  }
   return out;
+}
+
+/** A disk image must be a regular file (not a device, a FIFO or a directory). */
+async function statDisk(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(`disk image ${path} does not exist`, "--disk");
+    }
+    throw new InputError(`disk image ${path}: ${(error as Error).message}`, "--disk");
+  }
+  if (!info.isFile) {
+    throw new InputError(
+      `disk image ${path} is not a regular file (${
+        info.isDirectory ? "a directory" : "a special file"
+      })`,
+      "--disk",
+    );
+  }
 }

@@ -54,6 +54,9 @@ function checkedBy(check: (text: string) => void) {
   });
 }
 
+/** A TCP port. */
+const port = z.number().int().min(1).max(65535);
+
 /** An end policy. */
 const policy = z.enum(["destroy", "restart", "preserve"]);
 
@@ -81,6 +84,17 @@ const specSchema = z.looseObject({
   onPoweroff: policy.optional(),
   onReboot: policy.optional(),
   onCrash: policy.optional(),
+  net: z.array(z.looseObject({
+    mode: z.enum(["user", "network"]),
+    network: z.string().optional(),
+    forward: z.array(z.looseObject({ host: port, guest: port })).optional(),
+    device: z.string().optional(),
+  })).optional(),
+  disks: z.array(z.looseObject({
+    file: z.string(),
+    readonly: z.boolean().optional(),
+    device: z.string().optional(),
+  })).optional(),
 });
 
 const region = z.looseObject({ name: z.string(), base: address, size: count, content: z.string() });

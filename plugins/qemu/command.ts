@@ -16,6 +16,7 @@
 import type { Board } from "../../core/model.ts";
 import { MonitorError } from "../../core/errors.ts";
 import type { QemuFiles } from "./files.ts";
+import { recordedBackingArgs } from "./backings.ts";
 
 /** Where in the management partition's memory the Arm stub slots start. */
 export const ARM_STUB_OFFSET = 0x100_0000;
@@ -98,6 +99,8 @@ export function qemuCommand(
     "-pidfile",
     files.pid,
     "-S",
+    // The partition's --net and --disk, each on the virtio-mmio slot it was given.
+    ...recordedBackingArgs(board, files.dir.replace(/\/qemu\/\d+$/, ""), id),
   ];
   if (board.arch === "riscv") {
     args.push("-kernel", files.stub);

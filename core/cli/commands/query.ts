@@ -6,7 +6,7 @@
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
 import { DEFAULT_BACKEND } from "../context.ts";
-import { partitionTable, partitionText, partitionView } from "../output.ts";
+import { backingViews, partitionTable, partitionText, partitionView } from "../output.ts";
 import { InputError } from "../../errors.ts";
 import type { Board, MonitorCall } from "../../model.ts";
 import { memoryMap } from "../../partition/memory_map.ts";
@@ -57,6 +57,7 @@ function detail(
       backend,
       created: record.created,
       updated: record.updated,
+      backings: backingViews(record, board),
       memoryMap: regions,
       boot: record.boot ?? null,
       monitorCalls: calls,

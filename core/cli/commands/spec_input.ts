@@ -29,6 +29,8 @@ export async function specFromInput(
     onPoweroff: str("on-poweroff"),
     onReboot: str("on-reboot"),
     onCrash: str("on-crash"),
+    net: options.net as string[] | undefined,
+    disks: options.disk as string[] | undefined,
   };
   const values: SpecText = { ...file?.values };
   for (const [key, value] of Object.entries(flags) as [keyof SpecText, string & string[]][]) {

@@ -27,6 +27,19 @@ export const specOptions: OptionSpec[] = [
   { name: "initrd", value: "FILE", help: "initial ramdisk" },
   { name: "cmdline", value: "TEXT", help: "kernel command line" },
   {
+    name: "net",
+    value: "NET",
+    repeat: true,
+    help: "a network interface on a virtio slot: user[,forward=tcp:HOSTPORT:GUESTPORT]… " +
+      "or network=NAME (qemu backend), each with [,device=SLOT]",
+  },
+  {
+    name: "disk",
+    value: "FILE[,ro]",
+    repeat: true,
+    help: "a raw disk image on a virtio slot (qemu backend), [,device=SLOT]",
+  },
+  {
     name: "on-poweroff",
     value: "POLICY",
     help: "when its OS powers off: destroy (default), restart or preserve",

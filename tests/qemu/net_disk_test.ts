@@ -1,0 +1,292 @@
+/**
+ * Backings on virtio-mmio slots (qemu backend): `--net user,forward=tcp:PORT:80` and
+ * `--disk IMG` give a partition a virtio-net and a virtio-blk device on the slots the
+ * allocator gave it, in its own QEMU, on real Debian kernels (arm64 and riscv64):
+ * busybox httpd in the partition answers `curl` on the management side, and a file
+ * written on the mounted disk is in the image afterwards. Bad backings are refused
+ * at create with one line and exit 2, changing nothing.
+ */
+import assert from "node:assert/strict";
+import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
+import {
+  bootTest,
+  createGuest,
+  FIXTURES,
+  type Guest,
+  GUESTS,
+  missing,
+  ok,
+  typeIntoConsole,
+  waitForConsole,
+} from "./helpers.ts";
+import type { Board } from "../../core/model.ts";
+import { virtioBus } from "../../plugins/qemu/backings.ts";
+
+/** A TCP port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder();
+  return { code: r.code, out: text.decode(r.stdout) + text.decode(r.stderr) };
+}
+
+async function board(name: string): Promise<Board> {
+  const r = await vmanctl(["--json", "board", "show", name]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Board;
+}
+
+// --- Slots and QEMU's buses ------------------------------------------------------
+
+for (const guest of [GUESTS.arm64, GUESTS.armv7, GUESTS.riscv64]) {
+  Deno.test({
+    name: `${guest.board}: each virtio slot's bus is QEMU's transport at its address (info qtree)`,
+    ignore: !hasTool(guest.qemu),
+    async fn() {
+      const b = await board(guest.board);
+      const r = await new Deno.Command(guest.qemu, {
+        args: [...b.qemu!.args, "-nodefaults", "-display", "none", "-S", "-monitor", "stdio"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = r.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("info qtree\nquit\n"));
+      await writer.close();
+      const out = new TextDecoder().decode((await r.output()).stdout).replaceAll("\r", "");
+      // Each transport: its mmio line, then its bus line.
+      const buses = new Map<string, number>();
+      for (
+        const m of out.matchAll(/mmio ([0-9a-f]+)\/[0-9a-f]+\n\s+bus: (virtio-mmio-bus\.\d+)/g)
+      ) {
+        buses.set(m[2], parseInt(m[1], 16));
+      }
+      const slots = b.devices.filter((d) => d.compatible.includes("virtio,mmio"));
+      assert.ok(slots.length > 0);
+      for (const slot of slots) {
+        const bus = virtioBus(b, slot.name);
+        assert.equal(buses.get(bus), slot.reg[0].base, `${slot.name} on ${bus}`);
+      }
+    },
+  });
+}
+
+// --- Bad backings ----------------------------------------------------------------
+
+/** The state dir's files, to show that a refused create changed nothing. */
+async function snapshot(state: string): Promise<string> {
+  const files: string[] = [];
+  for await (const e of Deno.readDir(state)) {
+    if (!e.isFile || e.name.endsWith(".lock")) continue;
+    files.push(`${e.name}:${await Deno.readTextFile(`${state}/${e.name}`).catch(() => "?")}`);
+  }
+  return files.sort().join("\n");
+}
+
+Deno.test("bad backings are refused at create with one line and exit 2, changing nothing", () =>
+  withTempDir(async (dir) => {
+    const state = `${dir}/state`;
+    const disk = `${dir}/disk.img`;
+    await Deno.writeFile(disk, new Uint8Array(1 << 20));
+    const fifo = `${dir}/fifo`;
+    assert.equal((await run("mkfifo", [fifo])).code, 0);
+    const port = freePort();
+    const base = ["--state-dir", state, "--board", "qemu-virt-arm64", "--backend", "qemu"];
+    let r = await vmanctl([...base, "create", "a", "--cpu-ids", "1"]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await vmanctl([
+      ...base,
+      "create",
+      "web",
+      "--cpu-ids",
+      "2",
+      "--net",
+      `user,forward=tcp:${port}:80`,
+      "--disk",
+      disk,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const before = await snapshot(state);
+    const cases: [string[], RegExp][] = [
+      [["--disk", `${dir}/absent.img`], /disk image .*absent\.img does not exist \(--disk\)/],
+      [["--disk", dir], /is not a regular file \(a directory\)/],
+      [["--disk", fifo], /is not a regular file/],
+      [
+        ["--net", `user,forward=tcp:${port}:22`],
+        new RegExp(`host port ${port} is forwarded to partition web`),
+      ],
+      [["--net", "user,device=rtc0"], /device rtc0 is not a virtio slot/],
+      [["--disk", `${disk},device=uart0`], /device uart0 is not a virtio slot/],
+      [["--net", "user,device=virtio9"], /has no device 'virtio9'/],
+      [["--net", "user", "--net", "user", "--net", "user"], /no free virtio slot for --net/],
+      [["--net", "tap"], /is not a network/],
+      [["--net", "user,forward=tcp:0:80"], /is not a TCP port/],
+      [["--disk", `${disk},rw`], /is not an option of --disk/],
+    ];
+    for (const [args, message] of cases) {
+      r = await vmanctl([...base, "create", "b", "--cpu-ids", "3", ...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(" "));
+      assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
+      assert.equal(await snapshot(state), before, `${args.join(" ")} changed the state dir`);
+    }
+    // The slots web holds are not given again; the other two are.
+    r = await vmanctl([...base, "create", "b", "--cpu-ids", "3", "--net", "user", "--disk", disk]);
+    assert.equal(r.code, 0, r.stderr);
+    const shown = JSON.parse((await vmanctl(["--state-dir", state, "--json", "show", "b"])).stdout);
+    assert.deepEqual(shown.devices, ["uart0", "virtio2", "virtio3"]);
+    assert.deepEqual(shown.backings, [
+      { device: "virtio2", kind: "net", mode: "user" },
+      { device: "virtio3", kind: "disk", file: disk, readonly: false },
+    ]);
+  }));
+
+Deno.test("spec files name backings; plan and show print them on their slots", () =>
+  withTempDir(async (dir) => {
+    const state = `${dir}/state`;
+    const disk = `${dir}/d.img`;
+    await Deno.writeFile(disk, new Uint8Array(4096));
+    await Deno.writeTextFile(
+      `${dir}/web.yaml`,
+      `name: web\ncpus: 1\nnet: ["user,forward=tcp:18081:80", "network=lan,device=virtio3"]\n` +
+        `disks: ["${disk},ro"]\n`,
+    );
+    const base = ["--state-dir", state, "--board", "qemu-virt-riscv64"];
+    const plan = await vmanctl([...base, "plan", "-f", `${dir}/web.yaml`]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /Backings: virtio0: net user \(restricted\), tcp 127\.0\.0\.1:18081 -> 80/,
+    );
+    assert.match(plan.stdout, /virtio3: net on board network lan/);
+    assert.match(plan.stdout, /virtio1: disk .*d\.img \(read-only\)/);
+    const created = await vmanctl([...base, "create", "-f", `${dir}/web.yaml`]);
+    assert.equal(created.code, 0, created.stderr);
+    const shown = JSON.parse(
+      (await vmanctl(["--state-dir", state, "--json", "show", "web"])).stdout,
+    );
+    assert.deepEqual(shown.devices, ["uart0", "virtio3", "virtio0", "virtio1"]);
+    assert.deepEqual(shown.backings.map((b: { device: string }) => b.device), [
+      "virtio0",
+      "virtio3",
+      "virtio1",
+    ]);
+    const bad = `${dir}/bad.yaml`;
+    await Deno.writeTextFile(bad, `name: x\nnet: user\n`);
+    const r = await vmanctl([...base, "create", "-f", bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /net must be a list of strings.*bad\.yaml:2/);
+  }));
+
+// --- Real kernels: a web server and a disk ---------------------------------------
+
+/**
+ * The guest's initramfs with ext4 (and what it needs) added as an appended cpio
+ * archive, unless it already has it: the fixture initramfs loads the virtio modules
+ * but no filesystem, and every filesystem is a module in Debian's kernels. The
+ * modules come from the kernel package scripts/fetch-fixtures.sh unpacked.
+ */
+async function initrdWithExt4(guest: Guest, dir: string): Promise<string | undefined> {
+  const list = await run("sh", ["-c", `zcat '${guest.initrd}' | cpio -t 2>/dev/null`]);
+  if (/lib\/modules\/ext4\.ko/.test(list.out)) return guest.initrd;
+  const arch = guest.initrd.match(/([^/]+)\.cpio\.gz$/)![1];
+  const pkgs: string[] = [];
+  for await (const e of Deno.readDir(`${FIXTURES}/pkgs`)) {
+    if (e.name.endsWith(arch === "armhf" ? "-armmp" : `-${arch}`)) pkgs.push(e.name);
+  }
+  if (pkgs.length !== 1) return undefined;
+  const root = `${dir}/overlay`;
+  await Deno.mkdir(`${root}/lib/modules/extra`, { recursive: true });
+  for (const m of EXT4_MODULES) {
+    const found = await run("sh", [
+      "-c",
+      `find '${FIXTURES}/pkgs/${pkgs[0]}' -name '${m}.ko' -o -name '${m}.ko.xz' | head -1`,
+    ]);
+    const path = found.out.trim();
+    if (!path) return undefined;
+    const dest = `${root}/lib/modules/extra/${m}.ko`;
+    const copy = path.endsWith(".xz")
+      ? await run("sh", ["-c", `xz -dc '${path}' > '${dest}'`])
+      : await run("cp", [path, dest]);
+    if (copy.code !== 0) return undefined;
+  }
+  const out = `${dir}/${arch}-ext4.cpio.gz`;
+  const built = await run("sh", [
+    "-c",
+    `cd '${root}' && find lib | cpio -o -H newc 2>/dev/null | gzip > '${dir}/extra.cpio.gz' && ` +
+    `cat '${guest.initrd}' '${dir}/extra.cpio.gz' > '${out}'`,
+  ]);
+  return built.code === 0 ? out : undefined;
+}
+
+/** ext4 and what it needs, in load order (ext4 mounts the ext2 image). */
+const EXT4_MODULES = ["crc16", "crc32c_generic", "mbcache", "jbd2", "ext4"];
+
+for (const [arch, guest] of [["arm64", GUESTS.arm64], ["riscv64", GUESTS.riscv64]] as const) {
+  const why = missing(guest) ??
+    (!hasTool("curl") ? "curl is not installed" : undefined) ??
+    (!hasTool("mkfs.ext2") || !hasTool("debugfs") ? "e2fsprogs is not installed" : undefined) ??
+    (!hasTool("cpio") ? "cpio is not installed" : undefined);
+  if (why) console.log(`skipping ${arch} net and disk boots: ${why}`);
+  bootTest(
+    `${arch}: --net user,forward serves the partition's httpd to curl; --disk is mounted and written`,
+    why !== undefined,
+    async (state) => {
+      const port = freePort();
+      const disk = `${state}/disk.img`;
+      const mkfs = await run("sh", ["-c", `truncate -s 8M '${disk}' && mkfs.ext2 -q -F '${disk}'`]);
+      assert.equal(mkfs.code, 0, mkfs.out);
+      const initrd = await initrdWithExt4(guest, state);
+      assert.ok(initrd, `no ext4 module for ${arch} in ${FIXTURES}/pkgs`);
+      await createGuest(state, { ...guest, initrd }, "web", "1", "256M", true, {
+        args: ["--net", `user,forward=tcp:${port}:80`, "--disk", disk],
+      });
+      const shown = JSON.parse(await ok(state, "--json", "show", "web"));
+      assert.deepEqual(shown.backings.map((b: { device: string }) => b.device), [
+        "virtio0",
+        "virtio1",
+      ]);
+      await ok(state, "start", "web");
+      await waitForConsole(state, "web", /vmanager-guest: staying up/);
+      // The user's path: the address of QEMU's user network, then the server.
+      await typeIntoConsole(
+        state,
+        "web",
+        "ip addr add 10.0.2.15/24 dev eth0; ip link set eth0 up; mkdir /www; " +
+          "echo hello-from-partition > /www/index.html; httpd -p 80 -h /www; echo up-$((6*7))\n",
+        /up-42/,
+      );
+      let page = "";
+      for (let i = 0; i < 40 && !page.includes("hello-from-partition"); i++) {
+        const r = await run("curl", ["-s", "-m", "5", `http://127.0.0.1:${port}/`]);
+        page = r.out;
+        if (!page.includes("hello-from-partition")) await new Promise((f) => setTimeout(f, 250));
+      }
+      assert.equal(page.trim(), "hello-from-partition");
+      // The disk: the partition's first virtio-blk device is /dev/vda.
+      await typeIntoConsole(
+        state,
+        "web",
+        `for m in ${EXT4_MODULES.join(" ")}; do insmod /lib/modules/extra/$m.ko; done; ` +
+          "mkdir -p /mnt; mount /dev/vda /mnt; echo written > /mnt/f; umount /mnt; " +
+          "echo synced-$((7*7))\n",
+        /synced-49/,
+      );
+      await typeIntoConsole(state, "web", "poweroff -f\n", /poweroff -f/);
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const list = JSON.parse(await ok(state, "--json", "list")) as { state: string }[];
+        if (list.length === 0 || list[0].state !== "running") break;
+        await new Promise((f) => setTimeout(f, 200));
+      }
+      const file = await run("debugfs", ["-R", "cat /f", disk]);
+      assert.match(file.out, /^written$/m, file.out);
+    },
+  );
+}
