@@ -181,9 +181,10 @@ export async function startPartition(
  */
 export async function startRecord(
   tx: Tx,
-  record: PartitionRecord,
+  located: PartitionRecord,
   reason: StateReason = "booted",
 ): Promise<PartitionRecord> {
+  const record = withoutIntent(located);
   const boot = await prepare(tx.ctx, record, tx.doc.board);
   const before = tx.doc;
   await recordIntent(tx, record, { op: "start", boot: summary(boot) });
@@ -215,6 +216,15 @@ export async function startRecord(
   return current(tx, record);
 }
 
+/**
+ * The record without an intent it carries (a shutdown awaited by another command):
+ * the operation under way supersedes it, and its last write removes it.
+ */
+function withoutIntent(record: PartitionRecord): PartitionRecord {
+  const { pending: _, ...rest } = record;
+  return rest;
+}
+
 /** The record of `record`'s name as last written. */
 export function current(tx: Tx, record: PartitionRecord): PartitionRecord {
   return tx.doc.partitions.find((p) => p.name === record.name)!;
@@ -237,7 +247,8 @@ export async function stopPartition(ctx: LifecycleContext, name: string): Promis
 }
 
 /** Stops `record` (the steps of `stop` after its checks): intent, monitor, state `stopped`. */
-export async function stopRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+export async function stopRecord(tx: Tx, located: PartitionRecord): Promise<PartitionRecord> {
+  const record = withoutIntent(located);
   await recordIntent(tx, record, { op: "stop" });
   const monitor = new RecordingMonitor(await tx.monitor());
   if (await monitor.partitionStatus(record.id) !== "absent") await stopSequence(monitor, record);
@@ -269,7 +280,8 @@ export async function destroyPartition(
  * the state does not say runs, so a defined one is destroyed without a reachable
  * monitor — then the record goes, which frees its resources.
  */
-export async function removeRecord(tx: Tx, record: PartitionRecord): Promise<PartitionRecord> {
+export async function removeRecord(tx: Tx, located: PartitionRecord): Promise<PartitionRecord> {
+  const record = withoutIntent(located);
   await recordIntent(tx, record, { op: "destroy" });
   const clearing = clearMonitor(tx, record);
   if (record.state === "running") await clearing;

@@ -19,7 +19,7 @@ import {
   stopPartition,
   stopRecord,
 } from "./lifecycle.ts";
-import { convergedState, recordIntent, transact, withRecord } from "./transaction.ts";
+import { convergedState, recordIntent, transact, type Tx, withRecord } from "./transaction.ts";
 
 /** How long `shutdown` waits for the OS by default, in milliseconds. */
 export const DEFAULT_SHUTDOWN_TIMEOUT = 60_000;
@@ -34,6 +34,25 @@ export interface ShutdownOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The record-level step of every shutdown (vmanctl's and libvirt's): records the
+ * intent `shutdown` and presses the partition's power button; when the button
+ * cannot be pressed, the state is left as it was and the backend's error thrown.
+ */
+export async function askPowerOff(tx: Tx, record: PartitionRecord): Promise<void> {
+  if (!tx.ctx.requestShutdown) {
+    throw new StateError(`backend ${tx.doc.backend} cannot ask an OS to power off`, record.name);
+  }
+  const before = tx.doc;
+  await recordIntent(tx, record, { op: "shutdown" });
+  try {
+    await tx.ctx.requestShutdown(tx.doc, record.id);
+  } catch (error) {
+    await tx.commit(before).catch(() => {});
+    throw error;
+  }
+}
+
 /** Records the intent and presses the partition's power button (under the lock). */
 async function requestShutdown(ctx: LifecycleContext, name: string): Promise<void> {
   await transact(ctx, {
@@ -41,19 +60,7 @@ async function requestShutdown(ctx: LifecycleContext, name: string): Promise<voi
     check(_record, runs) {
       if (!runs) throw new StateError(`partition ${name} is not running`, name);
     },
-    async apply(tx, record) {
-      if (!tx.ctx.requestShutdown) {
-        throw new StateError(`backend ${tx.doc.backend} cannot ask an OS to power off`, name);
-      }
-      const before = tx.doc;
-      await recordIntent(tx, record, { op: "shutdown" });
-      try {
-        await tx.ctx.requestShutdown(tx.doc, record.id);
-      } catch (error) {
-        await tx.commit(before).catch(() => {});
-        throw error;
-      }
-    },
+    apply: (tx, record) => askPowerOff(tx, record),
   });
 }
 

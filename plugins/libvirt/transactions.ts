@@ -31,7 +31,8 @@ import {
   stopRecord,
   uuidOf,
 } from "../../core/partition/lifecycle.ts";
-import { recordIntent, transact, withRecord } from "../../core/partition/transaction.ts";
+import { transact, withRecord } from "../../core/partition/transaction.ts";
+import { askPowerOff } from "../../core/partition/power.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { NoDomainError } from "./driver.ts";
 import { RpcError } from "./errors.ts";
@@ -128,15 +129,9 @@ export async function requestDomainShutdown(
     },
     async apply(tx, located) {
       const record = withoutShutdown(located);
-      if (!tx.ctx.requestShutdown) {
-        throw cannotAsk(record.name, `backend ${tx.doc.backend} has no power button to press`);
-      }
-      const before = tx.doc;
-      await recordIntent(tx, record, { op: "shutdown" });
       try {
-        await tx.ctx.requestShutdown(tx.doc, record.id);
+        await askPowerOff(tx, record);
       } catch (error) {
-        await tx.commit(before).catch(() => {});
         if (error instanceof StateError) {
           if (/is not running/.test(error.message)) throw notRunning();
           throw cannotAsk(record.name, error.message);
