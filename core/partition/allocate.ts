@@ -85,7 +85,37 @@ class Owners {
       }
       this.memory.push({ range: h.allocation.memory, owner });
     }
+    this.board = board;
   }
+
+  private readonly board: Board;
+
+  /**
+   * Who holds device `name`: its holder, or the holder of a device in the same
+   * 4 KiB page (the granule at which the monitor isolates device ranges,
+   * docs/monitor-abi.md), e.g. virtio0..virtio7 of an Arm `virt` board, 0x200 apart.
+   */
+  holderOf(name: string): string | undefined {
+    const own = this.devices.get(name);
+    if (own) return own;
+    const device = this.board.devices.find((d) => d.name === name);
+    if (!device || device.sharing === "per-partition") return undefined;
+    const pages = device.reg.map(pageRange);
+    for (const [other, owner] of this.devices) {
+      if (other === name) continue;
+      const held = this.board.devices.find((d) => d.name === other);
+      if (held?.reg.some((r) => pages.some((p) => overlaps(p, pageRange(r))))) {
+        return `${owner} (it has ${other}, in the same ${formatSize(PAGE)} page)`;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A range rounded out to the {@linkcode PAGE} granule. */
+function pageRange(range: Range): Range {
+  const base = Math.floor(range.base / PAGE) * PAGE;
+  return { base, size: alignUp(range.base + range.size, PAGE) - base };
 }
 
 function allocateCores(board: Board, owners: Owners, spec: PartitionSpec): number[] {
@@ -210,6 +240,8 @@ function allocateDevices(board: Board, owners: Owners, spec: PartitionSpec): str
     }
     if (seen.has(name)) throw new InputError(`device '${name}' is listed twice`, "--device");
     seen.add(name);
+    // Held by name only: the page rule of holderOf applies to backings' slots (a
+    // device in another partition's page is refused by the monitor at start).
     const owner = owners.devices.get(name);
     if (owner) throw new ConflictError(`device ${name} is held by ${owner}`, spec.name);
   }
@@ -277,6 +309,27 @@ function allocateSlots(
     ...(spec.disks ?? []).map((b) => ({ flag: "--disk", device: b.device })),
   ];
   if (backings.length === 0) return requested;
+  // A host port is forwarded to one partition only.
+  const forwarded = new Map<number, string>();
+  for (const h of holders) {
+    for (const net of h.spec?.net ?? []) {
+      for (const f of net.forward ?? []) forwarded.set(f.host, `partition ${h.name}`);
+    }
+  }
+  for (const net of spec.net ?? []) {
+    for (const f of net.forward ?? []) {
+      const holder = forwarded.get(f.host);
+      if (holder) {
+        throw new InputError(
+          `host port ${f.host} is forwarded to ${
+            holder === spec.name ? "this partition twice" : holder
+          }`,
+          "--net",
+        );
+      }
+      forwarded.set(f.host, spec.name);
+    }
+  }
   const slots = board.devices.filter((d) => d.compatible.includes(VIRTIO_MMIO)).map((d) => d.name);
   const devices = [...requested];
   const named = new Set<string>();
@@ -300,7 +353,7 @@ function allocateSlots(
     }
     if (named.has(device)) throw new InputError(`slot ${device} is given twice`, flag);
     named.add(device);
-    const owner = owners.devices.get(device);
+    const owner = owners.holderOf(device);
     if (owner) throw new ConflictError(`device ${device} is held by ${owner}`, spec.name);
     if (!devices.includes(device)) devices.push(device);
   }
@@ -308,10 +361,10 @@ function allocateSlots(
   const unnamed = backings.filter((b) => b.device === undefined);
   const missing = unnamed.length - listed;
   if (missing > 0) {
-    const free = slots.filter((d) => !owners.devices.has(d) && !devices.includes(d));
+    const free = slots.filter((d) => !owners.holderOf(d) && !devices.includes(d));
     if (free.length < missing) {
-      const held = slots.filter((d) => owners.devices.has(d))
-        .map((d) => `${d} by ${owners.devices.get(d)}`);
+      const held = slots.filter((d) => owners.holderOf(d))
+        .map((d) => `${d} by ${owners.holderOf(d)}`);
       throw new InputError(
         `no free virtio slot for ${unnamed[listed + free.length].flag}: board ${board.name} has ${
           slots.length === 0 ? "none" : `${slots.join(", ")}; held: ${held.join(", ") || "none"}`
@@ -320,27 +373,6 @@ function allocateSlots(
       );
     }
     devices.push(...free.slice(0, missing));
-  }
-  // A host port is forwarded to one partition only.
-  const forwarded = new Map<number, string>();
-  for (const h of holders) {
-    for (const net of h.spec?.net ?? []) {
-      for (const f of net.forward ?? []) forwarded.set(f.host, `partition ${h.name}`);
-    }
-  }
-  for (const net of spec.net ?? []) {
-    for (const f of net.forward ?? []) {
-      const holder = forwarded.get(f.host);
-      if (holder) {
-        throw new InputError(
-          `host port ${f.host} is forwarded to ${
-            holder === spec.name ? "this partition twice" : holder
-          }`,
-          "--net",
-        );
-      }
-      forwarded.set(f.host, spec.name);
-    }
   }
   return devices;
 }
