@@ -4,10 +4,11 @@
  * allocator gave it, in its own QEMU, on real Debian kernels (arm64 and riscv64):
  * busybox httpd in the partition answers `curl` on the management side, and a file
  * written on the mounted disk is in the image afterwards. Bad backings are refused
- * at create with one line and exit 2, changing nothing.
+ * at create with one line and exit 2, changing nothing. Two partitions on one board
+ * network (`--net network=lan`) reach each other.
  */
 import assert from "node:assert/strict";
-import { hasTool, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { hasTool, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import {
   bootTest,
   createGuest,
@@ -321,6 +322,77 @@ for (const [arch, guest] of [["arm64", GUESTS.arm64], ["riscv64", GUESTS.riscv64
       }
       const file = await run("debugfs", ["-R", "cat /f", disk]);
       assert.match(file.out, /^written$/m, file.out);
+    },
+  );
+}
+
+/**
+ * qemu-virt-arm64 with its virtio slots one per 4 KiB page (QEMU's transports 0, 8,
+ * 16 and 24), so that two partitions can each have one: the built-in board lists
+ * transports 0-3, which share one page.
+ */
+async function boardWithSlotsPerPage(dir: string): Promise<string> {
+  let yaml = await Deno.readTextFile(`${ROOT}/boards/qemu-virt-arm64.yaml`);
+  yaml = yaml.replace("name: qemu-virt-arm64", "name: qemu-virt-arm64-pages");
+  for (const [n, transport] of [[1, 8], [2, 16], [3, 24]]) {
+    const from = 0x0a000000 + n * 0x200;
+    const to = 0x0a000000 + transport * 0x200;
+    yaml = yaml.replace(`/virtio_mmio@${from.toString(16)}`, `/virtio_mmio@${to.toString(16)}`)
+      .replace(
+        `base: 0x0${from.toString(16)}, size: 0x200 }]\n    interrupts: [${16 + n}]`,
+        `base: 0x0${to.toString(16)}, size: 0x200 }]\n    interrupts: [${16 + transport}]`,
+      );
+  }
+  await Deno.writeTextFile(`${dir}/board.yaml`, yaml);
+  await Deno.copyFile(`${ROOT}/boards/qemu-virt-arm64.dtb`, `${dir}/qemu-virt-arm64.dtb`);
+  return `${dir}/board.yaml`;
+}
+
+{
+  const guest = GUESTS.arm64;
+  const why = missing(guest);
+  bootTest(
+    "arm64: two partitions on --net network=lan reach each other (multicast on loopback)",
+    why !== undefined,
+    async (state) => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = await boardWithSlotsPerPage(dir);
+        const boardArgs = { ...guest, board: file };
+        await createGuest(state, boardArgs, "a", "1", "256M", true, {
+          args: ["--net", "network=lan"],
+        });
+        await createGuest(state, boardArgs, "b", "2", "256M", true, {
+          args: ["--net", "network=lan"],
+        });
+        const slots = JSON.parse(await ok(state, "--json", "show", "b")).backings;
+        assert.deepEqual(slots, [{
+          device: "virtio1",
+          kind: "net",
+          mode: "network",
+          network: "lan",
+        }]);
+        await ok(state, "start", "a");
+        await ok(state, "start", "b");
+        await waitForConsole(state, "a", /vmanager-guest: staying up/);
+        await waitForConsole(state, "b", /vmanager-guest: staying up/);
+        await typeIntoConsole(
+          state,
+          "a",
+          "ip addr add 10.0.3.1/24 dev eth0; ip link set eth0 up; echo a-$((6*7))\n",
+          /a-42/,
+        );
+        const text = await typeIntoConsole(
+          state,
+          "b",
+          "ip addr add 10.0.3.2/24 dev eth0; ip link set eth0 up; " +
+            "ping -c 2 -W 3 10.0.3.1 && echo reached-$((7*7))\n",
+          /reached-49|100% packet loss/,
+        );
+        assert.match(text, /reached-49/, text);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   );
 }
