@@ -1,7 +1,7 @@
 /**
  * Backings on virtio-mmio slots (qemu backend): `--net user,forward=tcp:PORT:80` and
  * `--disk IMG` give a partition a virtio-net and a virtio-blk device on the slots the
- * allocator gave it, in its own QEMU, on real Debian kernels (arm64 and riscv64):
+ * allocator gave it, in its own QEMU, on real Debian kernels (arm64, armv7, riscv64):
  * busybox httpd in the partition answers `curl` on the management side, and a file
  * written on the mounted disk is in the image afterwards. Bad backings are refused
  * at create with one line and exit 2, changing nothing. Two partitions on one board
@@ -263,7 +263,13 @@ async function initrdWithExt4(guest: Guest, dir: string): Promise<string | undef
 /** ext4 and what it needs, in load order (ext4 mounts the ext2 image). */
 const EXT4_MODULES = ["crc16", "crc32c_generic", "mbcache", "jbd2", "ext4"];
 
-for (const [arch, guest] of [["arm64", GUESTS.arm64], ["riscv64", GUESTS.riscv64]] as const) {
+for (
+  const [arch, guest] of [
+    ["arm64", GUESTS.arm64],
+    ["armv7", GUESTS.armv7],
+    ["riscv64", GUESTS.riscv64],
+  ] as const
+) {
   const why = missing(guest) ??
     (!hasTool("curl") ? "curl is not installed" : undefined) ??
     (!hasTool("mkfs.ext2") || !hasTool("debugfs") ? "e2fsprogs is not installed" : undefined) ??
