@@ -330,6 +330,30 @@ function allocateSlots(
       forwarded.set(f.host, spec.name);
     }
   }
+  // An image is written by one partition at a time (QEMU locks it): it may be shared
+  // only read-only.
+  const images = new Map<string, { owner: string; readonly: boolean }[]>();
+  const use = (file: string, owner: string, readonly: boolean) =>
+    images.set(file, [...(images.get(file) ?? []), { owner, readonly }]);
+  for (const h of holders) {
+    for (const disk of h.spec?.disks ?? []) {
+      use(disk.file, `partition ${h.name}`, disk.readonly === true);
+    }
+  }
+  for (const disk of spec.disks ?? []) {
+    const readonly = disk.readonly === true;
+    const clash = (images.get(disk.file) ?? []).find((u) => !readonly || !u.readonly);
+    if (clash) {
+      const self = clash.owner === spec.name;
+      throw new InputError(
+        `disk image ${disk.file} is ${self ? "given twice" : `${clash.owner}'s`}${
+          clash.readonly ? " (read-only)" : ""
+        }: an image is written by one partition only, or shared read-only (,ro) by all`,
+        "--disk",
+      );
+    }
+    use(disk.file, spec.name, readonly);
+  }
   const slots = board.devices.filter((d) => d.compatible.includes(VIRTIO_MMIO)).map((d) => d.name);
   const devices = [...requested];
   const named = new Set<string>();

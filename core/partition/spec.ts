@@ -272,7 +272,8 @@ export async function resolveImages(spec: PartitionSpec): Promise<PartitionSpec>
     for (const disk of spec.disks) {
       const absolute = disk.file.startsWith("/") ? disk.file : `${Deno.cwd()}/${disk.file}`;
       await statDisk(absolute);
-      out.disks.push({ ...disk, file: absolute });
+      // The file itself, so that two names of one image are seen as one (allocate.ts).
+      out.disks.push({ ...disk, file: await Deno.realPath(absolute) });
     }
   }
   for (const [list, flag] of [[spec.net, "--net"], [spec.disks, "--disk"]] as const) {

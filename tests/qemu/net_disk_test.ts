@@ -97,6 +97,8 @@ Deno.test("bad backings are refused at create with one line and exit 2, changing
     await Deno.writeFile(disk, new Uint8Array(1 << 20));
     const fifo = `${dir}/fifo`;
     assert.equal((await run("mkfifo", [fifo])).code, 0);
+    await Deno.symlink(disk, `${dir}/link.img`);
+    await Deno.writeFile(`${dir}/other.img`, new Uint8Array(4096));
     const port = freePort();
     const base = ["--state-dir", state, "--board", "qemu-virt-arm64", "--backend", "qemu"];
     let r = await vmanctl([...base, "create", "a", "--cpu-ids", "1"]);
@@ -123,7 +125,7 @@ Deno.test("bad backings are refused at create with one line and exit 2, changing
         new RegExp(`host port ${port} is forwarded to partition web`),
       ],
       [["--net", "user,device=rtc0"], /device rtc0 is not a virtio slot/],
-      [["--disk", `${disk},device=uart0`], /device uart0 is not a virtio slot/],
+      [["--disk", `${dir}/other.img,device=uart0`], /device uart0 is not a virtio slot/],
       [["--net", "user,device=virtio9"], /has no device 'virtio9'/],
       // virtio0..virtio3 share one 4 KiB page, the granule of device isolation: web has them.
       [
@@ -133,6 +135,12 @@ Deno.test("bad backings are refused at create with one line and exit 2, changing
       [["--net", "tap"], /is not a network/],
       [["--net", "user,forward=tcp:0:80"], /is not a TCP port/],
       [["--disk", `${disk},rw`], /is not an option of --disk/],
+      [["--disk", `${disk},ro`], /disk image .*disk\.img is partition web's: an image is written/],
+      [["--disk", `${dir}/link.img`], /disk image .*disk\.img is partition web's/],
+      [
+        ["--disk", `${dir}/other.img,ro`, "--disk", `${dir}/other.img`],
+        /other\.img is given twice/,
+      ],
     ];
     for (const [args, message] of cases) {
       r = await vmanctl([...base, "create", "b", "--cpu-ids", "3", ...args]);
@@ -153,6 +161,7 @@ Deno.test("slots in pages of their own go to different partitions; no slot twice
     const state = `${dir}/state`;
     const disk = `${dir}/disk.img`;
     await Deno.writeFile(disk, new Uint8Array(1 << 20));
+    await Deno.writeFile(`${dir}/c.img`, new Uint8Array(4096));
     const base = ["--state-dir", state, "--board", "qemu-virt-riscv64", "--backend", "qemu"];
     let r = await vmanctl([
       ...base,
@@ -163,18 +172,29 @@ Deno.test("slots in pages of their own go to different partitions; no slot twice
       "--net",
       "user",
       "--disk",
-      disk,
+      `${disk},ro`,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    r = await vmanctl([...base, "create", "b", "--cpu-ids", "2", "--net", "user", "--disk", disk]);
+    // Shared read-only.
+    r = await vmanctl([
+      ...base,
+      "create",
+      "b",
+      "--cpu-ids",
+      "2",
+      "--net",
+      "user",
+      "--disk",
+      `${disk},ro`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const shown = JSON.parse((await vmanctl(["--state-dir", state, "--json", "show", "b"])).stdout);
     assert.deepEqual(shown.devices, ["uart0", "virtio2", "virtio3"]);
     assert.deepEqual(shown.backings, [
       { device: "virtio2", kind: "net", mode: "user" },
-      { device: "virtio3", kind: "disk", file: disk, readonly: false },
+      { device: "virtio3", kind: "disk", file: disk, readonly: true },
     ]);
-    r = await vmanctl([...base, "create", "c", "--cpu-ids", "3", "--disk", disk]);
+    r = await vmanctl([...base, "create", "c", "--cpu-ids", "3", "--disk", `${dir}/c.img`]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^vmanctl: no free virtio slot for --disk: board qemu-virt-riscv64 has/);
     r = await vmanctl([...base, "create", "c", "--cpu-ids", "3", "--net", "user,device=virtio0"]);
