@@ -21,6 +21,13 @@ const tty = Deno.stdout.isTerminal();
 const bold = (text: string) => tty ? `\x1b[1m${text}\x1b[0m` : text;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const BOARD = "qemu-virt-arm64";
+/** A free port on 127.0.0.1 for linux1's web server. */
+const HTTP_PORT = (() => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+})();
 const PARTITIONS = [
   { name: "rt1", cpus: "1", memory: "256M", kib: 256 * 1024 },
   { name: "linux1", cpus: "2", memory: "512M", kib: 512 * 1024 },
@@ -68,6 +75,52 @@ async function vmanctl(args: string[]): Promise<string> {
   return text;
 }
 
+/**
+ * Types `line` into a partition's console as a script does — `vmanctl console` with
+ * its input piped — once its shell's prompt is there; returns what came back.
+ */
+async function typeInto(name: string, line: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...VMANCTL_PERMISSIONS, MAIN, "--state-dir", stateDir, "console", name],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const input = child.stdin.getWriter();
+  const output = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  await input.write(new TextEncoder().encode("\n"));
+  while (!text.includes("vmanager-guest# ")) {
+    const { value, done } = await output.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await input.write(new TextEncoder().encode(line + "\n"));
+  await input.close();
+  text = "";
+  while (true) {
+    const { value, done } = await output.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await child.status;
+  return text.replace(/\r/g, "").replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "");
+}
+
+/** Fetches a page, trying again for a few seconds while the server comes up. */
+async function fetchPage(url: string): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      const response = await fetch(url);
+      return await response.text();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  return "";
+}
+
 const fixtures = fixturesDir();
 const kernel = `${fixtures}/kernels/arm64/Image`;
 const initrd = `${fixtures}/initramfs/arm64.cpio.gz`;
@@ -100,6 +153,9 @@ for (const [i, p] of PARTITIONS.entries()) {
     initrd,
     "--cmdline",
     "console=ttyAMA0 vmanager.stay",
+    // linux1 gets a network card on a virtio slot: QEMU's user networking, restricted
+    // to this machine, with its port 80 forwarded to 127.0.0.1:HTTP_PORT here.
+    ...(p.name === "linux1" ? ["--net", `user,forward=tcp:${HTTP_PORT}:80`] : []),
   ]);
 }
 await step("Where linux1's kernel, device tree and initramfs will go", ["plan", "linux1"]);
@@ -160,24 +216,23 @@ for (const p of PARTITIONS) {
 await step("Both running, on disjoint cores and windows", ["list"]);
 
 // Type into linux1's console as a script does (a person runs `vmanctl console linux1`).
-const typed = "uname -m; grep -c ^processor /proc/cpuinfo";
+const typed = "uname -m; grep -c ^processor /proc/cpuinfo; ip addr add 10.0.2.15/24 dev eth0; " +
+  "ip link set eth0 up; mkdir -p /www; echo hello from linux1 > /www/index.html; httpd -p 80 -h /www";
 console.log(
   `\n${bold("# Type into linux1's console")}\n$ echo '${typed}' | vmanctl console linux1`,
 );
-const answer = await new Deno.Command(Deno.execPath(), {
-  args: ["run", ...VMANCTL_PERMISSIONS, MAIN, "--state-dir", stateDir, "console", "linux1"],
-  stdin: "piped",
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const input = answer.stdin.getWriter();
-await input.write(new TextEncoder().encode(typed + "\n"));
-await input.close();
-const answered = new TextDecoder().decode((await answer.output()).stdout).replace(/\r/g, "");
+const answered = await typeInto("linux1", typed);
 console.log(answered.trimEnd());
 if (!/^aarch64$/m.test(answered) || !/^2$/m.test(answered)) {
   await fail("linux1's shell did not answer on its console");
 }
+
+// The management side fetches the page linux1 serves.
+console.log(`\n${bold("# Fetch linux1's web page")}\n$ curl http://127.0.0.1:${HTTP_PORT}/`);
+const page = await fetchPage(`http://127.0.0.1:${HTTP_PORT}/`);
+console.log(page.trimEnd());
+if (!page.includes("hello from linux1")) await fail("linux1's web server did not answer");
+
 await step("The last lines of rt1's console", ["show", "rt1"]);
 await step("Destroy both: their QEMU processes end, their resources are free again", [
   "destroy",
