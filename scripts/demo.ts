@@ -3,8 +3,9 @@
  * qemu backend) create two partitions — 1 core + 256 MiB and 2 cores + 512 MiB
  * — with Debian's arm64 kernel and a busybox initramfs, start both at once,
  * follow them booting, show from their consoles that each runs Linux on exactly
- * its cores and memory, and destroy them. Each step is printed as the vmanctl
- * command a person would type.
+ * its cores and memory, type into linux1's console to start a web server on its
+ * network card, fetch its page from the management side, and destroy them. Each
+ * step is printed as the vmanctl command a person would type.
  *
  * Usage: deno task demo [--state-dir DIR]   (default: a fresh temporary dir)
  */
