@@ -13,6 +13,8 @@
 # arm64/Image, arm64/Image.gz (gzip -9 -n), armhf/zImage, riscv64/Image.
 # Foreign-architecture downloads use private apt lists, so the system's package state
 # is untouched. A second run with everything present does no network.
+# Each initramfs carries kernel modules (MODULES below) from the same kernel package as
+# the kernel, which its guest loads at boot for the devices it has; see the end.
 set -euo pipefail
 SAY_AS=fetch-fixtures
 . "$(dirname "$0")/lib/apt.sh"
@@ -104,9 +106,12 @@ place() {
   if cmp -s "$dest.tmp" "$dest"; then rm -f "$dest.tmp"; else mv "$dest.tmp" "$dest"; fi
 }
 
+# The kernel package of each arch (its modules go into that arch's initramfs).
+declare -A KPKG=()
 for spec in arm64:linux-image-arm64: armhf:linux-image-armmp: "riscv64:linux-image-riscv64:$RISCV_SUITE"; do
   IFS=: read -r arch meta suite <<<"$spec"
   pkg=$(fetch "$arch" "$meta" "$suite") || { say "no $arch kernel: the line above says why"; exit 1; }
+  KPKG[$arch]=$pkg
   count=$(find "$cache/pkgs/$pkg" -name '*.dtb' | wc -l)
   src=$(vmlinuz "$pkg")
   [[ -n "$src" ]] || { say "no vmlinuz in $cache/pkgs/$pkg"; exit 1; }
@@ -125,9 +130,124 @@ if [[ ! -f "$image.gz" || "$image" -nt "$image.gz" ]]; then
 fi
 say "arm64: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm64/Image)"
 
+# Kernel modules the guests may need, by module name: what Debian's kernels build as
+# modules of the partitions' devices. The power button (tests/fixtures/guest/init
+# watches it) is gpio-keys on the Arm boards' PL061 — evdev gives it a /dev/input
+# node — and the virtio-mmio devices come next. riscv64's board has no power button
+# (its kernel has no gpio_keys either). A module built into the kernel (listed in the
+# package's modules.builtin, =y in its config-*) is not needed and is skipped; one
+# that is neither a module nor built in is an error. The guest loads a module only
+# for a device it has (see modules below).
+declare -A MODULES=(
+  [arm64]="evdev gpio_keys virtio_mmio virtio_net virtio_blk"
+  [armhf]="evdev gpio_keys virtio_mmio virtio_net virtio_blk"
+  [riscv64]="virtio_mmio virtio_net virtio_blk"
+)
+
+# moddir PKG: the modules directory of an unpacked kernel package
+# (lib/modules/<release>, or usr/lib/modules/<release> after the /usr merge).
+moddir() {
+  local d
+  for d in "$cache/pkgs/$1"/lib/modules/* "$cache/pkgs/$1"/usr/lib/modules/*; do
+    [[ -f "$d/modules.builtin" ]] && { echo "$d"; return; }
+  done
+  return 1
+}
+
+# unpack_module SRC DEST: DEST becomes the module SRC, decompressed (.ko.xz, .ko.zst,
+# .ko.gz) — busybox's insmod loads only plain ELF.
+unpack_module() {
+  local src=$1 dest=$2 tool
+  case $src in
+    *.ko) cp "$src" "$dest"; return ;;
+    *.ko.xz) tool=xz ;;
+    *.ko.zst) tool=zstd ;;
+    *.ko.gz) tool=gzip ;;
+    *) say "$src: not a kernel module"; return 1 ;;
+  esac
+  command -v "$tool" >/dev/null 2>&1 ||
+    { say "$src is compressed with $tool, which is not installed (Debian package: ${tool/xz/xz-utils})"; return 1; }
+  "$tool" -dc "$src" >"$dest" || { say "$src: $tool could not decompress it"; return 1; }
+}
+
+# ko_field KEY KO: KO's .modinfo entries KEY (depends, alias), one a line. Debian's
+# packages do not ship modules.dep or modules.alias (depmod writes them when the
+# package is installed); their sources are these entries, which modpost records at
+# build time.
+ko_field() {
+  tr '\0' '\n' <"$2" | LC_ALL=C awk -v key="$1=" 'index($0, key) == 1 { print substr($0, length(key) + 1) }'
+}
+
+# modules ARCH PKG DIR: puts ARCH's MODULES and what they depend on, from kernel
+# package PKG, into DIR as NAME.ko (decompressed), with what /init needs to load them
+# without modprobe:
+#   load-order  one module a line, each after those it depends on: "NAME [NEEDS...]",
+#               NEEDS being every module NAME depends on (directly or not), in order;
+#   aliases     "NAME PATTERN" lines, NAME's device aliases (globs of modaliases), in
+#               load order.
+# Sets BUILTIN to the wanted modules that are built into the kernel.
+modules() {
+  local arch=$1 pkg=$2 dir=$3 md f name
+  md=$(moddir "$pkg") || { say "$arch: no lib/modules/<release>/modules.builtin in $pkg"; return 1; }
+  local -A file=() builtin=() seen=() needs=()
+  while IFS= read -r f; do
+    name=${f##*/}
+    name=${name%%.ko*}
+    file[${name//-/_}]=$f
+  done < <(find "$md/kernel" -type f -name '*.ko*')
+  while IFS= read -r f; do
+    name=${f##*/}
+    name=${name%.ko}
+    builtin[${name//-/_}]=1
+  done <"$md/modules.builtin"
+  local order=()
+  BUILTIN=()
+  # visit NAME: NAME after its dependencies (depth first); sets needs[NAME].
+  visit() {
+    local name=$1 dep list=" "
+    case ${seen[$name]:-} in
+      done) return ;;
+      visiting) say "$arch: modules of $pkg depend on each other in a cycle through $name"; return 1 ;;
+    esac
+    if [[ -n ${builtin[$name]:-} ]]; then
+      seen[$name]=builtin
+      return
+    fi
+    [[ -n ${file[$name]:-} ]] || { say "$arch: $pkg has no module $name and does not build it in"; return 1; }
+    seen[$name]=visiting
+    unpack_module "${file[$name]}" "$dir/$name.ko" || return 1
+    for dep in $(ko_field depends "$dir/$name.ko" | tr , ' '); do
+      dep=${dep//-/_}
+      visit "$dep" || return 1
+      [[ ${seen[$dep]} == builtin ]] && continue
+      # What dep needs, then dep: each after what it needs, none twice.
+      for f in ${needs[$dep]} "$dep"; do
+        [[ $list == *" $f "* ]] || list+="$f "
+      done
+    done
+    needs[$name]=$list
+    seen[$name]=done
+    order+=("$name")
+  }
+  mkdir -p "$dir"
+  for name in ${MODULES[$arch]}; do
+    if [[ -n ${builtin[$name]:-} ]]; then BUILTIN+=("$name"); fi
+    visit "$name" || return 1
+  done
+  : >"$dir/load-order"
+  : >"$dir/aliases"
+  for name in "${order[@]}"; do
+    f=${needs[$name]# }
+    echo "$name${f:+ ${f% }}" >>"$dir/load-order"
+    ko_field alias "$dir/$name.ko" | sed "s/^/$name /" >>"$dir/aliases"
+  done
+}
+
 # Initramfs per architecture: busybox-static from the same suite as the kernel
-# (version resolved by apt, never hard-coded) and tests/fixtures/guest/init as /init.
-# Written to $cache/initramfs/<arch>.cpio.gz; rebuilt only when busybox or /init changes.
+# (version resolved by apt, never hard-coded), tests/fixtures/guest/init as /init, and
+# the arch's modules in /lib/modules (NAME.ko, load-order and aliases: see modules).
+# Written to $cache/initramfs/<arch>.cpio.gz; rebuilt only when busybox, /init or the
+# modules (their names, order or content: a new kernel package) change.
 INIT_FILE="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/guest/init"
 mkdir -p "$cache/initramfs"
 for spec in arm64: armhf: "riscv64:$RISCV_SUITE"; do
@@ -136,13 +256,19 @@ for spec in arm64: armhf: "riscv64:$RISCV_SUITE"; do
   out="$cache/initramfs/$arch.cpio.gz"
   version=$(candidate busybox-static "${o[@]}")
   [[ -n "$version" ]] || { say "busybox-static ($arch): the archive has no candidate version of it"; exit 1; }
-  stamp="$version $(sha256sum <"$INIT_FILE" | cut -c1-16)"
+  root=$(mktemp -d)
+  modules "$arch" "${KPKG[$arch]}" "$root/fs/lib/modules" || { rm -rf "$root"; exit 1; }
+  loaded=$(cut -d' ' -f1 "$root/fs/lib/modules/load-order" | tr '\n' ' ')
+  loaded=${loaded% }
+  about="carries ${loaded:-no modules}${BUILTIN[*]:+ (built in: ${BUILTIN[*]})} from ${KPKG[$arch]}"
+  stamp="$version $(sha256sum <"$INIT_FILE" | cut -c1-16) $(cd "$root/fs/lib/modules" &&
+    find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-16)"
   if [[ -f "$out" && "$(cat "$out.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    say "$arch: initramfs $out (busybox-static $version, cached)"
+    rm -rf "$root"
+    say "$arch: initramfs $out (busybox-static $version, $about, cached)"
     continue
   fi
-  download busybox-static "$arch" || exit 1
-  root=$(mktemp -d)
+  download busybox-static "$arch" || { rm -rf "$root"; exit 1; }
   dpkg-deb -x "$cache/debs/busybox-static"_*"_$arch.deb" "$root/pkg"
   mkdir -p "$root/fs/bin" "$root/fs/proc" "$root/fs/sys" "$root/fs/dev"
   # bin/busybox, or usr/bin/busybox in suites after the /usr merge.
@@ -155,5 +281,5 @@ for spec in arm64: armhf: "riscv64:$RISCV_SUITE"; do
   rm -rf "$root"
   mv "$out.tmp" "$out"
   echo "$stamp" >"$out.stamp"
-  say "$arch: initramfs $out (busybox-static $version, $(stat -c %s "$out") bytes)"
+  say "$arch: initramfs $out (busybox-static $version, $about, $(stat -c %s "$out") bytes)"
 done
