@@ -14,6 +14,8 @@
  * | `<devices><hostdev mode='subsystem' type='vmanager'><source name='uart0'/>` | a board device |
  * | `<metadata><vmanager:partition><vmanager:window base='0x…'/>` | memory window base |
  * | `<on_poweroff>`, `<on_reboot>`, `<on_crash>`: `destroy`, `restart`, `preserve` | end policies |
+ * | `<devices><interface type='user'>`, `<interface type='network'>` | `--net` (backings_xml.ts) |
+ * | `<devices><disk type='file' device='disk'>` (raw) | `--disk` (backings_xml.ts) |
  *
  * Documents are checked before parsing: at most {@linkcode MAX_DOMAIN_XML} bytes,
  * no DOCTYPE (so no entities of any kind, internal or external). Every problem is
@@ -38,6 +40,8 @@ import {
   type PartitionSpec,
 } from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
+import { backingSlots, isVirtioSlot } from "../../core/partition/allocate.ts";
+import { backingsXml, parseBackings, type XmlReader } from "./backings_xml.ts";
 
 /** Largest domain XML document accepted, in bytes. */
 export const MAX_DOMAIN_XML = 1024 * 1024;
@@ -366,6 +370,7 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
       names.push(device);
     }
     if (names.length > 0) spec.devices = names;
+    Object.assign(spec, parseBackings(READER, devices));
   }
 
   parseLifecycle(domain, spec);
@@ -437,6 +442,38 @@ function parseLifecycle(domain: XmlNode, spec: PartitionSpec): void {
   }
 }
 
+/** How backings_xml.ts reads elements and reports problems, as this module does. */
+const READER: XmlReader = {
+  one,
+  many,
+  attr,
+  xmlError: (message, where) => new DomainXmlError(message, where),
+  unsupported: (message, where) => new DomainConfigError(message, where),
+};
+
+/**
+ * The partition's devices in the order `dumpxml` lists them: the other devices, then the
+ * slots of its backings in backing order (nets, then disks), then its other virtio slots.
+ * libvirt's virtio-mmio address names no slot, so these hostdevs are what keeps each
+ * backing on its slot when the XML defines the partition again: a backing takes the
+ * virtio slots the spec lists, in their order (`backingSlots`).
+ */
+function devicesInOrder(record: PartitionRecord, board: Board): string[] {
+  const devices = record.allocation.devices;
+  let slots: string[];
+  try {
+    slots = backingSlots(board, record.spec, devices).map((s) => s.device);
+  } catch {
+    return [...devices];
+  }
+  const virtio = (d: string) => isVirtioSlot(board, d) || slots.includes(d);
+  return [
+    ...devices.filter((d) => !virtio(d)),
+    ...slots.filter((d) => devices.includes(d)),
+    ...devices.filter((d) => virtio(d) && !slots.includes(d)),
+  ];
+}
+
 function escape(value: string): string {
   return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll("'", "&apos;").replaceAll('"', "&quot;");
@@ -490,7 +527,8 @@ export function domainXml(record: PartitionRecord, board: Board, backend: string
     lines.push(`  <${element}>${record.spec[field] ?? DEFAULT_POLICIES[field]}</${element}>`);
   }
   lines.push(`  <devices>`);
-  for (const device of a.devices) {
+  lines.push(...backingsXml(record.spec.net ?? [], record.spec.disks ?? [], escape));
+  for (const device of devicesInOrder(record, board)) {
     lines.push(
       `    <hostdev mode='subsystem' type='vmanager'>`,
       `      <source name='${escape(device)}'/>`,
