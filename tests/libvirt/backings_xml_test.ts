@@ -372,6 +372,19 @@ Deno.test({
         const gone = await virsh(d.uri, "define", `${dir}/gone.xml`);
         assert.equal(gone.code, 1);
         assert.match(gone.stderr, /disk image .*nope.img does not exist/);
+        await Deno.writeTextFile(
+          `${dir}/held.xml`,
+          docOf(
+            "held",
+            `<devices><interface type='user'><portForward proto='tcp'><range start='18080' to='8080'/></portForward></interface></devices>`,
+          ),
+        );
+        const held = await virsh(d.uri, "define", `${dir}/held.xml`);
+        assert.equal(held.code, 1);
+        assert.match(
+          held.stderr,
+          /invalid argument: host port 18080 is forwarded to partition web/,
+        );
         // A qcow2 disk: CONFIG_UNSUPPORTED, one line.
         await Deno.writeTextFile(
           `${dir}/q.xml`,
