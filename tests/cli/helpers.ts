@@ -79,15 +79,19 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   try {
     return await fn(dir);
   } finally {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await Deno.remove(dir, { recursive: true });
-        break;
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) break;
-        if (attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+    await removeDir(dir);
+  }
+}
+
+/** Removes a directory tree, again while something still writes into it (5 s at most). */
+async function removeDir(dir: string): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await Deno.remove(dir, { recursive: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }
