@@ -137,11 +137,14 @@ say "arm64: kernel $image.gz ($(stat -c %s "$image.gz") bytes, gzip -9 -n of arm
 # (its kernel has no gpio_keys either). A module built into the kernel (listed in the
 # package's modules.builtin, =y in its config-*) is not needed and is skipped; one
 # that is neither a module nor built in is an error. The guest loads a module only
-# for a device it has (see modules below).
+# for a device it has (see modules below), and a file system's or a crypto
+# algorithm's module when the kernel asks for it (request_module runs /sbin/modprobe,
+# which is /init: ext4 mounts the ext2/3/4 disks of --disk, crc32c_generic is what its
+# checksums ask for).
 declare -A MODULES=(
-  [arm64]="evdev gpio_keys virtio_mmio virtio_net virtio_blk"
-  [armhf]="evdev gpio_keys virtio_mmio virtio_net virtio_blk"
-  [riscv64]="virtio_mmio virtio_net virtio_blk"
+  [arm64]="evdev gpio_keys virtio_mmio virtio_net virtio_blk ext4 crc32c_generic"
+  [armhf]="evdev gpio_keys virtio_mmio virtio_net virtio_blk ext4 crc32c_generic"
+  [riscv64]="virtio_mmio virtio_net virtio_blk ext4 crc32c_generic"
 )
 
 # moddir PKG: the modules directory of an unpacked kernel package

@@ -146,8 +146,15 @@ bootTest(
     });
     await ok(state, "start", "p");
     const console = await waitForConsole(state, "p", /vmanager-guest: staying up/);
-    // virtio_mmio, then what its devices need, each after what it depends on.
-    assert.deepEqual(await loadedModules(state, "p", console), VIRTIO);
+    // virtio_mmio, then what its devices need, each after what it depends on; with a
+    // disk, the file system's module (ext4, for ext2/3/4) and what it needs.
+    assert.deepEqual(await loadedModules(state, "p", console), [
+      ...VIRTIO,
+      "jbd2",
+      "mbcache",
+      "crc16",
+      "ext4",
+    ]);
   },
 );
 
