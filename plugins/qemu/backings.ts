@@ -25,6 +25,7 @@ import type { Board, PartitionRecord, PartitionSpec } from "../../core/model.ts"
 import { MonitorError } from "../../core/errors.ts";
 import { backingSlots } from "../../core/partition/allocate.ts";
 import { qemuValue } from "./command.ts";
+import { setUpTap, tapName } from "./bridge.ts";
 
 /** Where a QEMU machine's virtio-mmio transports are. */
 export interface VirtioLayout {
@@ -77,19 +78,6 @@ export function virtioBus(board: Board, name: string): string {
   return `virtio-mmio-bus.${index}`;
 }
 
-/** A board network's multicast group and port on the loopback interface. */
-export function networkSocket(name: string): { group: string; port: number } {
-  // FNV-1a: the same name gives the same group and port in every QEMU.
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(name)) {
-    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  }
-  return {
-    group: `239.255.${(hash >>> 8) & 0xff}.${(hash & 0xff) || 1}`,
-    port: 40000 + ((hash >>> 16) % 20000),
-  };
-}
-
 /** A locally administered MAC address unique to a partition and slot. */
 function mac(id: number, bus: string): string {
   const n = Number(bus.slice(bus.lastIndexOf(".") + 1));
@@ -98,12 +86,25 @@ function mac(id: number, bus: string): string {
   ).join(":");
 }
 
-/** QEMU's arguments for the backings of partition `id` with `spec` and `devices`. */
+/** A partition interface on a board network: the network's name and its tap device. */
+export interface NetworkTap {
+  /** The board network's name. */
+  network: string;
+  /** The tap device QEMU opens. */
+  tap: string;
+}
+
+/**
+ * QEMU's arguments for the backings of partition `id` of `stateDir` with `spec` and
+ * `devices`; the tap devices its board-network interfaces need are added to `taps`.
+ */
 export function backingArgs(
   board: Board,
+  stateDir: string,
   id: number,
   spec: PartitionSpec,
   devices: readonly string[],
+  taps: NetworkTap[] = [],
 ): string[] {
   const args: string[] = [];
   backingSlots(board, spec, devices).forEach((slot, i) => {
@@ -118,8 +119,11 @@ export function backingArgs(
         );
         args.push("-netdev", `user,id=${netdev},restrict=on${forwards.join("")}`);
       } else {
-        const { group, port } = networkSocket(slot.net.network ?? "");
-        args.push("-netdev", `socket,id=${netdev},mcast=${group}:${port},localaddr=127.0.0.1`);
+        // A tap device on the board network's bridge (plugins/qemu/bridge.ts), made
+        // before QEMU starts: QEMU runs no script.
+        const tap = tapName(stateDir, id, Number(bus.slice(bus.lastIndexOf(".") + 1)));
+        taps.push({ network: slot.net.network ?? "", tap });
+        args.push("-netdev", `tap,id=${netdev},ifname=${tap},script=no,downscript=no`);
       }
       args.push("-device", `virtio-net-device,netdev=${netdev},bus=${bus},mac=${mac(id, bus)}`);
     } else {
@@ -139,7 +143,9 @@ export function backingArgs(
 /**
  * The backings of partition `id` as the state dir records them (its spec and the
  * devices create gave it): `state.json` is replaced whole by a rename, so it is read
- * without the lock, here by the `start` that holds it.
+ * without the lock, here by the `start` that holds it. Its board-network interfaces'
+ * tap devices (and their bridges) are made here, before QEMU is launched; the
+ * partition's stop and destroy remove them (`removeTaps`).
  */
 export function recordedBackingArgs(board: Board, stateDir: string, id: number): string[] {
   let record: PartitionRecord | undefined;
@@ -166,5 +172,8 @@ export function recordedBackingArgs(board: Board, stateDir: string, id: number):
       );
     }
   }
-  return backingArgs(board, id, record.spec, record.allocation.devices);
+  const taps: NetworkTap[] = [];
+  const args = backingArgs(board, stateDir, id, record.spec, record.allocation.devices, taps);
+  for (const { network, tap } of taps) setUpTap(network, tap);
+  return args;
 }

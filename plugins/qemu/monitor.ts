@@ -27,6 +27,7 @@ import {
 } from "./process.ts";
 import { qmpCommand } from "./qmp.ts";
 import { readEnd } from "./ending.ts";
+import { removeTaps } from "./bridge.ts";
 
 /** What a `QemuMonitor` needs. */
 export interface QemuMonitorOptions {
@@ -130,6 +131,7 @@ export class QemuMonitor implements Monitor {
       }
       if (await waitExit(files, this.options.timeouts.stop) === undefined) await kill(files);
     }
+    removeTaps(this.options.stateDir, id);
     await this.options.inner.partitionStop(id);
   }
 
@@ -137,6 +139,7 @@ export class QemuMonitor implements Monitor {
   async partitionDestroy(id: number): Promise<void> {
     const files = this.files(id);
     if (await running(files)) await kill(files);
+    removeTaps(this.options.stateDir, id);
     await this.options.inner.partitionDestroy(id);
     // The console and QEMU's messages stay for `vmanctl console` (a start truncates them).
     const runFiles = [files.pid, files.exit, files.qmp, files.stub, files.serial, files.runLock];

@@ -5,10 +5,11 @@
  * busybox httpd in the partition answers `curl` on the management side, and a file
  * written on the mounted disk is in the image afterwards. Bad backings are refused
  * at create with one line and exit 2, changing nothing. Two partitions on one board
- * network (`--net network=lan`) reach each other.
+ * network (`--net network=lan`, a bridge on this machine) ping each other and the
+ * management side, which reaches them too.
  */
 import assert from "node:assert/strict";
-import { hasTool, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { hasTool, PERMISSIONS, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import {
   bootTest,
   createGuest,
@@ -21,7 +22,8 @@ import {
   waitForConsole,
 } from "./helpers.ts";
 import type { Board } from "../../core/model.ts";
-import { virtioBus } from "../../plugins/qemu/backings.ts";
+import { backingArgs, virtioBus } from "../../plugins/qemu/backings.ts";
+import { boardNetwork, tapName } from "../../plugins/qemu/bridge.ts";
 
 /** A TCP port nothing listens on now. */
 function freePort(): number {
@@ -374,13 +376,102 @@ async function boardWithSlotsPerPage(dir: string): Promise<string> {
   return `${dir}/board.yaml`;
 }
 
+// --- Board networks: a bridge on this machine -------------------------------------
+
+Deno.test("a board network is a bridge with a tap per interface; names fit in 15 characters", async () => {
+  const lan = boardNetwork("lan");
+  assert.match(lan.bridge, /^vmbr-[0-9a-f]{8}$/);
+  assert.match(lan.address, /^10\.([1-9]\d*)\.\d+\.1$/);
+  assert.equal(lan.address, `${lan.prefix}.1`);
+  assert.notEqual(boardNetwork("lan2").bridge, lan.bridge);
+  const long = boardNetwork("n".repeat(64));
+  assert.ok(long.bridge.length <= 15);
+  const tap = tapName("/var/lib/vmanager", 999, 31);
+  assert.ok(tap.length <= 15, tap);
+  assert.notEqual(tapName("/var/lib/vmanager", 1, 0), tapName("/tmp/other", 1, 0));
+  const b = await board("qemu-virt-arm64");
+  const args = backingArgs(b, "/var/lib/vmanager", 3, {
+    name: "p",
+    net: [{ mode: "network", network: "lan" }],
+  }, [
+    "virtio2",
+  ]);
+  assert.deepEqual(args.slice(0, 2), [
+    "-netdev",
+    `tap,id=vnet0,ifname=${tapName("/var/lib/vmanager", 3, 2)},script=no,downscript=no`,
+  ]);
+});
+
+{
+  // A user namespace of its own: vmanctl is not root there, and makes no link.
+  const unshare = (await run("unshare", ["-U", "true"]).catch(() => ({ code: 127 }))).code === 0;
+  bootTest(
+    "without root, starting a partition on a board network fails with one line",
+    missing(GUESTS.arm64) !== undefined || !unshare,
+    async (state) => {
+      await createGuest(state, GUESTS.arm64, "a", "1", "256M", true, {
+        args: ["--net", "network=lan"],
+      });
+      const r = await run("unshare", [
+        "-U",
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS,
+        `${ROOT}/main.ts`,
+        "--state-dir",
+        state,
+        "start",
+        "a",
+      ]);
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /board network lan needs root: .*bridge \(vmbr-[0-9a-f]{8}\)/);
+      assert.equal(r.out.trimEnd().split("\n").length, 1, r.out);
+      assert.equal(await ports(boardNetwork("lan").bridge), undefined);
+    },
+  );
+}
+
+/** The links enslaved to `bridge`, or undefined when it does not exist. */
+async function ports(bridge: string): Promise<string[] | undefined> {
+  if ((await run("ip", ["link", "show", "dev", bridge])).code !== 0) return undefined;
+  const r = await run("ip", ["-o", "link", "show", "master", bridge]);
+  return r.out.split("\n").filter((l) => l.trim()).map((l) => l.split(/:\s+/)[1].split("@")[0]);
+}
+
+/** Whether this machine reaches `address` on TCP port `port` with `text` served there. */
+async function fetchFrom(address: string, port: number, text: string): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      const r = await fetch(`http://${address}:${port}/`, { signal: AbortSignal.timeout(3000) });
+      if ((await r.text()).trim() === text) return true;
+    } catch {
+      // Not up yet.
+    }
+    await new Promise((f) => setTimeout(f, 250));
+  }
+  return false;
+}
+
 {
   const guest = GUESTS.arm64;
-  const why = missing(guest);
+  const why = missing(guest) ??
+    (Deno.uid() !== 0 ? "a board network needs root" : undefined) ??
+    ((await run("ip", ["-V"]).catch(() => ({ code: 127 }))).code !== 0
+      ? "iproute2's ip is not installed"
+      : undefined);
+  if (why) console.log(`skipping the board network boot: ${why}`);
+  const hasPing = (await run("ping", ["-V"]).catch(() => ({ code: 127 }))).code === 0;
+  if (!why && !hasPing) {
+    console.log(
+      "ping is not installed (Debian package iputils-ping): the management side reaches the " +
+        "partitions by TCP (their httpd) instead",
+    );
+  }
   bootTest(
-    "arm64: two partitions on --net network=lan reach each other (multicast on loopback)",
+    "arm64: two partitions on --net network=lan ping each other and the management side",
     why !== undefined,
     async (state) => {
+      const lan = boardNetwork("lan");
       const dir = await Deno.makeTempDir();
       try {
         const file = await boardWithSlotsPerPage(dir);
@@ -398,24 +489,52 @@ async function boardWithSlotsPerPage(dir: string): Promise<string> {
           mode: "network",
           network: "lan",
         }]);
+        assert.equal(await ports(lan.bridge), undefined, `${lan.bridge} before any start`);
         await ok(state, "start", "a");
         await ok(state, "start", "b");
+        assert.equal((await ports(lan.bridge))?.length, 2, `${lan.bridge}: a tap each`);
+        const addr = (await run("ip", ["-o", "-4", "addr", "show", "dev", lan.bridge])).out;
+        assert.match(addr, new RegExp(` ${lan.address.replaceAll(".", "\\.")}/24 `), addr);
         await waitForConsole(state, "a", /vmanager-guest: staying up/);
         await waitForConsole(state, "b", /vmanager-guest: staying up/);
+        const [ipA, ipB] = [`${lan.prefix}.2`, `${lan.prefix}.3`];
         await typeIntoConsole(
           state,
           "a",
-          "ip addr add 10.0.3.1/24 dev eth0; ip link set eth0 up; echo a-$((6*7))\n",
+          `ip addr add ${ipA}/24 dev eth0; ip link set eth0 up; mkdir /www; ` +
+            "echo hello-from-a > /www/index.html; httpd -p 80 -h /www; echo a-$((6*7))\n",
           /a-42/,
         );
-        const text = await typeIntoConsole(
+        // b reaches a and the management side.
+        let text = await typeIntoConsole(
           state,
           "b",
-          "ip addr add 10.0.3.2/24 dev eth0; ip link set eth0 up; " +
-            "ping -c 2 -W 3 10.0.3.1 && echo reached-$((7*7))\n",
+          `ip addr add ${ipB}/24 dev eth0; ip link set eth0 up; ` +
+            `ping -c 2 -W 3 ${ipA} && ping -c 1 -W 3 ${lan.address} && echo reached-$((7*7))\n`,
           /reached-49|100% packet loss/,
         );
         assert.match(text, /reached-49/, text);
+        // a reaches b and the management side.
+        text = await typeIntoConsole(
+          state,
+          "a",
+          `ping -c 1 -W 3 ${ipB} && ping -c 1 -W 3 ${lan.address} && echo reached-$((8*8))\n`,
+          /reached-64|100% packet loss/,
+        );
+        assert.match(text, /reached-64/, text);
+        // The management side reaches both.
+        if (hasPing) {
+          for (const address of [ipA, ipB]) {
+            const r = await run("ping", ["-c", "1", "-W", "2", address]);
+            assert.equal(r.code, 0, r.out);
+          }
+        }
+        assert.ok(await fetchFrom(ipA, 80, "hello-from-a"), `http://${ipA}/ from this machine`);
+        // A stop removes the partition's tap; the last one, the bridge.
+        await ok(state, "stop", "a");
+        assert.equal((await ports(lan.bridge))?.length, 1, `${lan.bridge} after a's stop`);
+        await ok(state, "stop", "b");
+        assert.equal(await ports(lan.bridge), undefined, `${lan.bridge} after the last tap`);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
