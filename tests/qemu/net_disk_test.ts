@@ -13,8 +13,6 @@ import { hasTool, PERMISSIONS, ROOT, vmanctl, withTempDir } from "../cli/helpers
 import {
   bootTest,
   createGuest,
-  FIXTURES,
-  type Guest,
   GUESTS,
   missing,
   ok,
@@ -243,48 +241,6 @@ Deno.test("spec files name backings; plan and show print them on their slots", (
 
 // --- Real kernels: a web server and a disk ---------------------------------------
 
-/**
- * The guest's initramfs with ext4 (and what it needs) added as an appended cpio
- * archive, unless it already has it: the fixture initramfs loads the virtio modules
- * but no filesystem, and every filesystem is a module in Debian's kernels. The
- * modules come from the kernel package scripts/fetch-fixtures.sh unpacked.
- */
-async function initrdWithExt4(guest: Guest, dir: string): Promise<string | undefined> {
-  const list = await run("sh", ["-c", `zcat '${guest.initrd}' | cpio -t 2>/dev/null`]);
-  if (/lib\/modules\/ext4\.ko/.test(list.out)) return guest.initrd;
-  const arch = guest.initrd.match(/([^/]+)\.cpio\.gz$/)![1];
-  const pkgs: string[] = [];
-  for await (const e of Deno.readDir(`${FIXTURES}/pkgs`)) {
-    if (e.name.endsWith(arch === "armhf" ? "-armmp" : `-${arch}`)) pkgs.push(e.name);
-  }
-  if (pkgs.length !== 1) return undefined;
-  const root = `${dir}/overlay`;
-  await Deno.mkdir(`${root}/lib/modules/extra`, { recursive: true });
-  for (const m of EXT4_MODULES) {
-    const found = await run("sh", [
-      "-c",
-      `find '${FIXTURES}/pkgs/${pkgs[0]}' -name '${m}.ko' -o -name '${m}.ko.xz' | head -1`,
-    ]);
-    const path = found.out.trim();
-    if (!path) return undefined;
-    const dest = `${root}/lib/modules/extra/${m}.ko`;
-    const copy = path.endsWith(".xz")
-      ? await run("sh", ["-c", `xz -dc '${path}' > '${dest}'`])
-      : await run("cp", [path, dest]);
-    if (copy.code !== 0) return undefined;
-  }
-  const out = `${dir}/${arch}-ext4.cpio.gz`;
-  const built = await run("sh", [
-    "-c",
-    `cd '${root}' && find lib | cpio -o -H newc 2>/dev/null | gzip > '${dir}/extra.cpio.gz' && ` +
-    `cat '${guest.initrd}' '${dir}/extra.cpio.gz' > '${out}'`,
-  ]);
-  return built.code === 0 ? out : undefined;
-}
-
-/** ext4 and what it needs, in load order (ext4 mounts the ext2 image). */
-const EXT4_MODULES = ["crc16", "crc32c_generic", "mbcache", "jbd2", "ext4"];
-
 for (
   const [arch, guest] of [
     ["arm64", GUESTS.arm64],
@@ -294,8 +250,7 @@ for (
 ) {
   const why = missing(guest) ??
     (!hasTool("curl") ? "curl is not installed" : undefined) ??
-    (!hasTool("mkfs.ext2") || !hasTool("debugfs") ? "e2fsprogs is not installed" : undefined) ??
-    (!hasTool("cpio") ? "cpio is not installed" : undefined);
+    (!hasTool("mkfs.ext2") || !hasTool("debugfs") ? "e2fsprogs is not installed" : undefined);
   if (why) console.log(`skipping ${arch} net and disk boots: ${why}`);
   bootTest(
     `${arch}: --net user,forward serves the partition's httpd to curl; --disk is mounted and written`,
@@ -305,9 +260,7 @@ for (
       const disk = `${state}/disk.img`;
       const mkfs = await run("sh", ["-c", `truncate -s 8M '${disk}' && mkfs.ext2 -q -F '${disk}'`]);
       assert.equal(mkfs.code, 0, mkfs.out);
-      const initrd = await initrdWithExt4(guest, state);
-      assert.ok(initrd, `no ext4 module for ${arch} in ${FIXTURES}/pkgs`);
-      await createGuest(state, { ...guest, initrd }, "web", "1", "256M", true, {
+      await createGuest(state, guest, "web", "1", "256M", true, {
         args: ["--net", `user,forward=tcp:${port}:80`, "--disk", disk],
       });
       const shown = JSON.parse(await ok(state, "--json", "show", "web"));
@@ -336,8 +289,7 @@ for (
       await typeIntoConsole(
         state,
         "web",
-        `for m in ${EXT4_MODULES.join(" ")}; do insmod /lib/modules/extra/$m.ko; done; ` +
-          "mkdir -p /mnt; mount /dev/vda /mnt; echo written > /mnt/f; umount /mnt; " +
+        "mount /dev/vda /mnt; echo written > /mnt/f; umount /mnt; " +
           "echo synced-$((7*7))\n",
         /synced-49/,
       );
