@@ -155,7 +155,10 @@ for (const [i, p] of PARTITIONS.entries()) {
     "--initrd",
     initrd,
     "--cmdline",
-    "console=ttyAMA0 vmanager.stay",
+    // linux1's /init gives its network card QEMU's user-network address.
+    `console=ttyAMA0 vmanager.stay${
+      p.name === "linux1" ? " vmanager.ip=10.0.2.15/24,10.0.2.2" : ""
+    }`,
     // linux1 gets a network card on a virtio slot: QEMU's user networking, restricted
     // to this machine, with its port 80 forwarded to 127.0.0.1:HTTP_PORT here.
     ...(p.name === "linux1" ? ["--net", `user,forward=tcp:${HTTP_PORT}:80`] : []),
@@ -219,8 +222,8 @@ for (const p of PARTITIONS) {
 await step("Both running, on disjoint cores and windows", ["list"]);
 
 // Type into linux1's console as a script does (a person runs `vmanctl console linux1`).
-const typed = "uname -m; grep -c ^processor /proc/cpuinfo; ip addr add 10.0.2.15/24 dev eth0; " +
-  "ip link set eth0 up; mkdir -p /www; echo hello from linux1 > /www/index.html; httpd -p 80 -h /www";
+const typed = "uname -m; grep -c ^processor /proc/cpuinfo; " +
+  "mkdir -p /www; echo hello from linux1 > /www/index.html; httpd -p 80 -h /www";
 console.log(
   `\n${bold("# Type into linux1's console")}\n$ echo '${typed}' | vmanctl console linux1`,
 );
