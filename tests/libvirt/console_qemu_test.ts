@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { hasTool, withTempDir } from "../cli/helpers.ts";
 import { destroyAll, GUESTS, missing, uartInterrupts, waitForConsole } from "../qemu/helpers.ts";
-import { HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, python, virsh } from "./helpers.ts";
+import { HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, linuxDomainXml, python, virsh } from "./helpers.ts";
 import { startInProcessDaemon, Tmux, waitFor } from "./console_helpers.ts";
 
 const GUEST = GUESTS.arm64;
@@ -67,18 +67,7 @@ Deno.test({
       try {
         await Deno.writeTextFile(
           `${dir}/linux.xml`,
-          `<domain type='vmanager'>
-  <name>linux</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu cpuset='1'>1</vcpu>
-  <os>
-    <type arch='aarch64'>hvm</type>
-    <kernel>${GUEST.kernel}</kernel>
-    <initrd>${GUEST.initrd}</initrd>
-    <cmdline>console=${GUEST.console} vmanager.stay</cmdline>
-  </os>
-</domain>
-`,
+          linuxDomainXml({ name: "linux", vcpu: "<vcpu cpuset='1'>1</vcpu>" }),
         );
         assert.equal((await virsh(d.uri, "define", `${dir}/linux.xml`)).code, 0);
         const start = await virsh(d.uri, "start", "linux");

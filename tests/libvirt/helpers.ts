@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { GUESTS } from "../qemu/helpers.ts";
 import { hasTool, PERMISSIONS, ROOT } from "../cli/helpers.ts";
 
 /** The Python that imports Debian's python3-libvirt. */
@@ -197,6 +198,46 @@ export function domainXml(name: string, extra = "", vcpu = "<vcpu>1</vcpu>"): st
   <memory unit='MiB'>128</memory>
   ${vcpu}
   <os><type arch='aarch64'>hvm</type></os>${extra}
+</domain>
+`;
+}
+
+/** What a Linux domain of the fixture arm64 guest has. */
+export interface LinuxDomain {
+  /** Its name. */
+  name: string;
+  /** The `<vcpu>` element (default one core, the allocator's pick). */
+  vcpu?: string;
+  /** A shell on its console (`vmanager.stay`), default true. */
+  stay?: boolean;
+  /** More elements after `<os>` (end policies…). */
+  extra?: string;
+  /** Board devices it gets as hostdevs (default: the board's defaults). */
+  devices?: string[];
+}
+
+/**
+ * A domain XML document booting the fixture arm64 kernel and initramfs
+ * (scripts/fetch-fixtures.sh) with 256 MiB on qemu-virt-arm64.
+ */
+export function linuxDomainXml(domain: LinuxDomain): string {
+  const guest = GUESTS.arm64;
+  const cmdline = `console=${guest.console}${domain.stay === false ? "" : " vmanager.stay"}`;
+  const hostdevs = (domain.devices ?? []).map((device) =>
+    `<hostdev mode='subsystem' type='vmanager'><source name='${device}'/></hostdev>`
+  ).join("");
+  return `<domain type='vmanager'>
+  <name>${domain.name}</name>
+  <memory unit='MiB'>256</memory>
+  ${domain.vcpu ?? "<vcpu>1</vcpu>"}
+  <os>
+    <type arch='aarch64'>hvm</type>
+    <kernel>${guest.kernel}</kernel>
+    <initrd>${guest.initrd}</initrd>
+    <cmdline>${cmdline}</cmdline>
+  </os>
+  ${domain.extra ?? ""}
+  <devices>${hostdevs}</devices>
 </domain>
 `;
 }

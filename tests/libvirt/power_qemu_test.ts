@@ -18,6 +18,7 @@ import {
   domainXml,
   HAVE_PYTHON_LIBVIRT,
   HAVE_VIRSH,
+  linuxDomainXml,
   python,
   startDaemon,
   virsh,
@@ -36,25 +37,12 @@ if (skip) console.log(`skipping the libvirt power tests on the qemu backend: ${s
 
 /** A Linux domain of the fixture guest that keeps a shell on its console. */
 function linuxXml(name: string, cpuset: string, extra: string, button: boolean): string {
-  const hostdevs = button
-    ? ["uart0", "gpio0"].map((device) =>
-      `<hostdev mode='subsystem' type='vmanager'><source name='${device}'/></hostdev>`
-    ).join("")
-    : "";
-  return `<domain type='vmanager'>
-  <name>${name}</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu cpuset='${cpuset}'>1</vcpu>
-  <os>
-    <type arch='aarch64'>hvm</type>
-    <kernel>${GUEST.kernel}</kernel>
-    <initrd>${GUEST.initrd}</initrd>
-    <cmdline>console=ttyAMA0 vmanager.stay</cmdline>
-  </os>
-  ${extra}
-  <devices>${hostdevs}</devices>
-</domain>
-`;
+  return linuxDomainXml({
+    name,
+    vcpu: `<vcpu cpuset='${cpuset}'>1</vcpu>`,
+    extra,
+    devices: button ? ["uart0", "gpio0"] : [],
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

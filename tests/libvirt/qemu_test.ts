@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { hasTool, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
-import { HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+import { HAVE_VIRSH, linuxDomainXml, startDaemon, virsh } from "./helpers.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
 const FIXTURES = fixturesDir();
@@ -37,18 +37,7 @@ Deno.test({
       try {
         await Deno.writeTextFile(
           `${dir}/linux.xml`,
-          `<domain type='vmanager'>
-  <name>linux</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu cpuset='2-3'>2</vcpu>
-  <os>
-    <type arch='aarch64'>hvm</type>
-    <kernel>${KERNEL}</kernel>
-    <initrd>${INITRD}</initrd>
-    <cmdline>console=ttyAMA0 vmanager.stay</cmdline>
-  </os>
-</domain>
-`,
+          linuxDomainXml({ name: "linux", vcpu: "<vcpu cpuset='2-3'>2</vcpu>" }),
         );
         const define = await virsh(d.uri, "define", `${dir}/linux.xml`);
         assert.equal(define.code, 0, define.stderr);
@@ -86,9 +75,7 @@ Deno.test({
       try {
         await Deno.writeTextFile(
           `${dir}/off.xml`,
-          `<domain type='vmanager'><name>off</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
-  <os><type arch='aarch64'>hvm</type><kernel>${KERNEL}</kernel><initrd>${INITRD}</initrd>
-  <cmdline>console=ttyAMA0</cmdline></os></domain>`,
+          linuxDomainXml({ name: "off", stay: false }),
         );
         assert.equal((await virsh(d.uri, "define", `${dir}/off.xml`)).code, 0);
         const start = await virsh(d.uri, "start", "off");

@@ -12,6 +12,7 @@ import {
   domainXml,
   HAVE_PYTHON_LIBVIRT,
   HAVE_VIRSH,
+  linuxDomainXml,
   python,
   startDaemon,
   virsh,
@@ -449,18 +450,7 @@ Deno.test({
       try {
         await Deno.writeTextFile(
           `${dir}/hot.xml`,
-          `<domain type='vmanager'>
-  <name>hot</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu cpuset='1'>1</vcpu>
-  <os>
-    <type arch='aarch64'>hvm</type>
-    <kernel>${KERNEL}</kernel>
-    <initrd>${INITRD}</initrd>
-    <cmdline>console=ttyAMA0 vmanager.stay</cmdline>
-  </os>
-</domain>
-`,
+          linuxDomainXml({ name: "hot", vcpu: "<vcpu cpuset='1'>1</vcpu>" }),
         );
         assert.equal((await virsh(d.uri, "define", `${dir}/hot.xml`)).code, 0);
         const start = await virsh(d.uri, "start", "hot");
