@@ -220,7 +220,7 @@ export async function startRecord(
  * The record without an intent it carries (a shutdown awaited by another command):
  * the operation under way supersedes it, and its last write removes it.
  */
-function withoutIntent(record: PartitionRecord): PartitionRecord {
+export function withoutIntent(record: PartitionRecord): PartitionRecord {
   const { pending: _, ...rest } = record;
   return rest;
 }

@@ -18,6 +18,7 @@ import {
   startRecord,
   stopPartition,
   stopRecord,
+  withoutIntent,
 } from "./lifecycle.ts";
 import { convergedState, recordIntent, transact, type Tx, withRecord } from "./transaction.ts";
 
@@ -87,8 +88,7 @@ async function abandon(ctx: LifecycleContext, name: string): Promise<void> {
     locate: byName(name),
     async apply(tx, record) {
       if (record.pending?.op !== "shutdown") return;
-      const { pending: _, ...rest } = record;
-      await tx.commit(withRecord(tx.doc, rest));
+      await tx.commit(withRecord(tx.doc, withoutIntent(record)));
     },
   });
 }

@@ -30,6 +30,7 @@ import {
   startRecord,
   stopRecord,
   uuidOf,
+  withoutIntent,
 } from "../../core/partition/lifecycle.ts";
 import { transact, withRecord } from "../../core/partition/transaction.ts";
 import { askPowerOff } from "../../core/partition/power.ts";
@@ -62,13 +63,6 @@ export function cannotAsk(name: string, why: string): RpcError {
   );
 }
 
-/** `record` without the intent of a shutdown not yet honoured. */
-function withoutShutdown(record: PartitionRecord): PartitionRecord {
-  if (record.pending?.op !== "shutdown") return record;
-  const { pending: _, ...rest } = record;
-  return rest;
-}
-
 /** Finds the partition with `uuid`: libvirt's NO_DOMAIN when there is none. */
 function byUuid(uuid: string): (doc: StateDocument | undefined) => PartitionRecord {
   return (doc) => {
@@ -87,7 +81,7 @@ export async function startDomain(lc: LifecycleContext, uuid: string): Promise<P
     check(record, runs) {
       if (runs) throw new StateError(`domain '${record.name}' is already running`, record.name);
     },
-    apply: (tx, record) => startRecord(tx, withoutShutdown(record)),
+    apply: (tx, record) => startRecord(tx, record),
   });
 }
 
@@ -105,7 +99,7 @@ export async function stopDomain(lc: LifecycleContext, uuid: string): Promise<Pa
         throw new StateError(`domain '${record.name}' is not running`, record.name);
       }
     },
-    apply: (tx, record) => stopRecord(tx, withoutShutdown(record)),
+    apply: (tx, record) => stopRecord(tx, record),
   });
 }
 
@@ -128,7 +122,7 @@ export async function requestDomainShutdown(
       if (!runs) throw notRunning();
     },
     async apply(tx, located) {
-      const record = withoutShutdown(located);
+      const record = withoutIntent(located);
       try {
         await askPowerOff(tx, record);
       } catch (error) {
@@ -153,7 +147,7 @@ export async function abandonDomainShutdown(lc: LifecycleContext, uuid: string):
     locate: byUuid(uuid),
     async apply(tx, record) {
       if (record.pending?.op !== "shutdown" || record.pending.pid !== Deno.pid) return;
-      await tx.commit(withRecord(tx.doc, withoutShutdown(record)));
+      await tx.commit(withRecord(tx.doc, withoutIntent(record)));
     },
   });
 }
@@ -172,7 +166,7 @@ export async function restartDomain(
     locate: byUuid(uuid),
     async apply(tx, record, runs) {
       if (runs || record.state !== "stopped" || record.reason !== "shutdown") return undefined;
-      return await startRecord(tx, withoutShutdown(record), "restarted");
+      return await startRecord(tx, record, "restarted");
     },
   });
 }
@@ -189,7 +183,7 @@ export async function resetDomain(lc: LifecycleContext, uuid: string): Promise<P
       if (!runs && record.state !== "crashed") throw notRunning();
     },
     async apply(tx, record) {
-      const stopped = current(tx, await stopRecord(tx, withoutShutdown(record)));
+      const stopped = current(tx, await stopRecord(tx, record));
       return await startRecord(tx, stopped, "restarted");
     },
   });
@@ -214,7 +208,7 @@ export async function undefineDomain(
         );
       }
     },
-    apply: (tx, record) => removeRecord(tx, withoutShutdown(record)),
+    apply: (tx, record) => removeRecord(tx, record),
   });
 }
 

@@ -4,25 +4,13 @@
  * guest's marker), and virsh destroy and undefine end it.
  */
 import assert from "node:assert/strict";
-import { hasTool, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { GUESTS, missing } from "../qemu/helpers.ts";
 import { HAVE_VIRSH, linuxDomainXml, startDaemon, virsh } from "./helpers.ts";
-import { fixturesDir } from "../../scripts/cache.ts";
-
-const FIXTURES = fixturesDir();
-const KERNEL = `${FIXTURES}/kernels/arm64/Image`;
-const INITRD = `${FIXTURES}/initramfs/arm64.cpio.gz`;
 
 function why(): string | undefined {
   if (!HAVE_VIRSH) return "virsh is not installed";
-  if (!hasTool("qemu-system-aarch64")) return "qemu-system-aarch64 is not installed";
-  for (const file of [KERNEL, INITRD]) {
-    try {
-      Deno.statSync(file);
-    } catch {
-      return `${file} is missing (run scripts/fetch-fixtures.sh)`;
-    }
-  }
-  return undefined;
+  return missing(GUESTS.arm64);
 }
 const skip = why();
 if (skip) console.log(`skipping the virsh boot on the qemu backend: ${skip}`);

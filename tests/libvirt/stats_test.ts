@@ -7,7 +7,8 @@
  * busy-looping in a partition, its CPU time growing in `virsh domstats`.
  */
 import assert from "node:assert/strict";
-import { hasTool, PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { GUESTS, missing } from "../qemu/helpers.ts";
 import {
   domainXml,
   HAVE_PYTHON_LIBVIRT,
@@ -37,7 +38,6 @@ import {
 import { XdrReader, XdrWriter } from "../../plugins/libvirt/xdr.ts";
 import type { DomainRef } from "../../plugins/libvirt/driver.ts";
 import type { ObservedRecord } from "../../core/partition/observe.ts";
-import { fixturesDir } from "../../scripts/cache.ts";
 
 /** A backend that is dry-run plus statistics: core `c` has used `c` × 1.5 s. */
 function fakeStatsPlugin(): MonitorPlugin {
@@ -400,21 +400,9 @@ Deno.test("statistics procedures on the wire: node CPU map, refusals and their c
 
 // --- End to end on the qemu backend ---
 
-const FIXTURES = fixturesDir();
-const KERNEL = `${FIXTURES}/kernels/arm64/Image`;
-const INITRD = `${FIXTURES}/initramfs/arm64.cpio.gz`;
-
 function whyNot(): string | undefined {
   if (!HAVE_VIRSH) return "virsh is not installed";
-  if (!hasTool("qemu-system-aarch64")) return "qemu-system-aarch64 is not installed";
-  for (const file of [KERNEL, INITRD]) {
-    try {
-      Deno.statSync(file);
-    } catch {
-      return `${file} is missing (run scripts/fetch-fixtures.sh)`;
-    }
-  }
-  return undefined;
+  return missing(GUESTS.arm64);
 }
 const skipQemu = whyNot();
 if (skipQemu) console.log(`skipping libvirt statistics on the qemu backend: ${skipQemu}`);
