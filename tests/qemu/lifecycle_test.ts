@@ -131,7 +131,7 @@ for (
 }
 
 bootTest(
-  "qemu: a killed QEMU shows as crashed with its console; the partition starts again",
+  "qemu: a killed QEMU is stopped (crashed, on_crash destroy) with its console; it starts again",
   why !== undefined,
   async (state) => {
     await createGuest(state, guest, "p", "1", "256M", true);
@@ -139,9 +139,13 @@ bootTest(
     await waitForConsole(state, "p", /vmanager-guest: staying up/);
     const [pid] = await qemuPids(state);
     Deno.kill(pid, "SIGKILL");
-    await waitForState(state, "p", "crashed");
-    const shown = JSON.parse(await ok(state, "--json", "show", "p"));
-    assert.equal(shown.state, "crashed");
+    // The default on_crash policy (destroy, as libvirt's) clears it and says why.
+    const shown = await waitForReason(state, "p", "stopped", "crashed") as {
+      policies: { onCrash: string };
+      runtime: { state: string; reason: string; console: string[] };
+    };
+    assert.equal(shown.policies.onCrash, "destroy");
+    assert.equal(shown.runtime.state, "crashed");
     assert.match(shown.runtime.reason, /killed by signal 9/);
     assert.ok(shown.runtime.console.some((l: string) => l.includes("staying up")));
     const text = await ok(state, "show", "p");
