@@ -50,6 +50,7 @@ Deno.test("deno task bundle makes one JS file that runs every command away from 
         "arch:armv8",
         "arch:riscv",
         "feature:fdt",
+        "feature:libvirt",
         "feature:psci",
         "feature:sbi",
         "monitor:device",
@@ -78,6 +79,7 @@ Deno.test("deno task bundle makes one JS file that runs every command away from 
       ["destroy", "a"],
       ["completion", "bash"],
       ["--help"],
+      ["daemon", "--help"],
     ];
     for (const step of steps) {
       const r = await vmanctl(...step);

@@ -9,7 +9,7 @@
  */
 import { errorLine, escapeControl, PluginError, VmanError } from "../errors.ts";
 import type { ArchPlugin, Plugin } from "./plugin.ts";
-import { Registry } from "./registry.ts";
+import { Registry, type ReservedNames } from "./registry.ts";
 
 /** Where the default plugin directory is. */
 export const DEFAULT_PLUGIN_DIR = "/etc/vmanager/plugins";
@@ -41,6 +41,8 @@ export interface RegistrySources {
    * state dir's own board copy skip them, and with them the YAML parser.
    */
   boards?: boolean;
+  /** Names plugins' commands may not take (the CLI's own commands and global options). */
+  reserved?: ReservedNames;
 }
 
 /** The plugin directories: `--plugin-dir` values, then `VMAN_PLUGIN_PATH`, else the default. */
@@ -57,7 +59,7 @@ export function pluginDirs(flags: readonly string[], envPath: string | undefined
 
 /** Builds the registry. Built-in problems throw; external ones are warned about and skipped. */
 export async function buildRegistry(sources: RegistrySources): Promise<Registry> {
-  const registry = new Registry();
+  const registry = new Registry({ reserved: sources.reserved });
   for (const plugin of sources.builtins) registry.register(plugin, "built-in");
   const boards = sources.boards !== false;
   const load = () => import("../board/load.ts");

@@ -6,6 +6,8 @@
  * @example
  * ```ts
  * import { PLUGIN_API_VERSION, type BoardPlugin } from "./plugin.ts";
+ * import type { Board } from "../model.ts";
+ * declare const board: Board;
  * const plugin: BoardPlugin = {
  *   kind: "board", name: "my-board", version: "1.0.0",
  *   apiVersion: PLUGIN_API_VERSION, description: "my board", board,
@@ -18,6 +20,8 @@ import type { FdtTree } from "../devicetree/tree.ts";
 import type { BootPlan, KernelImage, PlanInput } from "../boot/types.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../monitor/console.ts";
+import type { CommandSpec } from "../cli/args.ts";
+import type { CliContext } from "../cli/context.ts";
 
 /** The plugin API version this vmanager speaks. A plugin must declare the same. */
 export const PLUGIN_API_VERSION = 1;
@@ -84,6 +88,12 @@ export interface StubOptions {
   entry: number;
   /** Context for the target's first argument register. */
   context: number;
+  /**
+   * Cores of the board outside the partition, which the stub puts to sleep through
+   * the firmware where they could otherwise spin (RISC-V harts OpenSBI left
+   * waiting); an arch whose idle cores sleep anyway ignores them.
+   */
+  idleHwids?: readonly number[];
 }
 
 /** Reads and writes device tree blobs (the `fdt` feature). */
@@ -106,12 +116,41 @@ export interface PartitionTreeContext {
   arch: ArchPlugin;
 }
 
+/**
+ * A `vmanctl` command a feature plugin adds: its name (one or two words), summary,
+ * arguments and options drive parsing, help and completion like a built-in
+ * command's; `run` gets the command's context and returns the exit code. Keep the
+ * object light and load what `run` needs inside it (`await import(...)`), so that
+ * `vmanctl --help` does not load it.
+ *
+ * @example
+ * ```ts
+ * import type { PluginCommand } from "./plugin.ts";
+ * const hello: PluginCommand = {
+ *   name: "hello",
+ *   summary: "Say hello.",
+ *   args: [],
+ *   options: [{ name: "to", value: "NAME", help: "whom to greet" }],
+ *   run(ctx, input) {
+ *     ctx.io.out(`hello ${input.options.to ?? "world"}`);
+ *     return Promise.resolve(0);
+ *   },
+ * };
+ * ```
+ */
+export type PluginCommand = CommandSpec<CliContext>;
+
 /** A feature that contributes to a stage of the flow. Every hook is optional. */
 export interface FeaturePlugin extends PluginBase<"feature"> {
   /** The device tree codec, for a feature that provides one. */
   devicetree?: DeviceTreeCodec;
   /** Adds the feature's parts to a partition's device tree (after pruning). */
   partitionTree?(tree: FdtTree, context: PartitionTreeContext): void;
+  /**
+   * The `vmanctl` commands the feature adds (asked once, when the plugin is
+   * registered). A name may not be a built-in command's, nor another plugin's.
+   */
+  commands?(): readonly PluginCommand[];
 }
 
 /** A monitor backend. */

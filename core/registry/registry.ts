@@ -5,17 +5,31 @@
  * @example
  * ```ts
  * import { Registry } from "./registry.ts";
- * const registry = new Registry();
+ * import { dryRunMonitor } from "../monitor/dry_run.ts";
+ * import type { MonitorContext } from "../monitor/monitor.ts";
+ * declare const context: MonitorContext;
+ * const registry = new Registry({ reserved: { commands: ["list"], options: ["json"] } });
  * registry.register(dryRunMonitor(), "built-in");
  * registry.get("monitor", "dry-run").create(context);
+ * registry.commands(); // the commands feature plugins add
  * ```
  * @module
  */
 import { InputError, PluginError } from "../errors.ts";
-import type { ArchPlugin, BoardPlugin, Plugin, PluginKind, PluginOf } from "./plugin.ts";
+import type {
+  ArchPlugin,
+  BoardPlugin,
+  Plugin,
+  PluginCommand,
+  PluginKind,
+  PluginOf,
+} from "./plugin.ts";
 import { boardProblems, problemPath } from "../board/rules.ts";
 import { PLUGIN_KINDS } from "./plugin.ts";
 import { checkPlugin } from "./validate.ts";
+import { checkCommands, type ReservedNames } from "./commands.ts";
+
+export type { ReservedNames } from "./commands.ts";
 
 /** A registered plugin and where it came from (`built-in` or a file path). */
 export interface RegistryEntry<P extends Plugin = Plugin> {
@@ -23,6 +37,14 @@ export interface RegistryEntry<P extends Plugin = Plugin> {
   plugin: P;
   /** `built-in` or the file it was loaded from. */
   source: string;
+  /** The commands it adds (a feature plugin's `commands` hook), when it adds any. */
+  commands?: readonly PluginCommand[];
+}
+
+/** How a registry checks what is registered. */
+export interface RegistryOptions {
+  /** Names plugins' commands may not take (the CLI's own); unchecked when absent. */
+  reserved?: ReservedNames;
 }
 
 /** Holds every plugin of one vmanager run. */
@@ -30,10 +52,16 @@ export class Registry {
   private readonly entries = new Map<PluginKind, Map<string, RegistryEntry>>(
     PLUGIN_KINDS.map((kind) => [kind, new Map()]),
   );
+  /** Plugins' commands by name, with the entry that added each. */
+  private readonly commandOwners = new Map<string, RegistryEntry>();
+
+  /** Makes an empty registry; `options.reserved` names what plugins' commands may not take. */
+  constructor(private readonly options: RegistryOptions = {}) {}
 
   /**
    * Checks and registers a plugin. Throws {@linkcode PluginError} naming `source`
-   * when it is malformed, speaks another API version or repeats a name.
+   * when it is malformed, speaks another API version or repeats a name (its own
+   * or a command's).
    */
   register(plugin: unknown, source: string): Plugin {
     const checked = checkPlugin(plugin, source);
@@ -46,8 +74,42 @@ export class Registry {
         source,
       );
     }
-    kindMap.set(checked.name, { plugin: checked, source });
+    const commands = checked.kind === "feature"
+      ? this.checkNewCommands(
+        checked.name,
+        checkCommands(checked, source, this.options.reserved),
+        source,
+      )
+      : [];
+    const entry: RegistryEntry = { plugin: checked, source };
+    if (commands.length > 0) entry.commands = commands;
+    kindMap.set(checked.name, entry);
+    for (const command of commands) this.commandOwners.set(command.name, entry);
     return checked;
+  }
+
+  /** Refuses commands another plugin already added. */
+  private checkNewCommands(
+    name: string,
+    commands: readonly PluginCommand[],
+    source: string,
+  ): readonly PluginCommand[] {
+    for (const command of commands) {
+      const owner = this.commandOwners.get(command.name);
+      if (owner) {
+        throw new PluginError(
+          `feature plugin '${name}': command '${command.name}' is already added by ` +
+            `feature plugin '${owner.plugin.name}' from ${owner.source}`,
+          source,
+        );
+      }
+    }
+    return commands;
+  }
+
+  /** The commands plugins added, by plugin name, each plugin's in its own order. */
+  commands(): PluginCommand[] {
+    return this.list("feature").flatMap((entry) => [...entry.commands ?? []]);
   }
 
   private checkBoard(plugin: BoardPlugin, source: string): void {

@@ -1,28 +1,24 @@
 /**
  * Structural checks of plugin objects, so that an external plugin of the wrong
- * shape is refused with one line naming the file and the problem.
+ * shape is refused with one line naming the file and the problem. The fields
+ * every plugin has are checked here; the hooks of each kind by the kind's table
+ * in `descriptor.ts`.
  *
+ * @example
+ * ```ts
+ * import { checkPlugin } from "./validate.ts";
+ * checkPlugin({ kind: "monitor", name: "m", version: "1", apiVersion: 1, description: "d", create: 1 }, "m.ts");
+ * // throws PluginError: monitor plugin 'm' needs 'create' (a function) (m.ts)
+ * ```
  * @module
  */
 import { PluginError } from "../errors.ts";
 import type { Plugin, PluginKind } from "./plugin.ts";
 import { PLUGIN_API_VERSION, PLUGIN_KINDS } from "./plugin.ts";
 import { ARCH_NAMES } from "../model.ts";
+import { type HookRule, HOOKS } from "./descriptor.ts";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-const HOOKS: Record<PluginKind, Record<string, string>> = {
-  arch: {
-    bits: "number",
-    coreIdName: "string",
-    powerInterface: "string",
-    validateCoreId: "function",
-    describeCoreId: "function",
-  },
-  feature: {},
-  monitor: { create: "function" },
-  board: { board: "object" },
-};
 
 /** Checks that `value` is a well-formed plugin; throws {@linkcode PluginError} naming `source`. */
 export function checkPlugin(value: unknown, source: string): Plugin {
@@ -30,80 +26,60 @@ export function checkPlugin(value: unknown, source: string): Plugin {
     throw new PluginError("a plugin must be an object", source);
   }
   const p = value as Record<string, unknown>;
-  if (typeof p.kind !== "string" || !(PLUGIN_KINDS as readonly string[]).includes(p.kind)) {
-    throw new PluginError(
-      `plugin kind ${JSON.stringify(p.kind)} is not one of ${PLUGIN_KINDS.join(", ")}`,
-      source,
-    );
-  }
-  const kind = p.kind as PluginKind;
+  const kind = checkKind(p.kind, source);
   if (typeof p.name !== "string" || !NAME.test(p.name)) {
     throw new PluginError(
       `${kind} plugin name ${JSON.stringify(p.name)} must be lowercase letters, digits and dashes`,
       source,
     );
   }
+  const what = `${kind} plugin '${p.name}'`;
   if (p.apiVersion !== PLUGIN_API_VERSION) {
     throw new PluginError(
-      `${kind} plugin '${p.name}' is written for plugin API ${JSON.stringify(p.apiVersion)}, ` +
+      `${what} is written for plugin API ${JSON.stringify(p.apiVersion)}, ` +
         `this vmanager speaks API ${PLUGIN_API_VERSION}`,
       source,
     );
   }
   for (const field of ["version", "description"]) {
     if (typeof p[field] !== "string") {
-      throw new PluginError(`${kind} plugin '${p.name}' has no string '${field}'`, source);
+      throw new PluginError(`${what} has no string '${field}'`, source);
     }
   }
-  for (const [hook, type] of Object.entries(HOOKS[kind])) {
-    if (typeof p[hook] !== type || p[hook] === null) {
-      throw new PluginError(
-        `${kind} plugin '${p.name}' needs '${hook}' (${
-          /^[aeiou]/.test(type) ? "an" : "a"
-        } ${type})`,
-        source,
-      );
-    }
-  }
-  if (kind === "arch") {
-    for (const hook of ["readKernel", "planBoot", "monitorStub"]) {
-      if (p[hook] !== undefined && typeof p[hook] !== "function") {
-        throw new PluginError(`arch plugin '${p.name}': '${hook}' must be a function`, source);
-      }
-    }
-    const align = p.windowAlignment;
-    if (align !== undefined && (typeof align !== "number" || align <= 0)) {
-      throw new PluginError(
-        `arch plugin '${p.name}': 'windowAlignment' must be a positive number`,
-        source,
-      );
-    }
-    if (p.bits !== 32 && p.bits !== 64) {
-      throw new PluginError(`arch plugin '${p.name}': 'bits' must be 32 or 64`, source);
-    }
-  }
-  if (kind === "feature") {
-    const codec = p.devicetree as Record<string, unknown> | undefined;
-    if (
-      codec !== undefined && ["read", "write", "dts"].some((k) => typeof codec?.[k] !== "function")
-    ) {
-      throw new PluginError(
-        `feature plugin '${p.name}': 'devicetree' needs read, write and dts functions`,
-        source,
-      );
-    }
-    if (p.partitionTree !== undefined && typeof p.partitionTree !== "function") {
-      throw new PluginError(
-        `feature plugin '${p.name}': 'partitionTree' must be a function`,
-        source,
-      );
-    }
+  const rules: Record<string, HookRule> = HOOKS[kind];
+  for (const [hook, rule] of Object.entries(rules)) {
+    const problem = hookProblem(p[hook], hook, rule);
+    if (problem) throw new PluginError(`${what}${problem}`, source);
   }
   if (kind === "arch" && !(ARCH_NAMES as readonly string[]).includes(p.name)) {
+    throw new PluginError(`${what} is not one of ${ARCH_NAMES.join(", ")}`, source);
+  }
+  return p as unknown as Plugin;
+}
+
+function checkKind(kind: unknown, source: string): PluginKind {
+  if (typeof kind !== "string" || !(PLUGIN_KINDS as readonly string[]).includes(kind)) {
     throw new PluginError(
-      `arch plugin '${p.name}' is not one of ${ARCH_NAMES.join(", ")}`,
+      `plugin kind ${JSON.stringify(kind)} is not one of ${PLUGIN_KINDS.join(", ")}`,
       source,
     );
   }
-  return p as unknown as Plugin;
+  return kind as PluginKind;
+}
+
+/**
+ * What is wrong with one hook's value, as the end of a line that starts with the
+ * plugin (` needs 'create' (a function)`, `: 'observe' must be a function`), or
+ * undefined.
+ */
+function hookProblem(value: unknown, hook: string, rule: HookRule): string | undefined {
+  if (value === undefined && rule.optional) return undefined;
+  if (typeof value !== rule.type || value === null) {
+    const article = /^[aeiou]/.test(rule.type) ? "an" : "a";
+    return rule.optional
+      ? `: '${hook}' must be ${article} ${rule.type}`
+      : ` needs '${hook}' (${article} ${rule.type})`;
+  }
+  const problem = rule.check?.(value);
+  return problem === undefined ? undefined : `: '${hook}' ${problem}`;
 }

@@ -1,7 +1,9 @@
 /**
  * vmanager's libvirt face: a daemon speaking libvirt's remote protocol, so that
  * unmodified `virsh` and python3-libvirt (and orchestrators built on them) drive
- * partitions as domains. See docs/libvirt.md.
+ * partitions as domains. See docs/libvirt.md. The plugin (`libvirt()`) adds the
+ * `vmanctl daemon` command that runs it; `main.ts` imports it from `plugin.ts`,
+ * which does not load the server.
  *
  * @example
  * ```ts
@@ -26,3 +28,5 @@ export {
   VMANAGER_NS,
 } from "./domain_xml.ts";
 export { capabilitiesXml, nodeInfo } from "./capabilities.ts";
+export { defaults, libvirt, type LibvirtOptions } from "./plugin.ts";
+export { daemonCommand, type DaemonOptions } from "./command.ts";

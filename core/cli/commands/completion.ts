@@ -9,9 +9,19 @@ import type { CommandSpec, OptionSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
 import { InputError } from "../../errors.ts";
 
-/** Makes the `completion` command for a command table and global options. */
+/**
+ * Makes the `completion` command for a command table and global options. The
+ * table is asked for when the script is made: it holds the plugins' commands too.
+ *
+ * @example
+ * ```ts
+ * import { completionCommand } from "./completion.ts";
+ * import { COMMANDS, GLOBAL_OPTIONS } from "../app.ts";
+ * const completion = completionCommand(() => Promise.resolve(COMMANDS), GLOBAL_OPTIONS);
+ * ```
+ */
 export function completionCommand(
-  commands: () => readonly CommandSpec<CliContext>[],
+  commands: (ctx: CliContext) => Promise<readonly CommandSpec<CliContext>[]>,
   globals: readonly OptionSpec[],
 ): CommandSpec<CliContext> {
   return {
@@ -19,15 +29,15 @@ export function completionCommand(
     summary: 'Print a shell completion script: eval "$(vmanctl completion bash)".',
     args: [{ name: "SHELL", required: true }],
     options: [],
-    run(ctx, input) {
+    async run(ctx, input) {
       if (input.args.SHELL !== "bash") {
         throw new InputError(
           `no completion for shell '${input.args.SHELL}' (supported: bash)`,
           "SHELL",
         );
       }
-      ctx.io.out(bashScript(commands(), globals));
-      return Promise.resolve(0);
+      ctx.io.out(bashScript(await commands(ctx), globals));
+      return 0;
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * `plugins`: what is registered and where it came from.
+ * `plugins`: what is registered and where it came from; with `--json`, also the
+ * commands each feature plugin adds.
  *
  * @module
  */
@@ -15,13 +16,14 @@ export const pluginsCommand: CommandSpec<CliContext> = {
   options: [],
   async run(ctx) {
     const entries = (await ctx.registry()).list();
-    const rows = entries.map(({ plugin, source }) => ({
+    const rows = entries.map(({ plugin, source, commands }) => ({
       kind: plugin.kind,
       name: plugin.name,
       version: plugin.version,
       apiVersion: plugin.apiVersion,
       description: plugin.description,
       source,
+      ...(commands ? { commands: commands.map((c) => c.name) } : {}),
     }));
     if (ctx.globals.json) ctx.json(rows);
     else {
