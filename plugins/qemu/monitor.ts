@@ -53,6 +53,9 @@ export interface QemuMonitorOptions {
 export class QemuMonitor implements Monitor {
   /** Always `qemu`. */
   readonly backend = "qemu";
+  /** The cores given to each partition through this monitor, for its stub's idle cores. */
+  private readonly cores = new Map<number, number[]>();
+
   /** Makes the monitor; nothing happens until a call. */
   constructor(private readonly options: QemuMonitorOptions) {}
 
@@ -64,9 +67,16 @@ export class QemuMonitor implements Monitor {
   partitionCreate(id: number): Promise<void> {
     return this.options.inner.partitionCreate(id);
   }
-  /** Forwards to the inner monitor. */
-  partitionAddCore(id: number, hwid: number): Promise<void> {
-    return this.options.inner.partitionAddCore(id, hwid);
+  /** Forwards to the inner monitor, noting the core. */
+  async partitionAddCore(id: number, hwid: number): Promise<void> {
+    await this.options.inner.partitionAddCore(id, hwid);
+    this.cores.set(id, [...this.cores.get(id) ?? [], hwid]);
+  }
+
+  /** The board's cores outside partition `id` (as far as this monitor gave it cores). */
+  private idleCores(id: number, hwid: number): number[] {
+    const own = new Set([...this.cores.get(id) ?? [], hwid]);
+    return this.options.board.cores.map((c) => c.hwid).filter((h) => !own.has(h));
   }
   /** Forwards to the inner monitor. */
   partitionAddMemory(id: number, window: Range): Promise<void> {
@@ -104,6 +114,7 @@ export class QemuMonitor implements Monitor {
         targetHwid: hwid,
         entry,
         context,
+        idleHwids: this.idleCores(id, hwid),
       });
       await Deno.writeFile(files.stub, stub);
       const { binary, args } = qemuCommand(board, id, files, memoryFile(this.options.stateDir));

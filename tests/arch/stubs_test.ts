@@ -394,6 +394,80 @@ for (const o of RV_CASES) {
   });
 }
 
+/** With idle harts: each (but the running one) is started at the parking code first. */
+const RV_PARKING_STUB = [
+  "auipc t0,0x0",
+  "mv t2,a0",
+  "ld a7,152(t0)",
+  "li a6,0",
+  "ld a2,152(t0)",
+  "ld a0,160(t0)",
+  "beq a0,t2,0x24",
+  "add a1,t0,112",
+  "ecall",
+  "ld a0,168(t0)",
+  "beq a0,t2,0x34",
+  "add a1,t0,112",
+  "ecall",
+  "mv a0,t2",
+  "ld t1,128(t0)",
+  "bne a0,t1,0x4c",
+  "ld a1,136(t0)",
+  "ld t1,144(t0)",
+  "jr t1",
+  "ld a7,152(t0)",
+  "li a6,0",
+  "ld a0,128(t0)",
+  "ld a1,144(t0)",
+  "ld a2,136(t0)",
+  "ecall",
+  "li a6,1",
+  "ecall",
+  "j 0x6c",
+  "mv a7,a1",
+  "li a6,1",
+  "ecall",
+  "j 0x7c",
+];
+
+Deno.test({
+  name: "riscv stub: idle harts are started at code that stops them, the running one skipped",
+  ignore: SKIP_RISCV,
+  fn: () => {
+    const o = { selfHwid: 0, targetHwid: 2, entry: 0x80200000, context: 0x82200000 };
+    const parking = { ...o, idleHwids: [0, 1] };
+    return checkStub(
+      RISCV,
+      RV_LOADS,
+      riscvMonitorStub(parking),
+      riscvStubListing(parking),
+      RV_PARKING_STUB,
+      [
+        ["a7", 0x48534d],
+        ["a2", 0x48534d],
+        ["a0", 0],
+        ["a0", 1],
+        ["t1", o.targetHwid],
+        ["a1", o.context],
+        ["t1", o.entry],
+        ["a7", 0x48534d],
+        ["a0", o.targetHwid],
+        ["a1", o.entry],
+        ["a2", o.context],
+      ],
+    );
+  },
+});
+
+Deno.test("riscv stub: the target cannot be idle; idle hartids are checked like the others", () => {
+  const o = { selfHwid: 0, targetHwid: 2, entry: 0x80200000, context: 0x82200000 };
+  assert.throws(() => riscvMonitorStub({ ...o, idleHwids: [2] }), /cannot also be idle/);
+  assert.throws(
+    () => riscvMonitorStub({ ...o, idleHwids: [-1] }),
+    /idleHwids -1 is not an integer/,
+  );
+});
+
 Deno.test("riscv stub: the same bytes whichever hart runs it", () => {
   const o = { selfHwid: 0, targetHwid: 2, entry: 0x90000000, context: 0x92400000 };
   assert.deepEqual(riscvMonitorStub(o), riscvMonitorStub({ ...o, selfHwid: 2 }));
