@@ -53,14 +53,19 @@ async function vmanctl(state: string, ...args: string[]): Promise<void> {
   if (out.code !== 0) throw new Error(`vmanctl ${args.join(" ")}: ${decoder.decode(out.stderr)}`);
 }
 
-/** Milliseconds from `vmanctl start` to the marker in the partition's console log. */
+/** How many times the marker is in the partition's console capture (it goes on across starts). */
+async function markers(log: string): Promise<number> {
+  return (await Deno.readTextFile(log).catch(() => "")).split(MARKER).length - 1;
+}
+
+/** Milliseconds from `vmanctl start` to this boot's marker in the partition's console log. */
 async function vmanagerBoot(state: string): Promise<number> {
   const log = `${state}/qemu/1/console.log`;
+  const before = await markers(log);
   const start = performance.now();
   await vmanctl(state, "start", "p");
   while (true) {
-    const text = await Deno.readTextFile(log).catch(() => "");
-    if (text.includes(MARKER)) break;
+    if (await markers(log) > before) break;
     if (performance.now() - start > 180_000) throw new Error(`no marker in ${log}`);
     await sleep(5);
   }
