@@ -40,12 +40,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * intent `shutdown` and presses the partition's power button; when the button
  * cannot be pressed, the state is left as it was and the backend's error thrown.
  */
-export async function askPowerOff(tx: Tx, record: PartitionRecord): Promise<void> {
+export async function askPowerOff(
+  tx: Tx,
+  record: PartitionRecord,
+  restart = false,
+): Promise<void> {
   if (!tx.ctx.requestShutdown) {
     throw new StateError(`backend ${tx.doc.backend} cannot ask an OS to power off`, record.name);
   }
   const before = tx.doc;
-  await recordIntent(tx, record, { op: "shutdown" });
+  await recordIntent(tx, record, { op: "shutdown", ...(restart ? { restart } : {}) });
   try {
     await tx.ctx.requestShutdown(tx.doc, record.id);
   } catch (error) {
@@ -72,11 +76,14 @@ async function awaitPowerOff(
   timeoutMs: number,
 ): Promise<PartitionRecord | undefined> {
   const deadline = Date.now() + timeoutMs;
+  let seen = byName(name)(await ctx.store.read());
   while (Date.now() < deadline) {
-    // Converging records the shutdown once the backend sees the partition off.
-    const doc = await convergedState(ctx);
-    const record = byName(name)(doc);
+    // Converging records the shutdown once the backend sees the partition off
+    // (and removes a transient one: it is reported as it ended).
+    const record = (await convergedState(ctx))?.partitions.find((p) => p.name === name);
+    if (!record) return { ...withoutIntent(seen), state: "stopped", reason: "shutdown" };
     if (!record.pending && record.state !== "running") return record;
+    seen = record;
     await sleep(200);
   }
   return undefined;

@@ -18,11 +18,16 @@
  * | `destroy` | forward: stopped, cleared, removed    | forward: removed                 |
  * | `shutdown`| kept while its process waits          | forward: `stopped` (`shutdown`)  |
  *
+ * A `shutdown` intent of a reboot (`restart`) whose process still waits is rolled
+ * forward to a new start instead (libvirt's reboot: a transient domain stays).
+ *
  * Convergence also applies the end policies: a partition the state says runs but
  * whose backend saw it power off, reboot or crash on its own is destroyed (marked
  * stopped, cleared from the monitor), restarted (cleared, its images loaded again,
  * started) or preserved (marked stopped or crashed, its memory and console kept),
  * as its spec's `onPoweroff`, `onReboot` and `onCrash` ask ({@linkcode applyEnding}).
+ * Last, a partition that no longer runs gets the next definition it was given
+ * while it ran, and a transient one is removed (core/partition/definition.ts).
  *
  * @module
  */
@@ -39,6 +44,7 @@ import type { Monitor } from "../monitor/monitor.ts";
 import type { Commit, StateDocument } from "../state/store.ts";
 import { checkRequested, type LifecycleContext, startRecord } from "./lifecycle.ts";
 import { stopSequence } from "./boot.ts";
+import { convergeDefinitions, unsettled } from "./definition.ts";
 
 /** What an operation's steps work with. */
 export interface Tx {
@@ -67,7 +73,7 @@ export async function transact<T>(ctx: LifecycleContext, op: Operation<T>): Prom
   return await ctx.store.update(async (current, commit) => {
     if (!current) op.locate(undefined); // throws: there is no partition at all
     checkRequested(current!, ctx.requested, ctx.store.dir);
-    const tx = newTx(ctx, current!, commit);
+    const tx = openTx(ctx, current!, commit);
     try {
       await converge(tx);
       const record = op.locate(tx.doc);
@@ -93,10 +99,10 @@ export async function convergedState(
   always = false,
 ): Promise<StateDocument | undefined> {
   const doc = await ctx.store.read();
-  if (!always && !doc?.partitions.some((p) => p.pending)) return doc;
+  if (!always && !doc?.partitions.some((p) => p.pending || unsettled(p))) return doc;
   return await ctx.store.update(async (current, commit) => {
     if (!current) return { result: current };
-    const tx = newTx(ctx, current, commit);
+    const tx = openTx(ctx, current, commit);
     try {
       await converge(tx);
     } finally {
@@ -106,7 +112,11 @@ export async function convergedState(
   });
 }
 
-function newTx(
+/**
+ * A transaction over `doc` whose writes go through `commit` (the state store's,
+ * inside its lock); `close` it after its last step.
+ */
+export function openTx(
   ctx: LifecycleContext,
   doc: StateDocument,
   commit: Commit,
@@ -187,6 +197,13 @@ export async function converge(tx: Tx): Promise<void> {
   for (const record of tx.doc.partitions.filter((p) => p.pending)) {
     await convergeIntent(tx, record);
   }
+  await convergeEndings(tx);
+  // What stopped gets its next definition; a transient partition that stopped goes.
+  await convergeDefinitions(tx);
+}
+
+/** Applies the end policy of every partition its backend saw end on its own. */
+async function convergeEndings(tx: Tx): Promise<void> {
   const observe = await tx.ctx.observe?.(tx.doc);
   if (!observe) return;
   for (const record of tx.doc.partitions.filter((p) => p.state === "running" && !p.pending)) {
@@ -227,6 +244,9 @@ async function convergeIntent(tx: Tx, record: PartitionRecord): Promise<void> {
 async function convergeShutdown(tx: Tx, record: PartitionRecord): Promise<void> {
   const { pending, ...rest } = record;
   const seen = await observeOne(tx, rest);
+  if (seen && seen.state !== "running" && pending!.restart && processAlive(pending!.pid)) {
+    return await restartEnded(tx, rest, seen); // a reboot: started again, as libvirt's
+  }
   if (seen && seen.state !== "running") {
     await clearMonitor(tx, rest);
     const stopped = { ...rest, state: "stopped" as const, reason: "shutdown" as const };
@@ -275,6 +295,28 @@ const REASONS: Record<NonNullable<RuntimeObservation["cause"]>, StateReason> = {
 };
 
 /**
+ * Starts again a partition that ended (cleared, its images loaded again). A
+ * restart that cannot be made (its kernel file is gone…) leaves it stopped,
+ * saying why, rather than failing every later command.
+ */
+async function restartEnded(
+  tx: Tx,
+  record: PartitionRecord,
+  seen: RuntimeObservation,
+): Promise<void> {
+  const ended = { ...record, ending: seen };
+  try {
+    await startRecord(tx, ended, "restarted");
+  } catch (error) {
+    const why = `${seen.reason ?? seen.state}; restarting failed: ${errorLine(error)}`;
+    await clearMonitor(tx, record);
+    const stopped = { ...ended, ending: { ...seen, reason: why } };
+    const reason = REASONS[seen.cause ?? "crash"];
+    await tx.commit(withRecord(tx.doc, { ...stopped, state: "stopped", reason }));
+  }
+}
+
+/**
  * Applies the end policy of a partition the backend saw end on its own: `restart`
  * clears it from the monitor (every core confirmed off) and starts it again with
  * its images loaded again; `preserve` marks it stopped (or crashed) and keeps its
@@ -289,18 +331,7 @@ export async function applyEnding(
   const reason = REASONS[seen.cause ?? "crash"];
   switch (policyFor(record, seen.cause)) {
     case "restart":
-      try {
-        await startRecord(tx, ended, "restarted");
-        return;
-      } catch (error) {
-        // A restart that cannot be made (its kernel file is gone…) leaves it stopped,
-        // saying why, rather than failing every later command.
-        const why = `${seen.reason ?? seen.state}; restarting failed: ${errorLine(error)}`;
-        await clearMonitor(tx, record);
-        const stopped = { ...ended, ending: { ...seen, reason: why } };
-        await tx.commit(withRecord(tx.doc, { ...stopped, state: "stopped", reason }));
-        return;
-      }
+      return await restartEnded(tx, record, seen);
     case "preserve":
       await tx.commit(withRecord(tx.doc, { ...ended, state: seen.state, reason }));
       return;

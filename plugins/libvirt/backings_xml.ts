@@ -219,11 +219,15 @@ function diskName(n: number): string {
   return `vd${name}`;
 }
 
-/** The `<disk>` and `<interface>` lines of `dumpxml` (indented for `<devices>`). */
+/**
+ * The `<disk>` and `<interface>` lines of `dumpxml` (indented for `<devices>`); `macs`,
+ * when the backend gives them, are the interfaces' MAC addresses (plugins/libvirt/macs.ts).
+ */
 export function backingsXml(
   net: readonly NetBacking[],
   disks: readonly DiskBacking[],
   escape: (value: string) => string,
+  macs: readonly string[] = [],
 ): string[] {
   const lines: string[] = [];
   disks.forEach((disk, i) => {
@@ -237,20 +241,23 @@ export function backingsXml(
       `    </disk>`,
     );
   });
-  for (const iface of net) {
+  net.forEach((iface, i) => {
+    const mac = macs[i] ? [`      <mac address='${escape(macs[i])}'/>`] : [];
     if (iface.mode === "network") {
       lines.push(
         `    <interface type='network'>`,
+        ...mac,
         `      <source network='${escape(iface.network ?? "")}'/>`,
         `      <model type='virtio'/>`,
         `      <address type='virtio-mmio'/>`,
         `    </interface>`,
       );
-      continue;
+      return;
     }
     const forward = iface.forward ?? [];
     lines.push(
       `    <interface type='user'>`,
+      ...mac,
       // libvirt takes <portForward> with the passt backend only.
       ...(forward.length > 0 ? [`      <backend type='passt'/>`] : []),
       `      <model type='virtio'/>`,
@@ -261,6 +268,6 @@ export function backingsXml(
       lines.push(`      </portForward>`);
     }
     lines.push(`      <address type='virtio-mmio'/>`, `    </interface>`);
-  }
+  });
   return lines;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Board } from "../../core/model.ts";
-import { LIBVIRT_ARCH } from "./domain_xml.ts";
+import type { LibvirtArch } from "./arch.ts";
 
 /** `virNodeInfo` as NODE_GET_INFO returns it. */
 export interface NodeInfo {
@@ -27,11 +27,11 @@ export interface NodeInfo {
   threads: number;
 }
 
-/** The board's totals as libvirt's node info. */
-export function nodeInfo(board: Board): NodeInfo {
+/** The board's totals as libvirt's node info; `arch` is the board's arch plugin. */
+export function nodeInfo(board: Board, arch: LibvirtArch): NodeInfo {
   const bytes = board.memory.reduce((sum, m) => sum + m.size, 0);
   return {
-    model: LIBVIRT_ARCH[board.arch],
+    model: arch.unameMachine,
     memoryKiB: BigInt(Math.floor(bytes / 1024)),
     cpus: board.cores.length,
     mhz: 0,
@@ -46,11 +46,15 @@ function escape(value: string): string {
   return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll("'", "&apos;");
 }
 
-/** libvirt's capabilities XML for the board: host CPUs and memory, and the guests it runs. */
-export function capabilitiesXml(board: Board, hostUuid: string): string {
-  const arch = LIBVIRT_ARCH[board.arch];
-  const info = nodeInfo(board);
-  const wordsize = board.arch === "armv7" ? 32 : 64;
+/**
+ * libvirt's capabilities XML for the board: host CPUs and memory, and the guests
+ * it runs. `plugin` is the board's arch plugin: its `unameMachine` is the
+ * `<arch>`, its `bits` the `<wordsize>`.
+ */
+export function capabilitiesXml(board: Board, hostUuid: string, plugin: LibvirtArch): string {
+  const arch = escape(plugin.unameMachine);
+  const info = nodeInfo(board, plugin);
+  const wordsize = plugin.bits;
   const cpus = board.cores.map((core, i) =>
     `              <cpu id='${core.id}' socket_id='0' die_id='0' core_id='${i}' siblings='${core.id}'/>`
   );

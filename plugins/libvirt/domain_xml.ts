@@ -16,6 +16,8 @@
  * | `<on_poweroff>`, `<on_reboot>`, `<on_crash>`: `destroy`, `restart`, `preserve` | end policies |
  * | `<devices><interface type='user'>`, `<interface type='network'>` | `--net` (backings_xml.ts) |
  * | `<devices><disk type='file' device='disk'>` (raw) | `--disk` (backings_xml.ts) |
+ * | `<title>`, `<description>` | title, description (bounded; a title is one line) |
+ * | `<metadata>`: other programs' elements, one per namespace | `metadata` (metadata_xml.ts) |
  *
  * Documents are checked before parsing: at most {@linkcode MAX_DOMAIN_XML} bytes,
  * no DOCTYPE (so no entities of any kind, internal or external). Every problem is
@@ -32,29 +34,26 @@ import {
   parseCpuList,
 } from "../../core/cpu_list.ts";
 import {
-  type ArchName,
   type Board,
   DEFAULT_POLICIES,
   type EndPolicy,
+  MAX_DESCRIPTION,
+  MAX_TITLE,
   type PartitionRecord,
   type PartitionSpec,
 } from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
 import { backingSlots, isVirtioSlot } from "../../core/partition/allocate.ts";
 import { backingsXml, parseBackings, type XmlReader } from "./backings_xml.ts";
+import { interfaceMacs } from "./macs.ts";
+import { foreignMetadata } from "./metadata_xml.ts";
+import type { LibvirtArch } from "./arch.ts";
 
 /** Largest domain XML document accepted, in bytes. */
 export const MAX_DOMAIN_XML = 1024 * 1024;
 
 /** The namespace of vmanager's `<metadata>` element. */
 export const VMANAGER_NS = "https://vmanager.dev/xmlns/libvirt/partition/1";
-
-/** The libvirt architecture name of each vmanager architecture. */
-export const LIBVIRT_ARCH: Record<ArchName, string> = {
-  armv8: "aarch64",
-  armv7: "armv7l",
-  riscv: "riscv64",
-};
 
 /** A domain XML document that is malformed, unsafe or does not describe a partition. */
 export class DomainXmlError extends InputError {}
@@ -279,10 +278,15 @@ function parseAddress(value: string, where: string): number {
 }
 
 /**
- * Reads a domain XML document into a partition spec. `board`, when known, checks
- * the `<os><type arch>`. Throws {@linkcode DomainXmlError}; nothing else is done.
+ * Reads a domain XML document into a partition spec. `board` and its `arch`
+ * plugin, when known, check the `<os><type arch>`. Throws
+ * {@linkcode DomainXmlError}; nothing else is done.
  */
-export async function parseDomainXml(xml: string, board?: Board): Promise<DomainDefinition> {
+export async function parseDomainXml(
+  xml: string,
+  board?: Board,
+  arch?: LibvirtArch,
+): Promise<DomainDefinition> {
   const domain = await parseXml(xml);
   const type = attr(domain, "type");
   if (type !== "vmanager") {
@@ -327,16 +331,10 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
 
   const os = one(domain, "os", "/domain/os");
   const osType = os ? one(os, "type", "/domain/os/type") : undefined;
-  const arch = attr(osType, "arch");
-  if (arch !== undefined && board && LIBVIRT_ARCH[board.arch] !== arch) {
+  const asked = attr(osType, "arch");
+  if (asked !== undefined && board && arch && arch.unameMachine !== asked) {
     throw new DomainXmlError(
-      `arch '${arch}' does not match board ${board.name} (${LIBVIRT_ARCH[board.arch]})`,
-      "/domain/os/type/@arch",
-    );
-  }
-  if (arch !== undefined && !Object.values(LIBVIRT_ARCH).includes(arch)) {
-    throw new DomainXmlError(
-      `arch '${arch}' is not supported (${Object.values(LIBVIRT_ARCH).join(", ")})`,
+      `arch '${asked}' does not match board ${board.name} (${arch.unameMachine})`,
       "/domain/os/type/@arch",
     );
   }
@@ -375,8 +373,11 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
 
   parseLifecycle(domain, spec);
 
+  parseTexts(domain, spec);
   const metadata = one(domain, "metadata", "/domain/metadata");
   if (metadata) {
+    const foreign = await foreignMetadata(xml, VMANAGER_NS);
+    if (Object.keys(foreign).length > 0) spec.metadata = foreign;
     for (const key of Object.keys(metadata)) {
       const [prefix, local] = key.includes(":") ? key.split(":", 2) : ["", key];
       if (local !== "partition") continue;
@@ -395,6 +396,34 @@ export async function parseDomainXml(xml: string, board?: Board): Promise<Domain
     }
   }
   return { spec };
+}
+
+/** Refuses a text over `max` UTF-8 bytes. */
+function boundedText(value: string, max: number, where: string): string {
+  const size = new TextEncoder().encode(value).length;
+  if (size > max) {
+    throw new DomainXmlError(`<${where.slice(8)}> is ${size} bytes; the limit is ${max}`, where);
+  }
+  return value;
+}
+
+/**
+ * Reads `<title>` (one line, as libvirt requires) and `<description>` into the spec,
+ * bounded by {@linkcode MAX_TITLE} and {@linkcode MAX_DESCRIPTION}; empty ones are
+ * absent, as libvirt keeps them.
+ */
+function parseTexts(domain: XmlNode, spec: PartitionSpec): void {
+  const title = text(one(domain, "title", "/domain/title"));
+  if (title) {
+    if (title.includes("\n")) {
+      throw new DomainXmlError("Domain title can't contain newlines", "/domain/title");
+    }
+    spec.title = boundedText(title, MAX_TITLE, "/domain/title");
+  }
+  const description = text(one(domain, "description", "/domain/description"));
+  if (description) {
+    spec.description = boundedText(description, MAX_DESCRIPTION, "/domain/description");
+  }
 }
 
 /**
@@ -492,8 +521,24 @@ function coreSet(ids: readonly number[]): string {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** The whole description of a partition as domain XML, allocation included. */
-export function domainXml(record: PartitionRecord, board: Board, backend: string): string {
+/** The `<title>` and `<description>` lines of a spec that has them. */
+function descriptionLines(spec: PartitionSpec): string[] {
+  return [
+    ...(spec.title ? [`  <title>${escape(spec.title)}</title>`] : []),
+    ...(spec.description ? [`  <description>${escape(spec.description)}</description>`] : []),
+  ];
+}
+
+/**
+ * The whole description of a partition as domain XML, allocation included; `arch`
+ * is the board's arch plugin (its `unameMachine` is the `<type arch>`).
+ */
+export function domainXml(
+  record: PartitionRecord,
+  board: Board,
+  backend: string,
+  arch: LibvirtArch,
+): string {
   const a = record.allocation;
   const kib = Math.floor(a.memory.size / 1024);
   const running = record.state === "running";
@@ -501,6 +546,7 @@ export function domainXml(record: PartitionRecord, board: Board, backend: string
     `<domain type='vmanager'${running ? ` id='${record.id}'` : ""}>`,
     `  <name>${escape(record.name)}</name>`,
     `  <uuid>${uuidOf(record)}</uuid>`,
+    ...descriptionLines(record.spec),
     `  <metadata>`,
     `    <vmanager:partition xmlns:vmanager='${VMANAGER_NS}'>`,
     `      <vmanager:board>${escape(board.name)}</vmanager:board>`,
@@ -510,12 +556,13 @@ export function domainXml(record: PartitionRecord, board: Board, backend: string
     `      <vmanager:window base='${hex(a.memory.base)}' size='${hex(a.memory.size)}'/>`,
     `      <vmanager:cores boot='${a.bootCore}'>${coreSet(a.cores)}</vmanager:cores>`,
     `    </vmanager:partition>`,
+    ...Object.values(record.spec.metadata ?? {}).map((element) => `    ${element}`),
     `  </metadata>`,
     `  <memory unit='KiB'>${kib}</memory>`,
     `  <currentMemory unit='KiB'>${kib}</currentMemory>`,
     `  <vcpu placement='static' cpuset='${coreSet(a.cores)}'>${a.cores.length}</vcpu>`,
     `  <os>`,
-    `    <type arch='${LIBVIRT_ARCH[board.arch]}' machine='${escape(board.name)}'>hvm</type>`,
+    `    <type arch='${escape(arch.unameMachine)}' machine='${escape(board.name)}'>hvm</type>`,
   ];
   for (const field of ["kernel", "initrd", "cmdline"] as const) {
     const value = record.spec[field];
@@ -527,7 +574,8 @@ export function domainXml(record: PartitionRecord, board: Board, backend: string
     lines.push(`  <${element}>${record.spec[field] ?? DEFAULT_POLICIES[field]}</${element}>`);
   }
   lines.push(`  <devices>`);
-  lines.push(...backingsXml(record.spec.net ?? [], record.spec.disks ?? [], escape));
+  const macs = interfaceMacs(board, backend, record);
+  lines.push(...backingsXml(record.spec.net ?? [], record.spec.disks ?? [], escape, macs));
   for (const device of devicesInOrder(record, board)) {
     lines.push(
       `    <hostdev mode='subsystem' type='vmanager'>`,

@@ -6,12 +6,15 @@
  *
  * @module
  */
-import { InputError, VmanError } from "../../core/errors.ts";
-import type { Board, PartitionRecord } from "../../core/model.ts";
+import { InputError, StateError, VmanError } from "../../core/errors.ts";
+import type { Board, PartitionRecord, PartitionSpec } from "../../core/model.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
 import type { MonitorPlugin, PartitionStats } from "../../core/registry/plugin.ts";
+import type { LibvirtArch } from "./arch.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import { createPartition, uuidOf } from "../../core/partition/lifecycle.ts";
+import { sameIdentity } from "../../core/partition/identity.ts";
+import { settled } from "../../core/partition/definition.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { validateName } from "../../core/partition/name.ts";
 import {
@@ -26,13 +29,18 @@ import { presented } from "./states.ts";
 import {
   cannotAsk,
   notRunning,
+  redefineDomain,
   requestDomainShutdown,
   resetDomain,
   setDomainAutostart,
+  startDefinedWith,
   startDomain,
   stopDomain,
   undefineDomain,
 } from "./transactions.ts";
+
+/** How createXML makes a partition: transient, started in the same transaction. */
+const TRANSIENT_START = { transient: true, start: true } as const;
 
 /** A domain as the protocol names it. */
 export interface DomainRef {
@@ -140,7 +148,7 @@ export class Driver {
    * being rebooted by the daemon shown running until it runs again.
    */
   async records(): Promise<ObservedRecord[]> {
-    return this.power.overlay((await this.observedRecords()).map(presented));
+    return this.power.overlay((await this.observedRecords()).flatMap(settledView).map(presented));
   }
 
   /**
@@ -172,6 +180,18 @@ export class Driver {
       this.setupBoard = undefined;
       throw error;
     }));
+  }
+
+  /**
+   * The board's arch plugin, for libvirt's arch name and word size (a `StateError`
+   * when the daemon's context cannot look arch plugins up).
+   */
+  async arch(): Promise<LibvirtArch> {
+    const board = await this.board();
+    if (!this.lc.arch) {
+      throw new StateError(`no arch plugin '${board.arch}' is known to the daemon`, board.name);
+    }
+    return await this.lc.arch(board);
   }
 
   /** The backend of the state dir (empty while it has none). */
@@ -254,25 +274,40 @@ export class Driver {
     }
   }
 
-  /** Defines a partition from domain XML; the state is unchanged when anything is wrong. */
+  /**
+   * Defines a partition from domain XML (libvirt's define): a new one, or — for a
+   * name that exists with the same UUID or none — a new definition of it
+   * (core/partition/update.ts: a running one gets it at its next start). A name or
+   * UUID another domain holds is refused (core/partition/identity.ts). The state is
+   * unchanged when anything is wrong.
+   */
   async define(xml: string): Promise<PartitionRecord> {
-    const { spec } = await parseDomainXml(xml, await this.board());
+    const spec = await this.specOf(xml);
+    const same = sameIdentity(await this.cache.get(), spec.name, spec.uuid);
+    if (!same) return await this.changed(createPartition(this.lc, spec));
+    return await this.changed(redefineDomain(this.lc, uuidOf(same), spec).then((r) => r.record));
+  }
+
+  /**
+   * Defines a transient partition from domain XML and starts it (libvirt's
+   * createXML): it is removed once it stops, and nothing is left when its start
+   * fails. A domain of that name that runs is refused (`already active`); one that
+   * does not is started with this definition, its own coming back when it stops.
+   */
+  async createTransient(xml: string): Promise<PartitionRecord> {
+    const spec = await this.specOf(xml);
+    const same = sameIdentity(await this.cache.get(), spec.name, spec.uuid);
+    if (!same) return await this.changed(createPartition(this.lc, spec, TRANSIENT_START));
+    return await this.changed(startDefinedWith(this.lc, uuidOf(same), spec));
+  }
+
+  /** The spec of a domain XML document, its name checked and its images resolved. */
+  private async specOf(xml: string): Promise<PartitionSpec> {
+    const board = await this.board();
+    const { spec } = await parseDomainXml(xml, board, this.lc.arch && await this.arch());
     validateName(spec.name);
-    const records = await this.records();
-    const same = records.find((r) => r.name === spec.name);
-    if (same) {
-      throw new DomainExistsError(
-        `domain '${spec.name}' already exists with uuid ${uuidOf(same)}; ` +
-          `undefine it first (a defined partition cannot be changed)`,
-      );
-    }
-    const twin = spec.uuid && records.find((r) => uuidOf(r) === spec.uuid);
-    if (twin) {
-      throw new DomainExistsError(`domain '${twin.name}' already has uuid ${spec.uuid}`);
-    }
     const { resolveImages } = await import("../../core/partition/spec.ts");
-    const resolved = await resolveImages(spec);
-    return await this.changed(createPartition(this.lc, resolved));
+    return await resolveImages(spec);
   }
 
   // Each change finds the partition by its UUID and checks its state under the state lock
@@ -341,12 +376,12 @@ export class Driver {
         throw cannotAsk(record.name, `backend ${backend} cannot press a partition's power button`);
       }
     }
-    const asked = await requestDomainShutdown(this.lc, uuidOf(record));
+    const asked = await requestDomainShutdown(this.lc, uuidOf(record), restart);
     this.power.watch(asked, restart);
     return asked;
   }
 
-  /** Removes a partition that is not running (libvirt's undefine). */
+  /** Removes a partition (libvirt's undefine); one that runs becomes transient. */
   async undefine(record: PartitionRecord): Promise<PartitionRecord> {
     const uuid = uuidOf(record);
     await this.power.cancel(uuid);
@@ -372,8 +407,15 @@ export class Driver {
   }
 }
 
-/** A domain of that name or UUID exists already. */
-export class DomainExistsError extends InputError {}
+/**
+ * A record as it is once its definition is settled (core/partition/definition.ts),
+ * which the next change converges: a transient one that no longer runs is gone,
+ * one that stopped has its next definition.
+ */
+function settledView(record: ObservedRecord): ObservedRecord[] {
+  if (record.state === "running") return [record];
+  return record.transient ? [] : [settled(record)];
+}
 
 /** True for the refusals of an operation on a domain that does not run. */
 function isNotRunning(error: unknown): boolean {

@@ -9,6 +9,7 @@ import type { PartitionRecord } from "../../core/model.ts";
 import type { ConsoleSession } from "../../core/monitor/console.ts";
 import { capabilitiesXml, nodeInfo } from "./capabilities.ts";
 import { domainXml } from "./domain_xml.ts";
+import { inactive, isUpdated, XML_INACTIVE } from "./definitions.ts";
 import type { DomainRef, Driver } from "./driver.ts";
 import { refOf } from "./driver.ts";
 import { ErrorCode, Feature, MAX_DOMAINS, MAX_STRING, Proc } from "./protocol.ts";
@@ -24,6 +25,11 @@ import {
   nodeGetCpuMap,
   totalCpuNs,
 } from "./stats.ts";
+import { getDomainCapabilities } from "./domain_capabilities.ts";
+import { interfaceAddresses } from "./interfaces.ts";
+import { getMetadata, setMetadata } from "./metadata.ts";
+import { nodeGetCellsFreeMemory, nodeGetFreeMemory, nodeGetMemoryStats } from "./node_memory.ts";
+import { STORAGE_PROCEDURES } from "./storage.ts";
 
 export { RpcError };
 
@@ -155,7 +161,7 @@ export function listed(record: PartitionRecord, flags: number): boolean {
   const bit = running ? LIST.RUNNING : record.state === "crashed" ? LIST.OTHER : LIST.SHUTOFF;
   const state = (flags & states) === 0 || (flags & bit) !== 0;
   return state && pair(flags, LIST.ACTIVE, LIST.INACTIVE, running) &&
-    pair(flags, LIST.PERSISTENT, LIST.TRANSIENT, true) &&
+    pair(flags, LIST.PERSISTENT, LIST.TRANSIENT, record.transient !== true) &&
     pair(flags, LIST.MANAGEDSAVE, LIST.NO_MANAGEDSAVE, false) &&
     pair(flags, LIST.AUTOSTART, LIST.NO_AUTOSTART, record.autostart === true) &&
     pair(flags, LIST.HAS_SNAPSHOT, LIST.NO_SNAPSHOT, false) &&
@@ -172,6 +178,15 @@ function boundedCount(n: number, what: string): number {
 const define: Procedure["run"] = async (ctx, r, w) => {
   const xml = r.string(MAX_STRING);
   writeDomain(w, refOf(await ctx.driver.define(xml)));
+};
+
+/** `remote_domain_create_xml_args { xml_desc; flags }` → `{ dom }`: a transient domain, started. */
+const createXml: Procedure["run"] = async (ctx, r, w) => {
+  const xml = r.string(MAX_STRING);
+  if (r.uint() & 1) {
+    throw new RpcError(ErrorCode.NO_SUPPORT, "vmanager cannot start a partition paused");
+  }
+  writeDomain(w, refOf(await ctx.driver.createTransient(xml)));
 };
 
 const destroy: Procedure["run"] = async (ctx, r) => {
@@ -212,6 +227,23 @@ function powerCall(fn: string, act: (driver: Driver, record: PartitionRecord) =>
     const dom = readDomain(r);
     powerFlags(r.uint(), fn);
     await act(ctx.driver, await ctx.driver.resolve(dom));
+  };
+}
+
+/**
+ * DOMAIN_SUSPEND (34) and DOMAIN_RESUME (28), `{ dom }`: a partition cannot be paused,
+ * so they are refused with NO_SUPPORT (3), the code libvirt gives for an API a driver
+ * does not have (`virReportUnsupportedError`), saying why.
+ */
+function cannotPause(fn: string): Procedure["run"] {
+  return async (ctx, r) => {
+    const record = await domainArg(ctx, r);
+    throw new RpcError(
+      ErrorCode.NO_SUPPORT,
+      `this function is not supported by the connection driver: ${fn}: partition ` +
+        `'${record.name}' cannot be paused: its cores run on their own, with no hypervisor ` +
+        `to stop them (shut it down or destroy it instead)`,
+    );
   };
 }
 
@@ -288,7 +320,7 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   [Proc.NODE_GET_INFO, {
     name: "NODE_GET_INFO",
     run: async (ctx, _r, w) => {
-      const info = nodeInfo(await ctx.driver.board());
+      const info = nodeInfo(await ctx.driver.board(), await ctx.driver.arch());
       w.chars(info.model, 32).uhyper(info.memoryKiB).int(info.cpus).int(info.mhz).int(info.nodes)
         .int(info.sockets).int(info.cores).int(info.threads);
     },
@@ -296,7 +328,9 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   [Proc.CONNECT_GET_CAPABILITIES, {
     name: "CONNECT_GET_CAPABILITIES",
     run: async (ctx, _r, w) =>
-      void w.string(capabilitiesXml(await ctx.driver.board(), ctx.hostUuid)),
+      void w.string(
+        capabilitiesXml(await ctx.driver.board(), ctx.hostUuid, await ctx.driver.arch()),
+      ),
   }],
   [Proc.CONNECT_LIST_ALL_DOMAINS, {
     name: "CONNECT_LIST_ALL_DOMAINS",
@@ -358,6 +392,7 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     run: async (ctx, r, w) => writeDomain(w, refOf(await ctx.driver.byId(r.int()))),
   }],
   [Proc.DOMAIN_DEFINE_XML, { name: "DOMAIN_DEFINE_XML", mutates: true, run: define }],
+  [Proc.DOMAIN_CREATE_XML, { name: "DOMAIN_CREATE_XML", mutates: true, run: createXml }],
   [Proc.DOMAIN_DEFINE_XML_FLAGS, {
     name: "DOMAIN_DEFINE_XML_FLAGS",
     mutates: true,
@@ -449,7 +484,9 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     name: "DOMAIN_GET_XML_DESC",
     run: async (ctx, r, w) => {
       const record = await domainArg(ctx, r);
-      w.string(domainXml(record, await ctx.driver.board(), await ctx.driver.backend()));
+      const shown = r.uint() & XML_INACTIVE ? inactive(record) : record;
+      const board = await ctx.driver.board();
+      w.string(domainXml(shown, board, await ctx.driver.backend(), await ctx.driver.arch()));
     },
   }],
   [Proc.DOMAIN_GET_MAX_MEMORY, {
@@ -469,6 +506,32 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     name: "CONNECT_GET_ALL_DOMAIN_STATS",
     run: getAllDomainStats,
   }],
+  [Proc.CONNECT_GET_DOMAIN_CAPABILITIES, {
+    name: "CONNECT_GET_DOMAIN_CAPABILITIES",
+    run: getDomainCapabilities,
+  }],
+  [Proc.DOMAIN_INTERFACE_ADDRESSES, {
+    name: "DOMAIN_INTERFACE_ADDRESSES",
+    run: interfaceAddresses,
+  }],
+  [Proc.DOMAIN_SET_METADATA, { name: "DOMAIN_SET_METADATA", mutates: true, run: setMetadata }],
+  [Proc.DOMAIN_GET_METADATA, { name: "DOMAIN_GET_METADATA", run: getMetadata }],
+  [Proc.NODE_GET_FREE_MEMORY, { name: "NODE_GET_FREE_MEMORY", run: nodeGetFreeMemory }],
+  [Proc.NODE_GET_CELLS_FREE_MEMORY, {
+    name: "NODE_GET_CELLS_FREE_MEMORY",
+    run: nodeGetCellsFreeMemory,
+  }],
+  [Proc.NODE_GET_MEMORY_STATS, { name: "NODE_GET_MEMORY_STATS", run: nodeGetMemoryStats }],
+  [Proc.DOMAIN_SUSPEND, {
+    name: "DOMAIN_SUSPEND",
+    mutates: true,
+    run: cannotPause("virDomainSuspend"),
+  }],
+  [Proc.DOMAIN_RESUME, {
+    name: "DOMAIN_RESUME",
+    mutates: true,
+    run: cannotPause("virDomainResume"),
+  }],
   [Proc.DOMAIN_GET_AUTOSTART, {
     name: "DOMAIN_GET_AUTOSTART",
     run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).autostart ? 1 : 0),
@@ -487,17 +550,11 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   }],
   [Proc.DOMAIN_IS_PERSISTENT, {
     name: "DOMAIN_IS_PERSISTENT",
-    run: async (ctx, r, w) => {
-      await domainArg(ctx, r);
-      w.int(1);
-    },
+    run: async (ctx, r, w) => void w.int((await domainArg(ctx, r)).transient ? 0 : 1),
   }],
   [Proc.DOMAIN_IS_UPDATED, {
     name: "DOMAIN_IS_UPDATED",
-    run: async (ctx, r, w) => {
-      await domainArg(ctx, r);
-      w.int(0);
-    },
+    run: async (ctx, r, w) => void w.int(isUpdated(await domainArg(ctx, r)) ? 1 : 0),
   }],
   [Proc.DOMAIN_HAS_MANAGED_SAVE_IMAGE, {
     name: "DOMAIN_HAS_MANAGED_SAVE_IMAGE",
@@ -540,4 +597,6 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
       }
     },
   }],
+  // Disk image files as storage volumes, for virt-install's --disk PATH (storage.ts).
+  ...STORAGE_PROCEDURES,
 ]);

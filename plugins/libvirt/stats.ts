@@ -216,7 +216,8 @@ function cpumap(maplen: number, cpu: number): Uint8Array {
   return map;
 }
 
-function unsupportedFlags(flags: number, known: number, fn: string): void {
+/** Refuses flags outside `known` as libvirt's `virCheckFlags` does (INVALID_ARG, naming `fn`). */
+export function unsupportedFlags(flags: number, known: number, fn: string): void {
   const unknown = (flags & ~known) >>> 0;
   if (unknown) {
     throw new RpcError(

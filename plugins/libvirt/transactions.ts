@@ -21,7 +21,7 @@
  * @module
  */
 import { StateError } from "../../core/errors.ts";
-import type { PartitionRecord } from "../../core/model.ts";
+import type { PartitionRecord, PartitionSpec } from "../../core/model.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import {
   current,
@@ -33,6 +33,10 @@ import {
   withoutIntent,
 } from "../../core/partition/lifecycle.ts";
 import { transact, withRecord } from "../../core/partition/transaction.ts";
+import { sameIdentity } from "../../core/partition/identity.ts";
+import { afterStop } from "../../core/partition/definition.ts";
+import { makeTransient } from "../../core/partition/transient.ts";
+import { redefinition, updateRecord, type UpdateResult } from "../../core/partition/update.ts";
 import { askPowerOff } from "../../core/partition/power.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { NoDomainError } from "./driver.ts";
@@ -86,10 +90,11 @@ export async function startDomain(lc: LifecycleContext, uuid: string): Promise<P
 }
 
 /**
- * Stops the running partition with `uuid` (libvirt's destroy); it stays defined.
- * A partition kept `crashed` by its on_crash policy is destroyed too (libvirt's
- * crashed domains are destroyed the same way): it becomes stopped, reason
- * `destroyed`.
+ * Stops the running partition with `uuid` (libvirt's destroy); it stays defined,
+ * with the next definition it was given while it ran, if any — a transient one
+ * is removed. A partition kept `crashed` by its on_crash policy is destroyed too
+ * (libvirt's crashed domains are destroyed the same way): it becomes stopped,
+ * reason `destroyed`.
  */
 export async function stopDomain(lc: LifecycleContext, uuid: string): Promise<PartitionRecord> {
   return await transact(lc, {
@@ -99,7 +104,7 @@ export async function stopDomain(lc: LifecycleContext, uuid: string): Promise<Pa
         throw new StateError(`domain '${record.name}' is not running`, record.name);
       }
     },
-    apply: (tx, record) => stopRecord(tx, record),
+    apply: async (tx, record) => await afterStop(tx, await stopRecord(tx, record)),
   });
 }
 
@@ -115,6 +120,7 @@ export async function stopDomain(lc: LifecycleContext, uuid: string): Promise<Pa
 export async function requestDomainShutdown(
   lc: LifecycleContext,
   uuid: string,
+  restart = false,
 ): Promise<PartitionRecord> {
   return await transact(lc, {
     locate: byUuid(uuid),
@@ -124,7 +130,7 @@ export async function requestDomainShutdown(
     async apply(tx, located) {
       const record = withoutIntent(located);
       try {
-        await askPowerOff(tx, record);
+        await askPowerOff(tx, record, restart);
       } catch (error) {
         if (error instanceof StateError) {
           if (/is not running/.test(error.message)) throw notRunning();
@@ -190,9 +196,11 @@ export async function resetDomain(lc: LifecycleContext, uuid: string): Promise<P
 }
 
 /**
- * Removes the partition with `uuid` and frees its resources (libvirt's undefine);
- * refused while it runs. One whose OS powered off or whose emulator died is
- * cleared from the monitor first.
+ * Removes the partition with `uuid` and frees its resources (libvirt's undefine).
+ * One that runs is made transient instead, as libvirt does: it keeps running and
+ * is removed once it stops. One whose OS powered off or whose emulator died is
+ * cleared from the monitor first. Refused for a transient domain
+ * (OPERATION_INVALID, `cannot undefine transient domain`, as libvirt's qemu driver).
  */
 export async function undefineDomain(
   lc: LifecycleContext,
@@ -200,15 +208,65 @@ export async function undefineDomain(
 ): Promise<PartitionRecord> {
   return await transact(lc, {
     locate: byUuid(uuid),
-    check(record, runs) {
-      if (runs) {
-        throw new StateError(
-          `domain '${record.name}' is running: destroy it before undefining it`,
-          record.name,
+    check(record) {
+      if (record.transient) {
+        throw new RpcError(
+          ErrorCode.OPERATION_INVALID,
+          "Requested operation is not valid: cannot undefine transient domain",
         );
       }
     },
-    apply: (tx, record) => removeRecord(tx, record),
+    apply: (tx, record, runs) =>
+      runs || record.state === "running" ? makeTransient(tx, record) : removeRecord(tx, record),
+  });
+}
+
+/**
+ * Starts the defined partition with `uuid` with the definition `spec` this once
+ * (libvirt's createXML of a domain that exists and does not run): it runs `spec`,
+ * and its own definition comes back when it stops. Refused while it runs
+ * (OPERATION_INVALID, `domain 'x' is already active`, as virDomainObjListAddLocked).
+ */
+export async function startDefinedWith(
+  lc: LifecycleContext,
+  uuid: string,
+  spec: PartitionSpec,
+): Promise<PartitionRecord> {
+  return await transact(lc, {
+    locate: byUuid(uuid),
+    check(record, runs) {
+      if (runs) {
+        throw new RpcError(
+          ErrorCode.OPERATION_INVALID,
+          `Requested operation is not valid: domain '${record.name}' is already active`,
+        );
+      }
+    },
+    async apply(tx, record) {
+      sameIdentity(tx.doc, spec.name, spec.uuid ?? uuid);
+      const live = redefinition(tx.doc, record, spec, await lc.windowAlignment?.(tx.doc.board));
+      return await startRecord(tx, record, "booted", live);
+    },
+  });
+}
+
+/**
+ * Replaces the definition of the partition with `uuid` by `spec` (libvirt's define
+ * of an existing domain; core/partition/update.ts): in place when it does not run,
+ * as its next definition when it does. The name and UUID are checked again on the
+ * state the change is written over.
+ */
+export async function redefineDomain(
+  lc: LifecycleContext,
+  uuid: string,
+  spec: PartitionSpec,
+): Promise<UpdateResult> {
+  return await transact(lc, {
+    locate: byUuid(uuid),
+    apply: async (tx, record) => {
+      sameIdentity(tx.doc, spec.name, spec.uuid ?? uuid);
+      return await updateRecord(tx, record, spec, await lc.windowAlignment?.(tx.doc.board));
+    },
   });
 }
 

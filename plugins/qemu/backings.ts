@@ -78,8 +78,11 @@ export function virtioBus(board: Board, name: string): string {
   return `virtio-mmio-bus.${index}`;
 }
 
-/** A locally administered MAC address unique to a partition and slot. */
-function mac(id: number, bus: string): string {
+/**
+ * A locally administered MAC address unique to a partition and slot: what QEMU gives
+ * the virtio-net device of partition `id` on virtio-mmio bus `bus` (`virtioBus`).
+ */
+export function mac(id: number, bus: string): string {
   const n = Number(bus.slice(bus.lastIndexOf(".") + 1));
   return ["52", "54", "00", (id >> 8) & 0xff, id & 0xff, n].map((b) =>
     typeof b === "string" ? b : b.toString(16).padStart(2, "0")

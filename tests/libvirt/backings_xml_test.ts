@@ -8,6 +8,7 @@ import { backingSlots } from "../../core/partition/allocate.ts";
 import { parseDisk, parseNet } from "../../core/partition/spec.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
 import { buildRegistry } from "../../core/registry/discover.ts";
+import { armv8 } from "../../arch/armv8/mod.ts";
 import { withTempDir } from "../cli/helpers.ts";
 import { domainXml as docOf, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
 
@@ -155,7 +156,7 @@ Deno.test("backings XML: dumpxml writes them as libvirt does and defines them ag
   ];
   for (const [what, spec, devices, shapes] of cases) {
     const rec = record(spec, devices);
-    const xml = domainXml(rec, ARM64, "dry-run");
+    const xml = domainXml(rec, ARM64, "dry-run", armv8());
     for (const shape of shapes) assert.match(xml, shape, what);
     assert.doesNotMatch(xml, /,device=|virtio-mmio-bus/, what);
     const again = (await parseDomainXml(xml, ARM64)).spec;

@@ -12,6 +12,9 @@ import type { Board, PartitionRecord } from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
 import { buildRegistry } from "../../core/registry/discover.ts";
+import { armv7 } from "../../arch/armv7/mod.ts";
+import { armv8 } from "../../arch/armv8/mod.ts";
+import { riscv as riscvArch } from "../../arch/riscv/mod.ts";
 
 async function board(name: string): Promise<Board> {
   const registry = await buildRegistry({
@@ -194,7 +197,7 @@ const refusals: [string, string, RegExp][] = [
 
 for (const [name, xml, message] of refusals) {
   Deno.test(`domain XML: refused — ${name}`, async () => {
-    await assert.rejects(parseDomainXml(xml, ARM64), (error: unknown) => {
+    await assert.rejects(parseDomainXml(xml, ARM64, armv8()), (error: unknown) => {
       assert.ok(error instanceof DomainXmlError, `${error}`);
       assert.match(error.message, message);
       return true;
@@ -218,12 +221,12 @@ Deno.test("domain XML: dumpxml describes the whole partition and defines it agai
     updated: "2026-01-01T00:00:00.000Z",
     monitorCalls: [],
   };
-  const xml = domainXml(record, ARM64, "dry-run");
+  const xml = domainXml(record, ARM64, "dry-run", armv8());
   assert.match(xml, /^<domain type='vmanager' id='3'>/);
   assert.match(xml, /<vmanager:window base='0x50000000' size='0x10000000'\/>/);
   assert.match(xml, /<vmanager:cores boot='1'>1-2<\/vmanager:cores>/);
   assert.match(xml, /<cmdline>a&lt;b<\/cmdline>/);
-  const { spec } = await parseDomainXml(xml, ARM64);
+  const { spec } = await parseDomainXml(xml, ARM64, armv8());
   assert.deepEqual(spec, {
     name: "rt1",
     uuid: uuidOf(record),
@@ -244,12 +247,15 @@ Deno.test("domain XML: dumpxml describes the whole partition and defines it agai
 
 Deno.test("capabilities and node info describe the board", async () => {
   const riscv = await board("qemu-virt-riscv64");
-  const info = nodeInfo(riscv);
+  const info = nodeInfo(riscv, riscvArch());
   assert.equal(info.model, "riscv64");
   assert.equal(info.cpus, riscv.cores.length);
-  const caps = capabilitiesXml(riscv, "00000000-0000-0000-0000-000000000001");
+  const caps = capabilitiesXml(riscv, "00000000-0000-0000-0000-000000000001", riscvArch());
   assert.match(caps, /<arch>riscv64<\/arch>/);
   assert.match(caps, /<wordsize>64<\/wordsize>/);
   assert.match(caps, new RegExp(`<cpus num='${riscv.cores.length}'>`));
-  assert.match(capabilitiesXml(await board("qemu-virt-arm"), "u"), /<wordsize>32<\/wordsize>/);
+  assert.match(
+    capabilitiesXml(await board("qemu-virt-arm"), "u", armv7()),
+    /<wordsize>32<\/wordsize>/,
+  );
 });

@@ -19,6 +19,7 @@ import { errorOf } from "../../plugins/libvirt/errors.ts";
 import { listed } from "../../plugins/libvirt/procedures.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
 import { buildRegistry } from "../../core/registry/discover.ts";
+import { armv8 } from "../../arch/armv8/mod.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:01:00.000Z";
@@ -249,7 +250,12 @@ Deno.test("domain XML: on_poweroff, on_reboot, on_crash set the end policies", a
 
 Deno.test("domain XML: dumpxml writes the end policies, its defaults included", async () => {
   const allocation = { cores: [1], bootCore: 1, memory: { base: 0x50000000, size: 2 ** 27 } };
-  const plain = domainXml(record({ allocation: { ...allocation, devices: [] } }), ARM64, "qemu");
+  const plain = domainXml(
+    record({ allocation: { ...allocation, devices: [] } }),
+    ARM64,
+    "qemu",
+    armv8(),
+  );
   assert.ok(
     plain.includes(
       "  </os>\n  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n" +
@@ -261,7 +267,7 @@ Deno.test("domain XML: dumpxml writes the end policies, its defaults included", 
     spec: { name: "p", onPoweroff: "preserve", onReboot: "destroy", onCrash: "restart" },
     allocation: { ...allocation, devices: [] },
   });
-  const text = domainXml(set, ARM64, "qemu");
+  const text = domainXml(set, ARM64, "qemu", armv8());
   assert.match(text, /<on_poweroff>preserve<\/on_poweroff>/);
   assert.match(text, /<on_reboot>destroy<\/on_reboot>/);
   assert.match(text, /<on_crash>restart<\/on_crash>/);

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { GUESTS, missing } from "./helpers.ts";
-import type { SimPartition } from "../../core/monitor/sim.ts";
+import { faultLibrary, monitorView } from "../fixtures/fault/mod.ts";
 
 const guest = GUESTS.arm64;
 const skip = missing(guest);
@@ -24,20 +24,7 @@ const BACKENDS = ["sim", "qemu"] as const;
 /** The partition every case works on: fixed cores and window, so a re-create must get them. */
 const SPEC = ["--cpu-ids", "1", "--memory-base", "0x50000000", "--memory", "256M"];
 
-let faultLibrary: Promise<string> | undefined;
-
-/** Builds the fault injector (tests/fixtures/fault/fault.c) once. */
-function fault(): Promise<string> {
-  return faultLibrary ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "vman-fault-" });
-    const out = await new Deno.Command("gcc", {
-      args: ["-shared", "-fPIC", "-o", `${dir}/fault.so`, `${ROOT}/tests/fixtures/fault/fault.c`],
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return `${dir}/fault.so`;
-  })();
-}
+const fault = faultLibrary;
 
 async function run(state: string, args: string[], env: Record<string, string> = {}) {
   return await vmanctlProcess(["--state-dir", state, ...args], env);
@@ -119,17 +106,6 @@ async function destroyAll(state: string): Promise<void> {
   for (const name of list.stdout.split("\n").filter(Boolean)) {
     const r = await run(state, ["destroy", name]);
     assert.equal(r.code, 0, `destroy ${name}: ${r.stderr}`);
-  }
-}
-
-/** The sim's table: partition id → its state there. */
-async function monitorView(state: string): Promise<Map<number, string>> {
-  try {
-    const table = JSON.parse(await Deno.readTextFile(`${state}/monitor.json`));
-    return new Map((table.partitions as SimPartition[]).map((p) => [p.id, p.state]));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return new Map();
-    throw error;
   }
 }
 
