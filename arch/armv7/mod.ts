@@ -12,6 +12,8 @@
 import type { ArchPlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
 import { describeMpidr, mpidrProblem } from "../arm/mpidr.ts";
+import { ARM_CONDUITS, psciConduit } from "../arm/conduit.ts";
+import { detectArmv7 } from "../arm/cpus.ts";
 import { elfKernel } from "../elf.ts";
 import { readZImage } from "./zimage.ts";
 import { planArm32, ZIMAGE_WINDOW_ALIGNMENT } from "./plan.ts";
@@ -30,11 +32,16 @@ export function armv7(): ArchPlugin {
     bits: 32,
     coreIdName: "MPIDR",
     powerInterface: "psci",
+    conduits: ARM_CONDUITS,
+    unameMachine: "armv7l",
     validateCoreId: (hwid) => mpidrProblem(hwid, false),
     describeCoreId: describeMpidr,
+    detectCpu: detectArmv7,
+    importConduit: psciConduit,
     readKernel: (bytes, file) => readZImage(bytes, file) ?? elfKernel(bytes, file, "armv7", EM_ARM),
     planBoot: planArm32,
     windowAlignment: ZIMAGE_WINDOW_ALIGNMENT,
     monitorStub: armv7MonitorStub,
+    qemu: { stubLoad: "loader" },
   };
 }

@@ -12,6 +12,8 @@
 import type { ArchPlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
 import { describeMpidr, mpidrProblem } from "../arm/mpidr.ts";
+import { ARM_CONDUITS, psciConduit } from "../arm/conduit.ts";
+import { detectArmv8 } from "../arm/cpus.ts";
 import { elfKernel } from "../elf.ts";
 import { readArm64Image } from "./image.ts";
 import { planArm64 } from "./plan.ts";
@@ -30,11 +32,16 @@ export function armv8(): ArchPlugin {
     bits: 64,
     coreIdName: "MPIDR",
     powerInterface: "psci",
+    conduits: ARM_CONDUITS,
+    unameMachine: "aarch64",
     validateCoreId: (hwid) => mpidrProblem(hwid, true),
     describeCoreId: describeMpidr,
+    detectCpu: detectArmv8,
+    importConduit: psciConduit,
     readKernel: (bytes, file) =>
       readArm64Image(bytes, file) ?? elfKernel(bytes, file, "armv8", EM_AARCH64),
     planBoot: planArm64,
     monitorStub: armv8MonitorStub,
+    qemu: { stubLoad: "loader" },
   };
 }

@@ -15,6 +15,7 @@ import { elfKernel } from "../elf.ts";
 import { readRiscvImage } from "./image.ts";
 import { planRiscv } from "./plan.ts";
 import { riscvMonitorStub } from "./stub.ts";
+import { detectRiscv } from "./detect.ts";
 
 const EM_RISCV = 243;
 
@@ -29,14 +30,22 @@ export function riscv(): ArchPlugin {
     bits: 64,
     coreIdName: "hartid",
     powerInterface: "sbi",
+    conduits: ["ecall"],
+    unameMachine: "riscv64",
     validateCoreId: (hwid) =>
       Number.isSafeInteger(hwid) && hwid >= 0
         ? undefined
         : `hartid ${hwid} is not a non-negative integer`,
     describeCoreId: (hwid) => `hartid ${hwid}`,
+    detectCpu: detectRiscv,
     readKernel: (bytes, file) =>
       readRiscvImage(bytes, file) ?? elfKernel(bytes, file, "riscv", EM_RISCV),
     planBoot: planRiscv,
     monitorStub: riscvMonitorStub,
+    qemu: {
+      stubLoad: "kernel",
+      oneAtATime: "one RISC-V partition at a time: each partition's QEMU runs its own OpenSBI " +
+        "in the same 2 MiB of the shared memory file",
+    },
   };
 }

@@ -21,7 +21,7 @@ import {
   readRegularFile,
   readRegularTextFile,
 } from "../files.ts";
-import { boardProblems, problemPath } from "./rules.ts";
+import { type BoardProblem, boardProblems, problemPath } from "./rules.ts";
 import { parseBoard } from "./schema.ts";
 
 /** One located problem of a board file. */
@@ -50,13 +50,21 @@ export class BoardFileError extends BoardError {
 }
 
 /**
- * Parses and validates a board YAML document. With `archOf`, core ids are checked
- * against the architecture's rules too.
+ * The arch plugins a board is checked against: the registered ones (a board naming
+ * another arch is refused at its `arch:` line), or a lookup (a board whose arch it
+ * does not find is taken without its arch's checks).
+ */
+export type ArchSource = readonly ArchPlugin[] | ((name: string) => ArchPlugin | undefined);
+
+/**
+ * Parses and validates a board YAML document. With `archs`, the board's arch
+ * must be one of them (when a list) and core ids, conduit and power interface
+ * are checked against its rules too.
  */
 export function loadBoardYaml(
   text: string,
   file: string,
-  archOf?: (name: string) => ArchPlugin | undefined,
+  archs?: ArchSource,
 ): { board: Board; version: string } {
   const doc = parseLocatedYaml(text, file);
   if ("syntax" in doc) {
@@ -72,7 +80,11 @@ export function loadBoardYaml(
       message: p.message,
     })));
   }
-  const problems = boardProblems(parsed.board, archOf?.(parsed.board.arch));
+  const problems = archProblems(parsed.board, archs);
+  const arch = typeof archs === "function"
+    ? archs(parsed.board.arch)
+    : archs?.find((a) => a.name === parsed.board.arch);
+  problems.push(...boardProblems(parsed.board, arch));
   if (problems.length > 0) {
     throw new BoardFileError(problems.map((p) => ({
       where: doc.where(p.path),
@@ -87,10 +99,10 @@ export function loadBoardYaml(
 export function boardPluginFromYaml(
   text: string,
   file: string,
-  archOf?: (name: string) => ArchPlugin | undefined,
+  archs?: ArchSource,
   devicetree?: Uint8Array,
 ): BoardPlugin {
-  const { board, version } = loadBoardYaml(text, file, archOf);
+  const { board, version } = loadBoardYaml(text, file, archs);
   return {
     kind: "board",
     name: board.name,
@@ -108,10 +120,10 @@ export function boardPluginFromYaml(
  */
 export async function boardPluginFromFile(
   path: string,
-  archOf?: (name: string) => ArchPlugin | undefined,
+  archs?: ArchSource,
 ): Promise<BoardPlugin> {
   const text = await readBoardFile(path);
-  const plugin = boardPluginFromYaml(text, path, archOf);
+  const plugin = boardPluginFromYaml(text, path, archs);
   const name = plugin.board.devicetree;
   if (name === undefined) return plugin;
   const dtbPath = name.startsWith("/") ? name : `${path.replace(/[^/]*$/, "") || "./"}${name}`;
@@ -129,6 +141,17 @@ export async function boardPluginFromFile(
     // The board file is the place to look: it names the DTB.
     throw new BoardError(error.message, path, { cause: error });
   }
+}
+
+/** The board's arch when `archs` is the list of registered ones and does not hold it. */
+function archProblems(board: Board, archs: ArchSource | undefined): BoardProblem[] {
+  if (archs === undefined || typeof archs === "function") return [];
+  if (archs.some((a) => a.name === board.arch)) return [];
+  const known = archs.map((a) => a.name).sort().join(", ") || "none";
+  return [{
+    path: ["arch"],
+    message: `needs arch plugin '${board.arch}', which is not registered (known: ${known})`,
+  }];
 }
 
 /**

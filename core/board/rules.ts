@@ -1,7 +1,8 @@
 /**
  * The rules a board description must satisfy beyond its schema: unique ids and
  * names, no overlapping ranges, reservations that name what exists, at least one
- * assignable core, and core ids the architecture accepts.
+ * assignable core, and — given the board's arch plugin — core ids, the monitor
+ * conduit and the power interface the architecture accepts.
  *
  * @module
  */
@@ -19,7 +20,7 @@ export interface BoardProblem {
 
 /**
  * Every rule violation of a board that passed its schema, in document order.
- * Pass the board's arch plugin to also check core ids.
+ * Pass the board's arch plugin to also check core ids, conduit and interface.
  */
 export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
   const problems: BoardProblem[] = [];
@@ -107,17 +108,23 @@ export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
   board.reserved.forEach((r, i) => {
     if (owners.has(r.owner)) add(["reserved", i, "owner"], `owner '${r.owner}' is listed twice`);
     owners.add(r.owner);
+    if (r.providers?.length && r.owner !== "management") {
+      add(
+        ["reserved", i, "providers"],
+        "only the management partition's reservation lists providers",
+      );
+    }
   });
 
   if (board.cores.length > 0 && board.cores.every((core) => coreOwner.has(core.id))) {
     add(["cores"], "every core is reserved: no core is left for partitions");
   }
-  const conduits = board.arch === "riscv" ? ["ecall"] : ["smc", "hvc"];
-  if (!conduits.includes(board.monitor.conduit)) {
+  // The arch plugin names its conduits; without it the conduit cannot be judged.
+  if (arch && !arch.conduits.includes(board.monitor.conduit)) {
     add(
       ["monitor", "conduit"],
       `${board.arch} monitors are reached with ${
-        conduits.join(" or ")
+        arch.conduits.join(" or ")
       }, not ${board.monitor.conduit}`,
     );
   }

@@ -7,7 +7,6 @@
  */
 import { z } from "zod";
 import type { Board } from "../model.ts";
-import { ARCH_NAMES } from "../model.ts";
 import { parseAddress, parseSize } from "../units.ts";
 
 function numberField(parse: (text: string | number, where?: string) => number, what: string) {
@@ -20,6 +19,9 @@ function numberField(parse: (text: string | number, where?: string) => number, w
     }
   });
 }
+
+/** A plugin's name (the registry's rule). */
+const PLUGIN_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const size = numberField(parseSize, "size").refine((n) => n > 0, "size must be greater than 0");
 const address = numberField(parseAddress, "address");
@@ -36,9 +38,15 @@ export const boardSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and dashes"),
   description: z.string(),
   version: z.string().optional(),
-  arch: z.enum(ARCH_NAMES as [string, ...string[]]),
+  // Any arch plugin's name: the set is open, so the registered plugins are checked
+  // where boards are loaded (load.ts) and registered (registry.ts).
+  arch: z.string().regex(
+    PLUGIN_NAME,
+    "an arch plugin's name: lowercase letters, digits and dashes",
+  ),
   monitor: z.strictObject({
-    conduit: z.enum(["smc", "hvc", "ecall"]),
+    // One of the arch plugin's conduits (rules.ts).
+    conduit: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "a conduit such as smc, hvc or ecall"),
     interface: z.enum(["psci", "sbi"]),
   }),
   cores: z.array(z.strictObject({ id, hwid: address })).min(1),
@@ -58,6 +66,7 @@ export const boardSchema = z.strictObject({
     cores: z.array(id).default([]),
     memory: z.array(range).default([]),
     devices: z.array(z.string()).default([]),
+    providers: z.array(dtPath).optional(),
   })).default([]),
   keep: z.array(dtPath).optional(),
   devicetree: z.string().regex(/\.dtb$/, "a .dtb file name").optional(),

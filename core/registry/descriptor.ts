@@ -46,14 +46,45 @@ function oneOf(...choices: readonly unknown[]): (value: unknown) => string | und
   return (value) => choices.includes(value) ? undefined : `must be ${choices.join(" or ")}`;
 }
 
+const WORD = /^[a-z][a-z0-9_]{0,31}$/;
+
+/** Checks a short lowercase word (a conduit, a `uname -m` name). */
+function word(value: unknown): string | undefined {
+  return typeof value === "string" && WORD.test(value)
+    ? undefined
+    : "must be a lowercase word (letters, digits, '_')";
+}
+
+/** Checks an arch plugin's `conduits`: a non-empty array of distinct words. */
+function conduitList(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) return "must be a non-empty array of names";
+  if (value.some((c) => word(c) !== undefined)) return "must hold lowercase words, e.g. smc";
+  return new Set(value).size === value.length ? undefined : "must not repeat a conduit";
+}
+
+/** Checks an arch plugin's `qemu` hints. */
+function qemuHints(value: unknown): string | undefined {
+  const hints = value as Record<string, unknown>;
+  const load = oneOf("kernel", "loader")(hints.stubLoad);
+  if (load) return `stubLoad ${load}`;
+  return hints.oneAtATime === undefined || typeof hints.oneAtATime === "string"
+    ? undefined
+    : "oneAtATime must be a string";
+}
+
 /** Every plugin kind's hooks. */
 export const HOOKS: { readonly [K in PluginKind]: Descriptor<PluginOf<K>> } = {
   arch: {
     bits: { type: "number", optional: false, check: oneOf(32, 64) },
     coreIdName: { type: "string", optional: false },
     powerInterface: { type: "string", optional: false, check: oneOf("psci", "sbi") },
+    conduits: { type: "object", optional: false, check: conduitList },
+    unameMachine: { type: "string", optional: false, check: word },
+    abiArch: { type: "string", optional: true, check: word },
     validateCoreId: fn,
     describeCoreId: fn,
+    detectCpu: optionalFn,
+    importConduit: optionalFn,
     readKernel: optionalFn,
     windowAlignment: {
       type: "number",
@@ -62,6 +93,7 @@ export const HOOKS: { readonly [K in PluginKind]: Descriptor<PluginOf<K>> } = {
     },
     planBoot: optionalFn,
     monitorStub: optionalFn,
+    qemu: { type: "object", optional: true, check: qemuHints },
   },
   feature: {
     devicetree: {

@@ -57,20 +57,64 @@ export function pluginDirs(flags: readonly string[], envPath: string | undefined
     : { dirs: [DEFAULT_PLUGIN_DIR], isDefault: true };
 }
 
-/** Builds the registry. Built-in problems throw; external ones are warned about and skipped. */
+/** A file of a plugin directory, with where its warning goes among the others. */
+interface DirFile {
+  /** The file's path. */
+  path: string;
+  /** A board YAML (else a module). */
+  yaml: boolean;
+  /** Its place in directory and name order, for the order of warnings. */
+  order: number;
+}
+
+/**
+ * Builds the registry. Built-in problems throw; external ones are warned about and
+ * skipped. Every directory's modules load before any board YAML, so that a board
+ * can name an arch plugin of a plugin directory; warnings still come in directory
+ * and file name order.
+ */
 export async function buildRegistry(sources: RegistrySources): Promise<Registry> {
   const registry = new Registry({ reserved: sources.reserved });
   for (const plugin of sources.builtins) registry.register(plugin, "built-in");
   const boards = sources.boards !== false;
   const load = () => import("../board/load.ts");
-  const archOf = (name: string) =>
-    registry.has("arch", name) ? registry.get("arch", name) as ArchPlugin : undefined;
+  const archs = () => registry.list("arch").map((entry) => entry.plugin as ArchPlugin);
   if (boards && sources.boardFiles.length > 0) {
     const { boardPluginFromYaml } = await load();
     for (const { file, text, devicetree } of sources.boardFiles) {
-      registry.register(boardPluginFromYaml(text, file, archOf, devicetree), "built-in");
+      registry.register(boardPluginFromYaml(text, file, archs(), devicetree), "built-in");
     }
   }
+  const warnings: { order: number; line: string }[] = [];
+  const files = await listDirs(sources, (order, line) => warnings.push({ order, line }));
+  const modules = files.filter((f) => !f.yaml);
+  for (const file of [...modules, ...(boards ? files.filter((f) => f.yaml) : [])]) {
+    try {
+      if (file.yaml) {
+        registry.register(await (await load()).boardPluginFromFile(file.path, archs()), file.path);
+      } else {
+        for (const plugin of await importPlugins(file.path)) registry.register(plugin, file.path);
+      }
+    } catch (error) {
+      const line = `plugin refused: ${
+        error instanceof VmanError
+          ? error.line()
+          : `${errorLine(error)} (${escapeControl(file.path)})`
+      }`;
+      warnings.push({ order: file.order, line });
+    }
+  }
+  for (const { line } of warnings.sort((a, b) => a.order - b.order)) sources.warn(line);
+  return registry;
+}
+
+/** The plugin files of every directory (YAML and modules), in directory and name order. */
+async function listDirs(
+  sources: RegistrySources,
+  warn: (order: number, line: string) => void,
+): Promise<DirFile[]> {
+  const files: DirFile[] = [];
+  let order = 0;
   for (const dir of sources.pluginDirs) {
     let names: string[];
     try {
@@ -80,7 +124,8 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound && sources.defaultDirs)) {
-        sources.warn(
+        warn(
+          order++,
           `plugin dir skipped: ${escapeControl((error as Error).message)} (${escapeControl(dir)})`,
         );
       }
@@ -88,26 +133,11 @@ export async function buildRegistry(sources: RegistrySources): Promise<Registry>
     }
     for (const name of names.sort()) {
       const path = `${dir.replace(/\/+$/, "")}/${name}`;
-      try {
-        if (/\.ya?ml$/.test(name)) {
-          if (boards) {
-            registry.register(await (await load()).boardPluginFromFile(path, archOf), path);
-          }
-        } else if (/\.(ts|js|mjs)$/.test(name)) {
-          for (const plugin of await importPlugins(path)) registry.register(plugin, path);
-        }
-      } catch (error) {
-        sources.warn(
-          `plugin refused: ${
-            error instanceof VmanError
-              ? error.line()
-              : `${errorLine(error)} (${escapeControl(path)})`
-          }`,
-        );
-      }
+      if (/\.ya?ml$/.test(name)) files.push({ path, yaml: true, order: order++ });
+      else if (/\.(ts|js|mjs)$/.test(name)) files.push({ path, yaml: false, order: order++ });
     }
   }
-  return registry;
+  return files;
 }
 
 /** Imports a plugin module: its `plugins` array or its `plugin` export. */

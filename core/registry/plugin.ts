@@ -16,7 +16,8 @@
  * @module
  */
 import type { Allocation, ArchName, Board, RuntimeObservation } from "../model.ts";
-import type { FdtTree } from "../devicetree/tree.ts";
+import type { FdtNode, FdtTree } from "../devicetree/tree.ts";
+import type { FdtIndex } from "../devicetree/fdt_index.ts";
 import type { BootPlan, KernelImage, PlanInput } from "../boot/types.ts";
 import type { Monitor, MonitorContext } from "../monitor/monitor.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../monitor/console.ts";
@@ -46,24 +47,73 @@ export interface PluginBase<K extends PluginKind> {
   description: string;
 }
 
-/** An architecture: core identity now; images and boot protocols as they land. */
+/**
+ * An architecture. Everything vmanager knows of one lives here: core ids, how its
+ * monitor is reached, how board import recognizes its cpus, its kernel formats and
+ * boot protocol, and the hints the emulated board and libvirt need. `core/` names
+ * no architecture; it asks the board's arch plugin. An external arch plugin (a
+ * module in a plugin directory) is used like a built-in one.
+ *
+ * @example
+ * ```ts
+ * import { PLUGIN_API_VERSION, type ArchPlugin } from "./plugin.ts";
+ * const toy: ArchPlugin = {
+ *   kind: "arch", name: "toy64", version: "1.0.0", apiVersion: PLUGIN_API_VERSION,
+ *   description: "a toy architecture", bits: 64, coreIdName: "core id",
+ *   powerInterface: "psci", conduits: ["smc"], unameMachine: "toy64",
+ *   validateCoreId: (hwid) => hwid >= 0 ? undefined : "negative",
+ *   describeCoreId: (hwid) => `core id ${hwid}`,
+ * };
+ * ```
+ */
 export interface ArchPlugin extends PluginBase<"arch"> {
-  /** The architecture this plugin implements (equals `name`). */
+  /** The architecture this plugin implements (equals `name`; boards name it as their `arch`). */
   name: ArchName;
-  /** Register width of the partitions' kernels. */
+  /** Register width of the partitions' kernels (libvirt's `<wordsize>`). */
   bits: 32 | 64;
   /** What the hardware core id is called: `MPIDR` or `hartid`. */
   coreIdName: string;
   /** The power-management interface partitions use to start secondary cores. */
-  powerInterface: "psci" | "sbi";
+  powerInterface: PowerInterface;
+  /**
+   * The instructions a board's monitor can be reached with (`smc`, `hvc`;
+   * `ecall`): a board's `monitor.conduit` must be one of them. The first is what
+   * board import assumes when the device tree does not tell.
+   */
+  conduits: readonly string[];
+  /**
+   * What Linux's `uname -m` says on this architecture (`aarch64`, `armv7l`,
+   * `riscv64`): libvirt's `<arch>` of the board's domains and capabilities.
+   */
+  unameMachine: string;
+  /**
+   * The architecture as the monitor ABI names it (the platform's `arch` in
+   * docs/monitor-abi.md), which picks the monitor's entry alignment and core id
+   * rules; default `name`. A variant of a built-in architecture gives the
+   * built-in's name here.
+   */
+  abiArch?: string;
   /** Returns why `hwid` is not a valid core id on this architecture, or undefined. */
   validateCoreId(hwid: number): string | undefined;
   /** Describes a core id for people, e.g. `MPIDR 0x102 (Aff1 1, Aff0 2)`. */
   describeCoreId(hwid: number): string;
   /**
+   * Board import: whether a device tree's cpu nodes are this architecture's. The
+   * plugin with the highest confidence takes the board; undefined is "not mine".
+   * `{ unsupported }` says they are of this family but a kind vmanager cannot run
+   * (a cpu older than ARMv7), which import reports when no plugin takes them.
+   */
+  detectCpu?(cpus: CpuNodes): CpuDetection | undefined;
+  /**
+   * Board import: the conduit a device tree says the monitor has (Arm: the
+   * `/psci` node's `method`), with a note when it had to assume one. Without the
+   * hook the first of `conduits` is taken.
+   */
+  importConduit?(tree: FdtTree): ConduitGuess;
+  /**
    * Reads a kernel image of this architecture from (decompressed) bytes: undefined
    * when the bytes are not this architecture's format, a `KernelImageError` when
-   * they are but are truncated or corrupt.
+   * they are but are truncated or corrupt. Its `arch` is this plugin's name.
    */
   readKernel?(bytes: Uint8Array, file: string): KernelImage | undefined;
   /** Alignment of memory windows the allocator picks for this architecture (default 2 MiB). */
@@ -76,6 +126,51 @@ export interface ArchPlugin extends PluginBase<"arch"> {
    * itself off — or, when it is itself the target, jumps there directly.
    */
   monitorStub?(options: StubOptions): Uint8Array;
+  /** How the `qemu` backend runs the monitor stub on this architecture's `virt` machines. */
+  qemu?: QemuArchHints;
+}
+
+/** The power-management interfaces partitions start their cores with (the monitor ABI's code families). */
+export type PowerInterface = "psci" | "sbi";
+
+/** What board import hands {@linkcode ArchPlugin.detectCpu}: the device tree's cpu nodes. */
+export interface CpuNodes {
+  /** Every cpu node's `compatible` strings, in node order. */
+  compatibles: readonly string[];
+  /** The cpu nodes (`device_type = "cpu"` under `/cpus`), for properties beyond `compatible`. */
+  nodes: readonly FdtNode[];
+}
+
+/**
+ * An arch plugin's verdict on a board's cpus: `confidence` (any positive number;
+ * the highest wins, a tie is ambiguous and import asks for `--arch`), or why this
+ * family's cpus cannot be run.
+ */
+export type CpuDetection = { confidence: number } | { unsupported: string };
+
+/** The conduit {@linkcode ArchPlugin.importConduit} read, and what it assumed. */
+export interface ConduitGuess {
+  /** One of the plugin's `conduits`. */
+  conduit: string;
+  /** One line for the imported YAML's comments when the conduit was assumed. */
+  note?: string;
+}
+
+/** What the `qemu` backend needs to know of an architecture. */
+export interface QemuArchHints {
+  /**
+   * How the stub gets into the machine: `kernel` — QEMU's firmware runs it as its
+   * payload (`-kernel`; RISC-V's OpenSBI); `loader` — a `loader` device writes it
+   * into a per-partition slot of the management partition's memory and starts
+   * core 0 there (Arm, no firmware).
+   */
+  stubLoad: "kernel" | "loader";
+  /**
+   * Why only one partition's QEMU can run at a time on such a board, when that is
+   * so (RISC-V: every QEMU runs its own OpenSBI in the same memory): the backend
+   * refuses a second start with this reason.
+   */
+  oneAtATime?: string;
 }
 
 /** What a monitor stub needs. */
@@ -100,6 +195,11 @@ export interface StubOptions {
 export interface DeviceTreeCodec {
   /** Parses a DTB; throws a typed error on malformed input. */
   read(blob: Uint8Array): FdtTree;
+  /**
+   * Optional: scans a DTB into a flat index (no object per node), checked as `read`
+   * checks; the device tree stage prunes a board's tree from it much faster.
+   */
+  index?(blob: Uint8Array): FdtIndex;
   /** Writes a DTB. */
   write(tree: FdtTree): Uint8Array;
   /** Prints DTS text. */

@@ -158,7 +158,13 @@ export class Registry {
   list<K extends PluginKind>(kind?: K): RegistryEntry<PluginOf<K>>[] {
     const kinds = kind ? [kind] : PLUGIN_KINDS;
     return kinds.flatMap((k) =>
-      [...this.entries.get(k)!.values()].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))
+      // By code point: names are ASCII, and localeCompare's first call costs ~10 ms (ICU).
+      [...this.entries.get(k)!.values()].sort((a, b) => byCodePoint(a.plugin.name, b.plugin.name))
     ) as RegistryEntry<PluginOf<K>>[];
   }
+}
+
+/** Orders two strings by code point (`sort`'s comparator). */
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

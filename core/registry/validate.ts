@@ -15,7 +15,6 @@
 import { PluginError } from "../errors.ts";
 import type { Plugin, PluginKind } from "./plugin.ts";
 import { PLUGIN_API_VERSION, PLUGIN_KINDS } from "./plugin.ts";
-import { ARCH_NAMES } from "../model.ts";
 import { type HookRule, HOOKS } from "./descriptor.ts";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -50,9 +49,6 @@ export function checkPlugin(value: unknown, source: string): Plugin {
   for (const [hook, rule] of Object.entries(rules)) {
     const problem = hookProblem(p[hook], hook, rule);
     if (problem) throw new PluginError(`${what}${problem}`, source);
-  }
-  if (kind === "arch" && !(ARCH_NAMES as readonly string[]).includes(p.name)) {
-    throw new PluginError(`${what} is not one of ${ARCH_NAMES.join(", ")}`, source);
   }
   return p as unknown as Plugin;
 }

@@ -2,23 +2,26 @@
  * The QEMU command line of one partition: the board's machine (as its board
  * description names it), the board's memory file as the machine's RAM, the
  * partition's console on a UNIX socket QEMU listens on (the console broker is its
- * client), a QMP socket, and the monitor stub on the stub core.
+ * client), a QMP socket, and the monitor stub on the stub core, loaded as the
+ * board's arch plugin says (its `qemu.stubLoad`):
  *
- * - Arm (`virt`, no firmware): QEMU emulates PSCI over HVC and keeps every core
- *   but core 0 powered off. A `loader` device puts the stub into the management
- *   partition's memory (a slot per partition id, so that QEMU processes starting
- *   at the same time do not overwrite each other's stub) and starts core 0 there.
- * - RISC-V (`virt`): QEMU's default firmware, OpenSBI, runs the stub as its
- *   S-mode payload (`-kernel`, at 2 MiB into RAM) on hart 0.
+ * - `loader` (Arm `virt`, no firmware: QEMU emulates PSCI over HVC and keeps every
+ *   core but core 0 powered off): a `loader` device puts the stub into the
+ *   management partition's memory (a slot per partition id, so that QEMU processes
+ *   starting at the same time do not overwrite each other's stub) and starts core 0
+ *   there.
+ * - `kernel` (RISC-V `virt`): QEMU's default firmware, OpenSBI, runs the stub as
+ *   its S-mode payload (`-kernel`, at 2 MiB into RAM) on hart 0.
  *
  * @module
  */
 import type { Board } from "../../core/model.ts";
+import type { ArchPlugin } from "../../core/registry/plugin.ts";
 import { MonitorError } from "../../core/errors.ts";
 import type { QemuFiles } from "./files.ts";
 import { recordedBackingArgs } from "./backings.ts";
 
-/** Where in the management partition's memory the Arm stub slots start. */
+/** Where in the management partition's memory the `loader` stub slots start. */
 export const ARM_STUB_OFFSET = 0x100_0000;
 /** Size of one stub slot. */
 export const STUB_SLOT = 0x1000;
@@ -30,7 +33,7 @@ export function ramSpan(board: Board): { base: number; size: number } {
   return { base, size: end - base };
 }
 
-/** The address the Arm stub of partition `id` is loaded at. */
+/** The address the `loader` stub of partition `id` is loaded at. */
 export function armStubAddress(board: Board, id: number): number {
   const management = board.reserved.find((r) => r.owner === "management" && r.memory.length > 0);
   if (!management) {
@@ -59,9 +62,10 @@ export function qemuValue(value: string): string {
   return value.replaceAll(",", ",,");
 }
 
-/** QEMU's program and arguments for partition `id`. */
+/** QEMU's program and arguments for partition `id` of `board`, whose arch plugin is `arch`. */
 export function qemuCommand(
   board: Board,
+  arch: ArchPlugin,
   id: number,
   files: QemuFiles,
   memory: string,
@@ -102,7 +106,12 @@ export function qemuCommand(
     // The partition's --net and --disk, each on the virtio-mmio slot it was given.
     ...recordedBackingArgs(board, files.dir.replace(/\/qemu\/\d+$/, ""), id),
   ];
-  if (board.arch === "riscv") {
+  if (!arch.qemu) {
+    throw new MonitorError(
+      `arch ${arch.name} gives no qemu hints, so the qemu backend cannot run it`,
+    );
+  }
+  if (arch.qemu.stubLoad === "kernel") {
     args.push("-kernel", files.stub);
   } else {
     const at = armStubAddress(board, id);

@@ -243,12 +243,31 @@ Deno.test("non-objects are refused", () => {
   }
 });
 
-Deno.test("an arch plugin must name a known architecture", () => {
-  refusedPlugin(
-    () => checkPlugin({ ...armv8(), name: "mips" }, "mips.ts"),
-    "mips.ts",
-    /arch plugin 'mips' is not one of armv7, armv8, riscv/,
+Deno.test("the set of architectures is open: any well-formed arch plugin registers", () => {
+  const registry = fullRegistry();
+  registry.register({ ...armv8(), name: "mips64" }, "mips.ts");
+  assert.equal(registry.get("arch", "mips64").unameMachine, "aarch64");
+  assert.deepEqual(
+    registry.list("arch").map((e) => e.plugin.name),
+    ["armv7", "armv8", "mips64", "riscv"],
   );
+});
+
+Deno.test("an arch plugin's conduits, uname name and qemu hints are checked", () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ conduits: undefined }, /needs 'conduits' \(an object\)/],
+    [{ conduits: [] }, /'conduits' must be a non-empty array/],
+    [{ conduits: ["SMC"] }, /'conduits' must hold lowercase words/],
+    [{ conduits: ["smc", "smc"] }, /'conduits' must not repeat/],
+    [{ unameMachine: "" }, /'unameMachine' must be a lowercase word/],
+    [{ detectCpu: "arm" }, /'detectCpu' must be a function/],
+    [{ importConduit: 1 }, /'importConduit' must be a function/],
+    [{ qemu: { stubLoad: "bios" } }, /'qemu' stubLoad must be kernel or loader/],
+    [{ qemu: { stubLoad: "kernel", oneAtATime: 1 } }, /'qemu' oneAtATime must be a string/],
+  ];
+  for (const [change, message] of bad) {
+    refusedPlugin(() => checkPlugin({ ...armv8(), ...change }, "a.ts"), "a.ts", message);
+  }
 });
 
 Deno.test("a board plugin whose arch is not registered is refused", async () => {
