@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { InputError } from "../errors.ts";
-import type { ArchName, Board, BoardDevice, MemoryRange, Range, Reservation } from "../model.ts";
+import type { Board, BoardDevice, MemoryRange, Range, Reservation } from "../model.ts";
 import { overlaps, subtractRanges } from "../ranges.ts";
-import { alignUp, MiB } from "../units.ts";
+import { alignUp, formatSize, MiB } from "../units.ts";
 import type { FdtNode, FdtTree } from "../devicetree/tree.ts";
 import { getProp } from "../devicetree/tree.ts";
 import { readCells, readString, readStrings, readU32s } from "../devicetree/values.ts";
@@ -18,9 +17,19 @@ import { cellCounts } from "../devicetree/partition.ts";
 
 /** What the management partition keeps by default on an imported board. */
 export const DEFAULT_MANAGEMENT_MEMORY = 256 * MiB;
+/**
+ * The least it keeps when no {@linkcode DEFAULT_MANAGEMENT_MEMORY} is free in one
+ * piece (a 512 MiB board whose firmware keeps a few pieces): 128 MiB.
+ */
+export const MIN_MANAGEMENT_MEMORY = 128 * MiB;
 
-/** A device tree that cannot become a board: names what and where. Exit code 2. */
-export class BoardImportError extends InputError {}
+import { BoardImportError } from "./import_error.ts";
+import { detectArch } from "./detect_arch.ts";
+import type { ArchPlugin } from "../registry/plugin.ts";
+import { boardMemory, type GivenMemory } from "./memory.ts";
+
+export { BoardImportError } from "./import_error.ts";
+export type { GivenMemory } from "./memory.ts";
 
 /** The imported board and what was left out. */
 export interface ImportedBoard {
@@ -30,14 +39,18 @@ export interface ImportedBoard {
   notes: string[];
 }
 
-const OLD_ARM_CPUS = /^arm,(arm[0-9]+|arm1[01][0-9a-z-]*|xscale|sa1100|fa526|mohawk|feroceon|pj1)/;
-const ARMV8_CPUS =
-  /^(arm,kryo|nvidia,tegra132-denver|apm,strega|arm,cortex-a(3[45]|5[357]|6[05]|7[2-8]|7[0-9]ae|510|520|710|715|720)|arm,cortex-x\d|arm,neoverse|arm,armv8|apm,potenza|cavium,thunder|nvidia,(denver|carmel)|qcom,(kryo|falkor|oryon)|brcm,(brahma-b53|vulcan)|apple,|fujitsu,a64fx|hisilicon,|phytium,)/;
-const ARMV7_CPUS =
-  /^(arm,cortex-a(5|7|8|9|12|15|17|32)$|arm,cortex-r|marvell,(pj4|sheeva-v7)|qcom,(krait|scorpion)|brcm,brahma-b15|mrvl,pj4)/;
-
-/** Derives a board description from a device tree. */
-export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName): ImportedBoard {
+/**
+ * Derives a board description from a device tree. `arch` is the arch plugin to
+ * use (`--arch`), or the registered ones, whose `detectCpu` tells which the cpus
+ * are (core/board/detect_arch.ts). `memory`, when given, is the board's RAM in
+ * place of the tree's memory nodes (core/board/memory.ts).
+ */
+export function importBoard(
+  tree: FdtTree,
+  name: string,
+  arch: ArchPlugin | readonly ArchPlugin[],
+  memory?: GivenMemory,
+): ImportedBoard {
   const notes: string[] = [];
   const root = tree.root;
   const [ac, sc] = cellCounts(root);
@@ -45,7 +58,7 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
   if (!cpus) throw new BoardImportError("the device tree has no /cpus node", "/cpus");
   const cpuNodes = cpus.children.filter((c) => stringProp(c, "device_type") === "cpu");
   if (cpuNodes.length === 0) throw new BoardImportError("/cpus has no cpu nodes", "/cpus");
-  const arch = archOverride ?? archOf(cpuNodes);
+  const plugin = "kind" in arch ? arch : detectArch(cpuNodes, arch);
   const [cpuAc] = cellCounts(cpus);
   const cores = cpuNodes.map((cpu, id) => {
     const reg = getProp(cpu, "reg");
@@ -57,33 +70,10 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
     return { id, hwid: Number(ids[0][0]) };
   });
 
-  const memory: MemoryRange[] = [];
-  for (const node of root.children.filter((n) => stringProp(n, "device_type") === "memory")) {
-    const reg = getProp(node, "reg");
-    for (const [base, size] of reg ? cellsOf(reg.value, [ac, sc], `/${node.name}`, "reg") : []) {
-      if (size === 0n) {
-        notes.push(
-          `/${node.name}: a RAM range of size 0 (filled in by the bootloader) is left out`,
-        );
-        continue;
-      }
-      memory.push({
-        name: memory.length === 0 ? "ram" : `ram${memory.length}`,
-        base: Number(base),
-        size: Number(size),
-      });
-    }
-  }
-  if (memory.length === 0) {
-    throw new BoardImportError(
-      "the device tree gives no RAM (its memory nodes are missing or of size 0, as the bootloader fills " +
-        "them in): dump the running board's tree (/sys/firmware/fdt) or add the RAM to the YAML by hand",
-      "/memory",
-    );
-  }
+  const ram = boardMemory(tree, memory, notes);
 
-  const monitorKept = firmwareMemory(tree, ac, sc, memory, notes);
-  const devices = collectDevices(tree, notes);
+  const monitorKept = firmwareMemory(tree, ac, sc, ram, notes);
+  const devices = collectDevices(tree, ram, notes);
   markConsole(tree, devices, notes);
 
   if (cores.length < 2) {
@@ -92,9 +82,13 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
       "/cpus",
     );
   }
-  const management = managementWindow(memory, monitorKept);
+  const management = managementWindow(ram, monitorKept, notes);
   if (!management) {
-    throw new BoardImportError("no 256 MiB of RAM is left for the management partition", "/memory");
+    throw new BoardImportError(
+      "no 128 MiB of RAM in one piece is left for the management partition (it keeps 256 MiB " +
+        "where it can)",
+      "/memory",
+    );
   }
   const reserved: Reservation[] = [
     { owner: "management", cores: [cores[0].id], memory: [management], devices: [] },
@@ -103,19 +97,16 @@ export function importBoard(tree: FdtTree, name: string, archOverride?: ArchName
     reserved.push({ owner: "monitor", cores: [], memory: monitorKept, devices: [] });
   }
 
-  const psci = child(root, "psci");
-  const conduit = arch === "riscv"
-    ? "ecall"
-    : (stringProp(psci, "method") as "smc" | "hvc" | undefined) ?? "smc";
-  if (arch !== "riscv" && !psci) notes.push("no /psci node: the monitor conduit defaults to smc");
+  const { conduit, note } = plugin.importConduit?.(tree) ?? { conduit: plugin.conduits[0] };
+  if (note) notes.push(note);
   return {
     board: {
       name,
       description: stringProp(root, "model") ?? stringProp(root, "compatible") ?? name,
-      arch,
-      monitor: { conduit, interface: arch === "riscv" ? "sbi" : "psci" },
+      arch: plugin.name,
+      monitor: { conduit, interface: plugin.powerInterface },
       cores,
-      memory,
+      memory: ram,
       devices,
       reserved,
     },
@@ -132,29 +123,6 @@ function stringProp(node: FdtNode | undefined, name: string): string | undefined
   return prop && prop.value.length > 0 && prop.value[prop.value.length - 1] === 0
     ? readString(prop.value)
     : undefined;
-}
-
-function archOf(cpus: FdtNode[]): ArchName {
-  const compatibles = cpus.flatMap((c) => {
-    const prop = getProp(c, "compatible");
-    return prop ? readStrings(prop.value) : [];
-  });
-  if (cpus.some((c) => getProp(c, "riscv,isa")) || compatibles.includes("riscv")) return "riscv";
-  if (compatibles.some((c) => ARMV8_CPUS.test(c))) return "armv8";
-  if (compatibles.some((c) => ARMV7_CPUS.test(c))) return "armv7";
-  const old = compatibles.find((c) => OLD_ARM_CPUS.test(c));
-  if (old) {
-    throw new BoardImportError(
-      `cpu ${old} is older than ARMv7, which vmanager does not support`,
-      "/cpus",
-    );
-  }
-  throw new BoardImportError(
-    `cannot tell the architecture from cpu compatible ${
-      JSON.stringify(compatibles[0] ?? "(none)")
-    }; give --arch`,
-    "/cpus",
-  );
 }
 
 /** /memreserve/ entries and static /reserved-memory regions inside RAM: the firmware's. */
@@ -202,20 +170,29 @@ function firmwareMemory(
 }
 
 /** The first 256 MiB of RAM (2 MiB aligned) that the firmware does not keep. */
-function managementWindow(memory: MemoryRange[], monitor: Range[]): Range | undefined {
-  for (const ram of memory) {
-    for (const free of subtractRanges(ram, monitor)) {
-      const base = alignUp(free.base, 2 * MiB);
-      if (free.base + free.size - base >= DEFAULT_MANAGEMENT_MEMORY) {
-        return { base, size: DEFAULT_MANAGEMENT_MEMORY };
-      }
-    }
-  }
-  return undefined;
+function managementWindow(
+  memory: MemoryRange[],
+  monitor: Range[],
+  notes: string[],
+): Range | undefined {
+  const free = memory.flatMap((ram) => subtractRanges(ram, monitor)).map((r) => {
+    const base = alignUp(r.base, 2 * MiB);
+    return { base, size: Math.floor((r.base + r.size - base) / (2 * MiB)) * 2 * MiB };
+  });
+  const first = free.find((r) => r.size >= DEFAULT_MANAGEMENT_MEMORY);
+  if (first) return { base: first.base, size: DEFAULT_MANAGEMENT_MEMORY };
+  const largest = free.reduce((a, b) => (b.size > a.size ? b : a), { base: 0, size: 0 });
+  if (largest.size < MIN_MANAGEMENT_MEMORY) return undefined;
+  notes.push(
+    `no 256 MiB of RAM is free in one piece: the management partition keeps the largest, ${
+      formatSize(largest.size)
+    }`,
+  );
+  return largest;
 }
 
 /** MMIO devices: enabled nodes with compatible and reg, on the root or on buses with ranges. */
-function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
+function collectDevices(tree: FdtTree, ram: readonly Range[], notes: string[]): BoardDevice[] {
   const devices: BoardDevice[] = [];
   const aliasOf = new Map<string, string>();
   const aliases = child(tree.root, "aliases");
@@ -250,12 +227,22 @@ function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
       const reg = getProp(c, "reg");
       const compatible = getProp(c, "compatible");
       const ranges = getProp(c, "ranges");
-      if (ranges && !reg) {
+      // A bus: no registers, or a simple-bus with its own (i.MX's AIPS, whose reg
+      // often spans its children's): its devices are listed, not it.
+      const simpleBus = compatible !== undefined &&
+        readStrings(compatible.value).includes("simple-bus");
+      if (ranges && (!reg || simpleBus)) {
+        if (reg) notes.push(`${childPath}: a bus with registers; its devices are listed, not it`);
         const inner = childTranslator(c, cells, translate, notes, childPath);
         if (inner) visit(c, childPath, inner, cellCounts(c));
         continue;
       }
       if (!reg || !compatible || getProp(c, "interrupt-controller")) continue;
+      const provider = socProvider(c);
+      if (provider) {
+        notes.push(`${childPath}: a ${provider} provider, kept by the management partition`);
+        continue;
+      }
       let regs: Range[];
       try {
         regs = readCells(reg.value, cells).map(([b, s]) => ({
@@ -298,7 +285,6 @@ function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
   for (const d of devices) d.reg = mergeRanges(d.reg);
   // Two devices at the same registers (aliases of one block) cannot both be listed,
   // and registers inside RAM are not a device's to give.
-  const ram = memoryRanges(tree);
   return devices.filter((d, i) => {
     if (d.reg.some((r) => ram.some((m) => overlaps(m, r)))) {
       notes.push(`${d.path}: registers inside RAM, left out`);
@@ -310,6 +296,23 @@ function collectDevices(tree: FdtTree, notes: string[]): BoardDevice[] {
     if (clash) notes.push(`${d.path}: registers overlap ${clash.path}, left out`);
     return !clash;
   });
+}
+
+/**
+ * What a SoC-wide provider node provides (clocks, resets, power domains, pins), or
+ * undefined: such a controller serves the management partition's devices too, so
+ * it is not offered as a device; a partition's device that needs it is named by
+ * `plan` (core/partition/shared_resources.ts).
+ */
+function socProvider(node: FdtNode): string | undefined {
+  if (getProp(node, "#clock-cells")) return "clock";
+  if (getProp(node, "#reset-cells")) return "reset";
+  if (getProp(node, "#power-domain-cells")) return "power-domain";
+  const compatible = readStrings(getProp(node, "compatible")?.value ?? new Uint8Array());
+  if (node.name.startsWith("pinctrl") || compatible.some((c) => /pinctrl|iomuxc$/.test(c))) {
+    return "pin";
+  }
+  return undefined;
 }
 
 function childTranslator(
@@ -380,23 +383,6 @@ function mergeRanges(ranges: Range[]): Range[] {
     } else out.push({ ...r });
   }
   return out;
-}
-
-/** The RAM ranges of the tree's memory nodes (for telling devices from RAM). */
-function memoryRanges(tree: FdtTree): Range[] {
-  const [ac, sc] = cellCounts(tree.root);
-  return tree.root.children.filter((n) => stringProp(n, "device_type") === "memory").flatMap(
-    (n) => {
-      const reg = getProp(n, "reg");
-      try {
-        return reg
-          ? readCells(reg.value, [ac, sc]).map(([b, s]) => ({ base: Number(b), size: Number(s) }))
-          : [];
-      } catch {
-        return [];
-      }
-    },
-  );
 }
 
 /** `readCells`, refusing a malformed value with the node and property named. */

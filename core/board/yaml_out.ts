@@ -53,7 +53,9 @@ export function boardYaml(
   for (const r of board.reserved) {
     lines.push(
       r.owner === "management"
-        ? "  # DEFAULT, review: the management partition keeps its first core and 256 MiB of RAM."
+        ? `  # DEFAULT, review: the management partition keeps its first core and ${
+          formatSize(r.memory.reduce((sum, m) => sum + m.size, 0))
+        } of RAM.`
         : "  # The firmware's memory (/memreserve/ and /reserved-memory): kept by the monitor.",
       `  - owner: ${r.owner}`,
       ...(r.cores.length > 0 ? [`    cores: [${r.cores.join(", ")}]`] : []),
