@@ -63,14 +63,21 @@ export function syntheticBoard(name: string, cores: number, nodes: number): Synt
         { name: "status", value: str("okay") },
       ]));
       if (b === 0) {
-        listed.push({ name: `uart${d}`, path: `/bus@0/serial@${base.toString(16)}`, base, irq });
+        listed.push({
+          name: `uart${d}`,
+          path: `/bus@10000000/serial@${base.toString(16)}`,
+          base,
+          irq,
+        });
       }
     }
-    buses.push(node(`bus@${b.toString(16)}`, [
+    // An identity window of the bus's 1 MiB, named by its address (dtc checks both).
+    const window = 0x10000000 + b * 0x100000;
+    buses.push(node(`bus@${window.toString(16)}`, [
       { name: "compatible", value: str("simple-bus") },
       { name: "#address-cells", value: u32(2) },
       { name: "#size-cells", value: u32(2) },
-      { name: "ranges", value: empty() },
+      { name: "ranges", value: cells([window, window, 0x100000], [2, 2, 2]) },
     ], devices));
   }
   const tree: FdtTree = {
@@ -101,6 +108,7 @@ export function syntheticBoard(name: string, cores: number, nodes: number): Synt
         { name: "reg", value: cells([0x8000000, 0x10000, 0x8010000, 0x10000], [2, 2]) },
         { name: "interrupt-controller", value: empty() },
         { name: "#interrupt-cells", value: u32(3) },
+        { name: "#address-cells", value: u32(0) },
         { name: "phandle", value: u32(GIC) },
       ]),
       node("timer", [

@@ -11,7 +11,10 @@ import type { Board } from "../model.ts";
 import type { DeviceTreeCodec } from "../registry/plugin.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { FdtTree } from "./tree.ts";
-import { partitionTree } from "./partition.ts";
+import { type FdtIndex, indexTree } from "./fdt_index.ts";
+import { partitionTreeOf } from "./partition.ts";
+import { BoardIndex } from "./board_index.ts";
+import { bootargsOf } from "./bootargs.ts";
 
 /** A device tree that cannot be read or made. Exit code 1. */
 export class DeviceTreeError extends VmanError {}
@@ -47,18 +50,19 @@ export function buildPartitionDevicetree(
   // A record written before commands bounded the command line still meets the bound here.
   if (record.spec.cmdline !== undefined) validateCmdline(record.spec.cmdline, record.name);
   const codec = codecOf(registry);
-  let boardTree: FdtTree;
+  let boardIndex: FdtIndex;
   try {
-    boardTree = codec.read(boardDtb);
+    boardIndex = codec.index ? codec.index(boardDtb) : indexTree(codec.read(boardDtb));
   } catch (error) {
     throw new DeviceTreeError(
       `the device tree of board ${board.name} is unreadable: ${errorLine(error)}`,
     );
   }
-  const tree = partitionTree(boardTree, {
+  const indexed = new BoardIndex(boardIndex);
+  const tree = partitionTreeOf(indexed, {
     board,
     allocation: record.allocation,
-    bootargs: record.spec.cmdline,
+    bootargs: bootargsOf(indexed, board, record),
     initrd,
   });
   const context = { board, allocation: record.allocation, arch: registry.get("arch", board.arch) };

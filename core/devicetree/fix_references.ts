@@ -16,26 +16,31 @@
  * @module
  */
 import type { FdtNode, FdtProperty, FdtTree } from "./tree.ts";
-import { getProp, removeProp, setProp, walk } from "./tree.ts";
+import { getProp, removeProp, setProp } from "./tree.ts";
 import { readString, readStrings, readU32s, strs, u32 } from "./values.ts";
 import type { Reference } from "./references.ts";
-import { referenceKind, referencesOf, withoutEntries } from "./references.ts";
+import { referenceKind, referencesWith, withoutEntries } from "./references.ts";
 
 /** The specifier cell of a "not connected" interrupts-extended entry. */
 const NOT_CONNECTED = 0xffffffff;
 
 /** What the fixing needs to know of the board's tree and of the copy made from it. */
 export interface Removal {
-  /** The board's node with a phandle. */
+  /**
+   * The argument cells that follow `phandle` in a list whose targets give them in
+   * `cellsName` ("" for bare phandles: 0); undefined when no board node has it.
+   */
+  argsOf: (phandle: number, cellsName: string) => number | undefined;
+  /** Whether `phandle` names a board node that is not in the partition's tree. */
+  isRemoved: (phandle: number) => boolean;
+  /** Whether `path` is a board node's full path, and that node is not in the partition's tree. */
+  isRemovedPath: (path: string) => boolean;
+  /** The board's node with a phandle (its properties; no children). */
   nodeOf: (phandle: number) => FdtNode | undefined;
-  /** A board node's parent. */
-  parentOf: ReadonlyMap<FdtNode, FdtNode>;
-  /** A board node by its full path. */
-  byPath: ReadonlyMap<string, FdtNode>;
-  /** The board nodes that are in the partition's tree. */
-  remaining: ReadonlySet<FdtNode>;
-  /** The board node each node of the partition's tree was copied from. */
-  originalOf: ReadonlyMap<FdtNode, FdtNode>;
+  /** The parent of a board node that `nodeOf` or `originalOf` gave. */
+  parentOf: (node: FdtNode) => FdtNode | undefined;
+  /** The board node a node of the partition's tree was copied from. */
+  originalOf: (copy: FdtNode) => FdtNode | undefined;
 }
 
 /** A kept interrupt controller that a "not connected" entry can name. */
@@ -47,30 +52,33 @@ interface Controller {
 /** Fixes every reference of `tree` (a copy) to a node the copy left out. */
 export function fixRemovedReferences(tree: FdtTree, removal: Removal): void {
   const controllers = keptControllers(tree, removal);
-  walk(tree, (node) => {
-    const original = removal.originalOf.get(node) ?? node;
-    for (const prop of [...node.props]) fixProperty(node, original, prop, removal, controllers);
+  eachNode(tree.root, (node) => {
+    for (const prop of [...node.props]) fixProperty(node, prop, removal, controllers);
   });
   pruneCpuMap(tree);
   fixPathTables(tree, removal);
 }
 
-/** Whether `phandle` names a board node that is not in the partition's tree. */
-function isRemoved(removal: Removal, phandle: number): boolean {
-  const target = removal.nodeOf(phandle);
-  return target !== undefined && !removal.remaining.has(target);
+/** Visits `node` and its subtree, depth first in document order. */
+function eachNode(node: FdtNode, visit: (node: FdtNode) => void): void {
+  visit(node);
+  for (const child of node.children) eachNode(child, visit);
 }
 
-/** Fixes a reference property of `node` (copied from `original`) that names a removed node. */
+/** Whether `phandle` names a board node that is not in the partition's tree. */
+function isRemoved(removal: Removal, phandle: number): boolean {
+  return removal.isRemoved(phandle);
+}
+
+/** Fixes a reference property of `node` (a copy of a board node) that names a removed node. */
 function fixProperty(
   node: FdtNode,
-  original: FdtNode,
   prop: FdtProperty,
   removal: Removal,
   controllers: readonly Controller[],
 ): void {
   if (referenceKind(prop.name) === undefined) return;
-  const refs = referencesOf(prop, removal.nodeOf);
+  const refs = referencesWith(prop, removal.argsOf);
   const removed = (phandle: number) => isRemoved(removal, phandle);
   if (!refs.some((r) => removed(r.phandle))) return;
   if (prop.name === "interrupts-extended") {
@@ -78,7 +86,7 @@ function fixProperty(
     if (value) setProp(node, prop.name, value);
     else removeProp(node, prop.name);
   } else if (prop.name === "interrupt-affinity") {
-    dropAffinityPairs(node, original, prop, refs, removal);
+    dropAffinityPairs(node, removal.originalOf(node) ?? node, prop, refs, removal);
   } else if (prop.name === "cpus") {
     setOrRemove(node, prop.name, withoutEntries(prop, refs, removed));
   } else {
@@ -95,11 +103,11 @@ function setOrRemove(node: FdtNode, name: string, value: Uint8Array): void {
 /** The partition's interrupt controllers with a phandle and `#interrupt-cells`, in order. */
 function keptControllers(tree: FdtTree, removal: Removal): Controller[] {
   const list: Controller[] = [];
-  walk(tree, (node) => {
+  eachNode(tree.root, (node) => {
     if (!getProp(node, "interrupt-controller")) return;
     const phandle = u32Prop(node, "phandle") ?? u32Prop(node, "linux,phandle");
     const cells = u32Prop(node, "#interrupt-cells");
-    if (phandle === undefined || cells === undefined || removal.nodeOf(phandle) === undefined) {
+    if (phandle === undefined || cells === undefined || removal.argsOf(phandle, "") === undefined) {
       return;
     }
     list.push({ phandle, cells });
@@ -122,7 +130,7 @@ function notConnected(
 ): Uint8Array | undefined {
   const cells = readU32s(prop.value);
   const own: Controller[] = refs
-    .filter((r) => !isRemoved(removal, r.phandle) && removal.nodeOf(r.phandle) !== undefined)
+    .filter((r) => !isRemoved(removal, r.phandle) && removal.argsOf(r.phandle, "") !== undefined)
     .map((r) => ({ phandle: r.phandle, cells: r.count - 1 }));
   const out: number[] = [];
   for (const ref of refs) {
@@ -181,8 +189,8 @@ function interruptEntries(
 ): { name: string; entries: [number, number][] } | undefined {
   const extended = getProp(node, "interrupts-extended");
   if (extended) {
-    const refs = referencesOf(extended, removal.nodeOf);
-    if (refs.some((r) => removal.nodeOf(r.phandle) === undefined)) return undefined;
+    const refs = referencesWith(extended, removal.argsOf);
+    if (refs.some((r) => removal.argsOf(r.phandle, "") === undefined)) return undefined;
     return { name: extended.name, entries: refs.map((r) => [r.first, r.count]) };
   }
   const interrupts = getProp(node, "interrupts");
@@ -204,7 +212,7 @@ function interruptParent(node: FdtNode, removal: Removal): FdtNode | undefined {
   let current: FdtNode | undefined = node;
   for (let depth = 0; current && depth < 64; depth++) {
     const phandle = u32Prop(current, "interrupt-parent");
-    current = phandle !== undefined ? removal.nodeOf(phandle) : removal.parentOf.get(current);
+    current = phandle !== undefined ? removal.nodeOf(phandle) : removal.parentOf(current);
     if (current && getProp(current, "#interrupt-cells")) return current;
   }
   return undefined;
@@ -241,8 +249,7 @@ function fixPathTables(tree: FdtTree, removal: Removal): void {
     if (!node) continue;
     node.props = node.props.filter((prop) => {
       if (prop.value.length === 0 || prop.value[prop.value.length - 1] !== 0) return true;
-      const target = removal.byPath.get(readString(prop.value));
-      return target === undefined || removal.remaining.has(target);
+      return !removal.isRemovedPath(readString(prop.value));
     });
   }
 }

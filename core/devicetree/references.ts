@@ -31,6 +31,8 @@ const WITH_ARGS: Record<string, string> = {
   "msi-parent": "#msi-cells",
   "cooling-device": "#cooling-cells",
   gpios: "#gpio-cells",
+  // The legacy singular form, as fixed regulators write it (dtc checks it too).
+  gpio: "#gpio-cells",
 };
 
 /** Properties holding one phandle or a list of bare phandles. */
@@ -61,11 +63,36 @@ export interface Reference {
   count: number;
 }
 
+/** {@linkcode referenceKind}'s answers so far (null: not a reference), up to a bound. */
+const kinds = new Map<string, string | null>();
+/** Most names {@linkcode kinds} remembers: real trees use a few hundred. */
+const KINDS_MAX = 4096;
+
 /** The cells property naming a property's argument count, "" for bare phandles, undefined when not a reference. */
 export function referenceKind(name: string): string | undefined {
+  const known = kinds.get(name);
+  if (known !== undefined) return known ?? undefined;
+  const kind = kindOf(name);
+  if (kinds.size < KINDS_MAX) kinds.set(name, kind ?? null);
+  return kind;
+}
+
+/** Whether `name` is `pinctrl-N` (N decimal digits); no regex, which is slow to run first. */
+function isPinctrlN(name: string): boolean {
+  if (!name.startsWith("pinctrl-") || name.length === 8) return false;
+  for (let i = 8; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function kindOf(name: string): string | undefined {
   if (name in WITH_ARGS) return WITH_ARGS[name];
+  // `snps,nr-gpios` is a count, not a reference (dtc skips it too).
+  if (name.endsWith("nr-gpios")) return undefined;
   if (name.endsWith("-gpios") || name.endsWith("-gpio")) return "#gpio-cells";
-  if (BARE.has(name) || /^pinctrl-\d+$/.test(name) || name.endsWith("-supply")) return "";
+  if (BARE.has(name) || isPinctrlN(name) || name.endsWith("-supply")) return "";
   return undefined;
 }
 
@@ -78,19 +105,34 @@ export function referencesOf(
   prop: FdtProperty,
   nodeOf: (phandle: number) => FdtNode | undefined,
 ): Reference[] {
+  return referencesWith(prop, (phandle, cellsName) => {
+    const target = nodeOf(phandle);
+    if (!target) return undefined;
+    const argsProp = cellsName === "" ? undefined : getProp(target, cellsName);
+    return argsProp && argsProp.value.length === 4 ? readU32s(argsProp.value)[0] : 0;
+  });
+}
+
+/**
+ * {@linkcode referencesOf} with the targets' argument counts from `argsOf(phandle,
+ * cellsName)`: the `cellsName` property of the node with that phandle (0 for bare
+ * phandles, `cellsName` ""), or undefined when no node has it.
+ */
+export function referencesWith(
+  prop: FdtProperty,
+  argsOf: (phandle: number, cellsName: string) => number | undefined,
+): Reference[] {
   const cellsName = referenceKind(prop.name);
   if (cellsName === undefined || prop.value.length % 4 !== 0) return [];
   const cells = readU32s(prop.value);
   const refs: Reference[] = [];
   for (let i = 0; i < cells.length;) {
     const phandle = cells[i];
-    const target = nodeOf(phandle);
-    if (!target) {
+    const args = argsOf(phandle, cellsName);
+    if (args === undefined) {
       refs.push({ phandle, first: i, count: cells.length - i });
       break;
     }
-    const argsProp = cellsName === "" ? undefined : getProp(target, cellsName);
-    const args = argsProp && argsProp.value.length === 4 ? readU32s(argsProp.value)[0] : 0;
     refs.push({ phandle, first: i, count: 1 + args });
     i += 1 + args;
   }

@@ -47,6 +47,8 @@ export {
 } from "../../core/devicetree/values.ts";
 export { writeFdt } from "./write.ts";
 export { DEFAULT_READ_LIMITS, readFdt, type ReadLimits } from "./read.ts";
+export { scanFdt } from "./scan.ts";
+export { FdtIndex } from "../../core/devicetree/fdt_index.ts";
 export { formatProperty, printDts } from "./dts.ts";
 export { fdt, type FdtOptions } from "./plugin.ts";
 export {

@@ -6,8 +6,9 @@
  */
 import type { FeaturePlugin } from "../../core/registry/mod.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/mod.ts";
-import type { ReadLimits } from "./read.ts";
+import type { ReadLimits } from "./scan.ts";
 import { readFdt } from "./read.ts";
+import { scanFdt } from "./scan.ts";
 import { writeFdt } from "./write.ts";
 import { printDts } from "./dts.ts";
 
@@ -35,6 +36,7 @@ export function fdt(options: FdtOptions = {}): FeaturePlugin {
     description: "device trees: FDT v17 reader and writer, DTS printer",
     devicetree: {
       read: (blob) => readFdt(blob, options.limits),
+      index: (blob) => scanFdt(blob, options.limits),
       write: writeFdt,
       dts: printDts,
     },

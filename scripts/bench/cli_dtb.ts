@@ -1,252 +1,189 @@
 /**
- * Benchmarks, `deno task bench`. Each target is printed as numbers and as a
- * ratio against a peer measured in the same run.
+ * Device trees, `deno task bench --only cli_dtb`: the DTB of a partition (8 cores,
+ * 2 devices) of the synthetic 256-core, ~2200-node board (scripts/synthetic_board.ts).
  *
- * - `vmanctl list --json` with 32 partitions, whole process (`deno run main.ts`),
- *   against `virsh -c test:///default list --all` (libvirt's built-in test
- *   driver; target ≤ 1.3×).
- * - Device trees: in-process DTB generation for a partition of a synthetic
- *   256-core, 2000-node board (target ≤ 2 ms); FDT read and write; whole-process
- *   `vmanctl dtb` against `dtc -I dts -O dtb` of the same tree (target ≤ 1.5×).
+ * - In process — read, prune, write (`buildPartitionDevicetree`), each sample the
+ *   mean of {@linkcode ROUNDS} calls — against the libfdt peer (peers/fdt_prune.c,
+ *   built with `cc … -lfdt`), which reads, prunes and writes the same blob
+ *   {@linkcode ROUNDS} times by its own clock: target ≤ 1 ms, the ratio printed.
+ *   Without cc or libfdt-dev the line says so and is not counted.
+ * - The in-process phases (scan, prune, write), where the time goes; no target.
+ * - Whole process: `vmanctl dtb NAME -o FILE` against `vmanctl list` on the same
+ *   state dir, interleaved: target ≤ 1.3×.
  *
- * Usage: deno task bench [--runs N]
+ * Usage: deno task bench --only cli_dtb [--runs N]
+ * @module
  */
+import {
+  interleave,
+  ms,
+  processTimer,
+  runsFlag,
+  summarize,
+  targetLine,
+  type Timer,
+} from "./measure.ts";
 import { runCli } from "../../core/cli/app.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
 import { buildPartitionDevicetree } from "../../core/devicetree/build.ts";
+import { partitionTreeOf } from "../../core/devicetree/partition.ts";
+import { BoardIndex } from "../../core/devicetree/board_index.ts";
 import { buildRegistry } from "../../core/registry/discover.ts";
-import { printDts, readFdt, writeFdt } from "../../plugins/fdt/mod.ts";
+import { scanFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { syntheticBoard } from "../synthetic_board.ts";
-import { VMANCTL_PERMISSIONS } from "../permissions.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
+import { buildFdtPeer, fdtPeerTimer } from "./peers/fdt_prune.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const runsFlag = Deno.args.indexOf("--runs");
-const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 40;
-const WARMUP = 5;
+const RUNS = runsFlag(20);
+/** Calls (and peer rounds) per in-process sample. */
+const ROUNDS = 10;
+/** The partition: its cores (ids) and devices. */
+const CORES = "8-15";
+const DEVICES = ["uart0", "uart5"];
+/** In-process target, ms; whole-process target, × `vmanctl list`. */
+const IN_PROCESS_MS = 1;
+const WHOLE_RATIO = 1.3;
 
-/** Wall time of one whole process, in milliseconds. */
-async function timeProcess(cmd: string, args: string[]): Promise<number> {
-  const start = performance.now();
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  const elapsed = performance.now() - start;
-  if (out.code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return elapsed;
-}
-
-interface Stats {
-  mean: number;
-  median: number;
-  min: number;
-}
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    mean: samples.reduce((a, b) => a + b, 0) / samples.length,
-    median: sorted[Math.floor(sorted.length / 2)],
-    min: sorted[0],
-  };
-}
-
-/** Times the commands interleaved (so drift hits all alike). */
-async function compare(
-  commands: Record<string, [string, string[]]>,
-): Promise<Record<string, Stats>> {
-  const samples: Record<string, number[]> = Object.fromEntries(
-    Object.keys(commands).map((k) => [k, []]),
-  );
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    for (const [name, [cmd, args]] of Object.entries(commands)) {
-      const t = await timeProcess(cmd, args);
-      if (i >= WARMUP) samples[name].push(t);
-    }
-  }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
-}
-
-function hasCommand(name: string): boolean {
-  try {
-    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-
-console.log(
-  `vmanager benchmarks (${RUNS} runs each after ${WARMUP} warm-up runs; Deno ${Deno.version.deno})\n`,
-);
-
-// --- list --json with 32 partitions -------------------------------------------------
-const stateDir = await Deno.makeTempDir({ prefix: "vman-bench-" });
+// `vmanctl list --json` with 32 partitions is the startup section's (startup.ts).
 const quiet = {
   io: { out: () => {}, err: (t: string) => console.error(t) },
   env: () => undefined,
   builtins: builtinPlugins,
   boardFiles: builtinBoards,
 };
-const board = `${ROOT}/tests/fixtures/boards/test-big-arm64.yaml`;
-for (let i = 0; i < 32; i++) {
-  const code = await runCli(
-    [
-      "--state-dir",
-      stateDir,
-      "--board",
-      board,
-      "--plugin-dir",
-      stateDir,
-      "create",
-      `p${i}`,
-      "--cpus",
-      "1",
-      "--memory",
-      "64M",
-    ],
-    quiet,
-  );
-  if (code !== 0) throw new Error(`creating p${i} failed`);
-}
-
-const commands: Record<string, [string, string[]]> = {
-  "vmanctl list --json (32 partitions)": [
-    Deno.execPath(),
-    ["run", ...VMANCTL_PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", stateDir, "list", "--json"],
-  ],
-};
-const peer = "virsh -c test:///default list --all";
-if (hasCommand("virsh")) commands[peer] = ["virsh", ["-c", "test:///default", "list", "--all"]];
-else console.log("virsh not found (install libvirt-clients): the peer is skipped\n");
-const result = await compare(commands);
-await Deno.remove(stateDir, { recursive: true });
-
-console.log("Whole-process wall time");
-for (const [name, s] of Object.entries(result)) {
-  console.log(
-    `  ${name.padEnd(40)} median ${fmt(s.median)}  mean ${fmt(s.mean)}  min ${fmt(s.min)}`,
-  );
-}
-const ours = result["vmanctl list --json (32 partitions)"];
-if (result[peer]) {
-  const ratio = ours.median / result[peer].median;
-  console.log(`  ratio vmanctl / virsh (medians): ${ratio.toFixed(2)}x  (target <= 1.3x)`);
-}
 
 // --- device trees ---------------------------------------------------------------------
 
-/** Mean time of `fn` in milliseconds over `runs` calls after a warm-up. */
-function timeInProcess(fn: () => unknown, runs = 200): { mean: number; median: number } {
-  for (let i = 0; i < 20; i++) fn();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    samples.push(performance.now() - t);
+/** A timer of `fn`: the mean milliseconds per call over {@linkcode ROUNDS} calls. */
+function inProcess(fn: () => unknown): Timer {
+  return () => {
+    const start = performance.now();
+    for (let i = 0; i < ROUNDS; i++) fn();
+    return Promise.resolve((performance.now() - start) / ROUNDS);
+  };
+}
+
+/** Makes the synthetic board and a partition on it in `dir`; returns its state dir. */
+async function setUp(dir: string, board: ReturnType<typeof syntheticBoard>): Promise<string> {
+  await Deno.writeTextFile(`${dir}/synthetic-256.yaml`, board.yaml);
+  await Deno.writeFile(`${dir}/synthetic-256.dtb`, board.dtb);
+  const state = `${dir}/state`;
+  const created = await runCli([
+    ...["--state-dir", state, "--board", `${dir}/synthetic-256.yaml`, "--plugin-dir", dir],
+    ...["create", "p", "--cpu-ids", CORES, "--memory", "1G", "--cmdline", "console=ttyS0"],
+    ...DEVICES.flatMap((d) => ["--device", d]),
+  ], quiet);
+  if (created !== 0) throw new Error("creating the partition on the synthetic board failed");
+  return state;
+}
+
+/** The in-process line: ours against the libfdt peer, or why the peer is missing. */
+async function inProcessLine(dir: string, doc: StateDocument, dtb: Uint8Array): Promise<string> {
+  const registry = await buildRegistry({
+    builtins: await builtinPlugins(),
+    boardFiles: [],
+    pluginDirs: [],
+    warn: (line) => console.error(line),
+  });
+  const record = doc.partitions[0];
+  const timers: Record<string, Timer> = {
+    ours: inProcess(() => buildPartitionDevicetree(registry, doc.board, dtb, record)),
+  };
+  const peer = await buildFdtPeer();
+  if ("path" in peer) {
+    timers.peer = fdtPeerTimer(peer.path, {
+      board: `${dir}/synthetic-256.dtb`,
+      output: `${dir}/peer.dtb`,
+      hwids: record.allocation.cores.map((id) => doc.board.cores.find((c) => c.id === id)!.hwid),
+      devices: DEVICES.map((name) => doc.board.devices.find((d) => d.name === name)!.path!),
+    }, ROUNDS);
   }
-  const s = stats(samples);
-  return { mean: s.mean, median: s.median };
+  const runs = await interleave(timers, { runs: RUNS, warmup: 3 });
+  const label = `partition DTB in process (read, prune, write; mean of ${ROUNDS} per sample)`;
+  if ("missing" in peer) {
+    const line = targetLine(label, runs.ours, undefined, { atMost: IN_PROCESS_MS });
+    return `${line.replace(/ (ok|missed)$/, "")} not counted: no libfdt peer (${peer.missing})`;
+  }
+  const peerLabel = "libfdt peer (fdt_prune.c: walk every node and property, decide, " +
+    "sequential-write the kept nodes; no reference fixing)";
+  return targetLine(label, runs.ours, { label: peerLabel, samples: runs.peer }, {
+    atMost: IN_PROCESS_MS,
+  });
+}
+
+/** Where the in-process time goes: the phases' medians. */
+async function phasesLine(doc: StateDocument, dtb: Uint8Array): Promise<string> {
+  const record = doc.partitions[0];
+  const options = { board: doc.board, allocation: record.allocation, bootargs: "console=ttyS0" };
+  const index = scanFdt(dtb);
+  const tree = partitionTreeOf(new BoardIndex(index), options);
+  const runs = await interleave({
+    scan: inProcess(() => scanFdt(dtb)),
+    prune: inProcess(() => partitionTreeOf(new BoardIndex(index), options)),
+    write: inProcess(() => writeFdt(tree)),
+  }, { runs: RUNS, warmup: 3 });
+  const median = (samples: number[]) => ms(summarize(samples).median);
+  return `  phases (medians): scan ${median(runs.scan)}, prune ${median(runs.prune)}, ` +
+    `write ${median(runs.write)}`;
+}
+
+/** The whole-process line: `vmanctl dtb` against `vmanctl list` on the same state dir. */
+async function wholeProcessLine(dir: string, state: string): Promise<string> {
+  const env = { VMAN_PLUGIN_PATH: "", NO_COLOR: "1" };
+  const vmanctl = (...args: string[]) =>
+    processTimer(Deno.execPath(), [
+      "run",
+      ...VMANCTL_PERMISSIONS,
+      ...VMANCTL_RUN_FLAGS,
+      `${ROOT}/main.ts`,
+      "--state-dir",
+      state,
+      ...args,
+    ], env);
+  const runs = await interleave({
+    dtb: vmanctl("dtb", "p", "-o", `${dir}/ours.dtb`),
+    list: vmanctl("list"),
+  }, { runs: RUNS, warmup: 3 });
+  return targetLine("vmanctl dtb p -o FILE, whole process", runs.dtb, {
+    label: "vmanctl list",
+    samples: runs.list,
+  }, { ratio: WHOLE_RATIO });
+}
+
+/** Whether dtc reads the partition's DTB back without a warning. */
+async function dtcLine(file: string): Promise<string> {
+  try {
+    const out = await new Deno.Command("dtc", {
+      args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const warnings = new TextDecoder().decode(out.stderr).trim();
+    return out.code === 0
+      ? `  dtc reads vmanctl's DTB: ${warnings ? `with warnings: ${warnings}` : "yes, no warning"}`
+      : `  dtc refuses vmanctl's DTB: ${warnings}`;
+  } catch {
+    return "  dtc not found (install device-tree-compiler): the DTB is not checked";
+  }
 }
 
 const dtDir = await Deno.makeTempDir({ prefix: "vman-bench-dt-" });
-const synthetic = syntheticBoard("synthetic-256", 256, 2000);
-await Deno.writeTextFile(`${dtDir}/synthetic-256.yaml`, synthetic.yaml);
-await Deno.writeFile(`${dtDir}/synthetic-256.dtb`, synthetic.dtb);
-const dtState = `${dtDir}/state`;
-const created = await runCli(
-  [
-    "--state-dir",
-    dtState,
-    "--board",
-    `${dtDir}/synthetic-256.yaml`,
-    "--plugin-dir",
-    dtDir,
-    "create",
-    "p",
-    "--cpu-ids",
-    "8-15",
-    "--memory",
-    "1G",
-    "--device",
-    "uart0",
-    "--device",
-    "uart5",
-    "--cmdline",
-    "console=ttyS0",
-  ],
-  quiet,
-);
-if (created !== 0) throw new Error("creating the partition on the synthetic board failed");
-const doc = JSON.parse(await Deno.readTextFile(`${dtState}/state.json`)) as StateDocument;
-const registry = await buildRegistry({
-  builtins: await builtinPlugins(),
-  boardFiles: [],
-  pluginDirs: [],
-  warn: (line) => console.error(line),
-});
-const record = doc.partitions[0];
-const generate = () => buildPartitionDevicetree(registry, doc.board, synthetic.dtb, record);
-const partition = generate();
-const gen = timeInProcess(generate);
-const boardTree = readFdt(synthetic.dtb);
-const read = timeInProcess(() => readFdt(synthetic.dtb));
-const write = timeInProcess(() => writeFdt(boardTree));
-
-console.log(
-  `\nDevice trees (synthetic board: 256 cores, ${synthetic.nodes} nodes, ${synthetic.dtb.length} bytes)`,
-);
-console.log(
-  `  partition DTB generation (8 cores, 2 devices), in process: mean ${gen.mean.toFixed(3)} ms, ` +
-    `median ${gen.median.toFixed(3)} ms  (target <= 2 ms)`,
-);
-console.log(
-  `  FDT read of the board: mean ${read.mean.toFixed(3)} ms; write: mean ${
-    write.mean.toFixed(3)
-  } ms`,
-);
-
-// The same tree through dtc: our partition DTS compiled by dtc, next to `vmanctl dtb`.
-await Deno.writeTextFile(`${dtDir}/p.dts`, printDts(partition.tree));
-const dtCommands: Record<string, [string, string[]]> = {
-  "vmanctl dtb p -o p.dtb": [
-    Deno.execPath(),
-    [
-      "run",
-      ...VMANCTL_PERMISSIONS,
-      `${ROOT}/main.ts`,
-      "--state-dir",
-      dtState,
-      "dtb",
-      "p",
-      "-o",
-      `${dtDir}/ours.dtb`,
-    ],
-  ],
-};
-const dtcPeer = "dtc -I dts -O dtb p.dts";
-if (hasCommand("dtc")) {
-  dtCommands[dtcPeer] = ["dtc", [
-    "-q",
-    "-I",
-    "dts",
-    "-O",
-    "dtb",
-    "-o",
-    `${dtDir}/dtc.dtb`,
-    `${dtDir}/p.dts`,
-  ]];
-} else console.log("  dtc not found (install device-tree-compiler): the peer is skipped");
-const dtResult = await compare(dtCommands);
-for (const [name, s] of Object.entries(dtResult)) {
+try {
+  const synthetic = syntheticBoard("synthetic-256", 256, 2000);
+  const state = await setUp(dtDir, synthetic);
+  const doc = JSON.parse(await Deno.readTextFile(`${state}/state.json`)) as StateDocument;
+  const load = Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
   console.log(
-    `  ${name.padEnd(40)} median ${fmt(s.median)}  mean ${fmt(s.mean)}  min ${fmt(s.min)}`,
+    `Device trees: synthetic board of 256 cores, ${synthetic.nodes} nodes, ` +
+      `${synthetic.dtb.length} bytes; partition of cores ${CORES} and ${DEVICES.join(", ")} ` +
+      `(${RUNS} samples, interleaved; load average ${load})`,
   );
+  console.log(await inProcessLine(dtDir, doc, synthetic.dtb));
+  console.log(await phasesLine(doc, synthetic.dtb));
+  console.log(await wholeProcessLine(dtDir, state));
+  console.log(await dtcLine(`${dtDir}/ours.dtb`));
+} finally {
+  await Deno.remove(dtDir, { recursive: true });
 }
-if (dtResult[dtcPeer]) {
-  const ratio = dtResult["vmanctl dtb p -o p.dtb"].median / dtResult[dtcPeer].median;
-  console.log(`  ratio vmanctl dtb / dtc (medians): ${ratio.toFixed(2)}x  (target <= 1.5x)`);
-}
-await Deno.remove(dtDir, { recursive: true });

@@ -38,7 +38,6 @@ export const dtbCommand: CommandSpec<CliContext> = {
       const { prepareBoot } = await import("../../boot/prepare.ts");
       blob = (await prepareBoot(registry, board, boardDtb, record)).dtb;
     } else blob = buildPartitionDevicetree(registry, board, boardDtb, record).blob;
-    const tree = codecOf(registry).read(blob);
     const output = input.options.output as string | undefined;
     const write = async (data: Uint8Array) => {
       try {
@@ -48,7 +47,8 @@ export const dtbCommand: CommandSpec<CliContext> = {
       }
     };
     if (input.options.dts) {
-      const text = codecOf(registry).dts(tree);
+      const codec = codecOf(registry);
+      const text = codec.dts(codec.read(blob));
       if (output) await write(new TextEncoder().encode(text));
       else if (ctx.globals.json) ctx.json({ name: record.name, dts: text });
       else ctx.io.out(text.trimEnd());
