@@ -12,7 +12,15 @@
  * ```
  * @module
  */
-import { FileInputError, MAX_KERNEL_BYTES, osReason, readRegularFile } from "../files.ts";
+import {
+  FileInputError,
+  MAX_KERNEL_BYTES,
+  openRegularFile,
+  osReason,
+  readHead,
+  readRegularFile,
+} from "../files.ts";
+import { KiB } from "../units.ts";
 import type { ArchName } from "../model.ts";
 import type { KernelFormat, KernelImage } from "./types.ts";
 import { KernelImageError } from "./types.ts";
@@ -99,10 +107,58 @@ function unreadable(bytes: Uint8Array, readers: readonly KernelReader[]): string
 }
 
 /**
+ * How much of an uncompressed kernel file is read to recognize and plan it: the
+ * headers every format keeps at its start (an arm64 or RISC-V Image's and its
+ * PE/COFF headers, a zImage's, an ELF file's program headers).
+ */
+export const KERNEL_HEAD_BYTES = 64 * KiB;
+
+/** The file's first bytes are gzip data (1f 8b) or an ELF header (7f 'E' 'L' 'F'). */
+function needsWholeFile(bytes: Uint8Array): boolean {
+  const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  const elf = bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 &&
+    bytes[2] === 0x4c && bytes[3] === 0x46;
+  // gzip is decompressed here; an ELF file's program headers may be anywhere in it.
+  return gzip || elf;
+}
+
+/**
+ * The kernel file's head in a buffer of the file's length, whose rest stays zero:
+ * memory the OS only backs once it is touched, and nothing touches it — the
+ * monitor loads the kernel from the file. `head` is how many bytes were read.
+ */
+async function readKernelHead(
+  path: string,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; head: number }> {
+  const { file, size } = await openRegularFile(path, maxBytes, "the kernel");
+  try {
+    const bytes = new Uint8Array(size);
+    const want = Math.min(size, KERNEL_HEAD_BYTES);
+    const head = await readHead(file, bytes.subarray(0, want), "the kernel", path);
+    if (head < want) {
+      throw new FileInputError(
+        "unreadable",
+        `cannot read the kernel: it ended after ${head} of its ${size} bytes (it changed)`,
+        path,
+      );
+    }
+    return { bytes, head };
+  } finally {
+    file.close();
+  }
+}
+
+/**
  * Reads a kernel file and hands it to each reader in turn; the first that returns
  * an image wins, and a reader's KernelImageError (a recognized but broken file)
  * ends the search. A file starting with the gzip magic (1f 8b) is decompressed
  * first and the image gets `compression: "gzip"`.
+ *
+ * An uncompressed kernel other than ELF is not read whole: the readers get a
+ * buffer of the file's length of which only the first {@linkcode KERNEL_HEAD_BYTES}
+ * are the file's, and the image says so in `head` — its bytes are loaded from the
+ * file by the monitor (core/boot/prepare.ts), never through JavaScript.
  *
  * Throws {@linkcode KernelImageError} with `where` = `path` when the file cannot be
  * read, is not a regular file (a FIFO is refused before it is opened, so nothing
@@ -119,8 +175,13 @@ export async function readKernelFile(
   maxBytes: number = MAX_KERNEL_BYTES,
 ): Promise<KernelImage> {
   let bytes: Uint8Array<ArrayBuffer>;
+  let head: number | undefined;
   try {
-    bytes = await readRegularFile(path, maxBytes, "the kernel");
+    ({ bytes, head } = await readKernelHead(path, maxBytes));
+    if (head === bytes.length) head = undefined; // all of it
+    else if (needsWholeFile(bytes)) {
+      [bytes, head] = [await readRegularFile(path, maxBytes, "the kernel"), undefined];
+    }
   } catch (error) {
     if (!(error instanceof FileInputError)) throw error;
     throw new KernelImageError(error.message, path, { cause: error });
@@ -129,7 +190,9 @@ export async function readKernelFile(
   if (gzip) bytes = await gunzip(bytes, path, maxBytes);
   for (const reader of readers) {
     const image = reader.read(bytes, path);
-    if (image) return gzip ? { ...image, compression: "gzip" } : image;
+    if (!image) continue;
+    if (gzip) return { ...image, compression: "gzip" };
+    return head === undefined ? image : { ...image, head };
   }
   throw new KernelImageError(unreadable(bytes, readers), path);
 }

@@ -14,6 +14,8 @@ import type { BootPlan, KernelImage } from "./types.ts";
 import { checkKernelArch, readKernelFile } from "./kernel.ts";
 import { buildPartitionDevicetree } from "../devicetree/build.ts";
 import { KernelImageError, PlacementError } from "./types.ts";
+import { stage } from "./stages.ts";
+import { type KernelLoad, kernelLoads } from "./sources.ts";
 
 /** What `start` writes and where it starts the boot core. */
 export interface PreparedBoot {
@@ -21,6 +23,8 @@ export interface PreparedBoot {
   kernel: KernelImage;
   /** The plan. */
   plan: BootPlan;
+  /** The plan's kernel writes and what each is loaded from. */
+  loads: KernelLoad[];
   /** The partition's DTB, with the initrd's place. */
   dtb: Uint8Array;
   /** The initrd file, when there is one. */
@@ -34,6 +38,7 @@ export async function prepareBoot(
   boardDtb: Uint8Array | undefined,
   record: PartitionRecord,
 ): Promise<PreparedBoot> {
+  stage("plugins, board DTB");
   const { spec, allocation, name } = record;
   if (spec.kernel === undefined) {
     throw new StateError(`partition ${name} names no kernel`, name);
@@ -43,7 +48,10 @@ export async function prepareBoot(
   }
   const arch = registry.get("arch", board.arch);
   if (!arch.planBoot) throw new StateError(`arch plugin ${arch.name} cannot place kernels`, name);
-  const readers = registry.list("arch").flatMap(({ plugin }) =>
+  // The board's own arch plugin reads first: a variant that shares a format with
+  // another plugin (an external arm64 arch) takes its own board's kernels.
+  const plugins = [arch, ...registry.list("arch").map((e) => e.plugin).filter((p) => p !== arch)];
+  const readers = plugins.flatMap((plugin) =>
     plugin.readKernel ? [{ arch: plugin.name, read: plugin.readKernel }] : []
   );
   // The monitor helper loads the initrd by its path; here it is checked to be a
@@ -60,6 +68,7 @@ export async function prepareBoot(
   }
   const kernel = await readKernelFile(spec.kernel, readers);
   checkKernelArch(kernel, board.arch, name);
+  stage("kernel read");
   // The DTB's size does not depend on where the initrd goes (its cells are fixed),
   // so a first DTB sizes the plan and the second has the initrd's final place.
   const draft = buildPartitionDevicetree(
@@ -92,5 +101,6 @@ export async function prepareBoot(
       name,
     );
   }
-  return { kernel, plan, dtb: blob, initrd: spec.initrd };
+  stage("plan, device tree");
+  return { kernel, plan, loads: kernelLoads(kernel, plan), dtb: blob, initrd: spec.initrd };
 }

@@ -32,8 +32,17 @@ export interface KernelImage {
   arch: ArchName;
   /** `gzip` when the file was compressed. */
   compression?: "gzip";
-  /** The (decompressed) bytes to load. */
+  /**
+   * The (decompressed) bytes to load — with `head`, only the first `head` bytes
+   * are the file's (see `head`).
+   */
   bytes: Uint8Array;
+  /**
+   * Set when the file was not read whole: only its first `head` bytes are in
+   * `bytes` (the rest are zeros), and what a plan writes from `bytes` is loaded
+   * from `file` at the same offsets (core/boot/prepare.ts).
+   */
+  head?: number;
   /**
    * Bytes from the load address the kernel may use (arm64/RISC-V `image_size`,
    * the zImage's size, ELF: the span of its segments).

@@ -24,6 +24,7 @@ import {
 } from "./abi.ts";
 import type { HelperResult, MonitorHelper } from "./helper.ts";
 import type { MemorySource, Monitor, MonitorPartitionState } from "./monitor.ts";
+import { describeSource } from "./monitor.ts";
 
 /** An open helper handle and the code family its monitor answers in. */
 export interface AbiSession {
@@ -106,28 +107,20 @@ export abstract class AbiMonitor implements Monitor {
     );
   }
 
-  /** A memory write: bytes through the helper's write, a file loaded by the helper itself. */
+  /** A memory write: bytes through the helper's write, a file (or range) loaded by the helper. */
   memoryWrite(id: number, address: number, source: MemorySource): Promise<void> {
     return this.run(() =>
       this.use(({ helper, handle, family }) => {
+        let what = describeSource(source);
+        let result: HelperResult;
         if ("path" in source) {
-          const result = helper.loadFile(handle, id, address, source.path);
-          if (result.rc !== 0) {
-            throw failure(
-              `memory_write(${id}, ${hex(address)}, ${source.path}: ${result.loaded} bytes)`,
-              family,
-              result,
-            );
-          }
+          const loaded = helper.loadFile(handle, id, address, source.path, source);
+          [result, what] = [loaded, `${what}: ${loaded.loaded} bytes`];
         } else {
-          const result = helper.write(handle, id, address, source.bytes);
-          if (result.rc !== 0) {
-            throw failure(
-              `memory_write(${id}, ${hex(address)}, ${source.bytes.length} bytes)`,
-              family,
-              result,
-            );
-          }
+          result = helper.write(handle, id, address, source.bytes);
+        }
+        if (result.rc !== 0) {
+          throw failure(`memory_write(${id}, ${hex(address)}, ${what})`, family, result);
         }
       })
     );

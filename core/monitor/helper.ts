@@ -29,11 +29,14 @@ const SYMBOLS = {
     parameters: ["i32", "u32", "u64", "buffer", "u64", "buffer", "buffer", "u32"],
     result: "i32",
   },
-  vmh_load_file: {
-    parameters: ["i32", "u32", "u64", "buffer", "buffer", "buffer", "buffer", "u32"],
+  vmh_load_file_range: {
+    parameters: ["i32", "u32", "u64", "buffer", "u64", "u64", "buffer", "buffer", "buffer", "u32"],
     result: "i32",
   },
 } as const;
+
+/** `length` of {@linkcode MonitorHelper.loadFile}: to the file's end (UINT64_MAX). */
+const TO_END = 0xffff_ffff_ffff_ffffn;
 
 /** What a helper call returned. */
 export interface HelperResult {
@@ -125,21 +128,28 @@ export class MonitorHelper {
     return { rc, code: code[0], message: messageOf(msg) };
   }
 
-  /** Loads a file into partition `id`'s window at `address`; its bytes stay in C. */
+  /**
+   * Loads a file — or `length` bytes of it from `offset` — into partition `id`'s
+   * window at `address`; its bytes stay in C (copied file to file by the kernel).
+   * A file shorter than `offset` + `length` is refused before anything is written.
+   */
   loadFile(
     handle: number,
     id: number,
     address: number,
     path: string,
+    range: { offset?: number; length?: number } = {},
   ): HelperResult & { loaded: number } {
     const msg = new Uint8Array(MSG);
     const code = new Int32Array(1);
     const loaded = new BigUint64Array(1);
-    const rc = this.lib.symbols.vmh_load_file(
+    const rc = this.lib.symbols.vmh_load_file_range(
       handle,
       id,
       BigInt(address),
       cString(path),
+      BigInt(range.offset ?? 0),
+      range.length === undefined ? TO_END : BigInt(range.length),
       loaded,
       code,
       msg,

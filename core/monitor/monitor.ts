@@ -8,8 +8,30 @@
 import type { Board, MonitorCall, Range } from "../model.ts";
 import type { ArchPlugin } from "../registry/plugin.ts";
 
-/** A source of bytes to write into partition memory. */
-export type MemorySource = { path: string } | { bytes: Uint8Array };
+/**
+ * A source of bytes to write into partition memory: bytes, or a file — all of it,
+ * or `length` bytes from `offset` — that the backend loads without its bytes
+ * passing through JavaScript.
+ */
+export type MemorySource = FileSource | { bytes: Uint8Array };
+
+/** A file to load, or a range of it. */
+export interface FileSource {
+  /** The file. */
+  path: string;
+  /** Where in the file the bytes begin (default 0). */
+  offset?: number;
+  /** How many bytes (default: to the file's end). */
+  length?: number;
+}
+
+/** How a recorded call names a source: its path (and range), or its size in bytes. */
+export function describeSource(source: MemorySource): string {
+  if (!("path" in source)) return `${source.bytes.length} bytes`;
+  if (source.offset === undefined && source.length === undefined) return source.path;
+  const length = source.length === undefined ? "to its end" : `${source.length} bytes`;
+  return `${source.path} (${length} from offset ${source.offset ?? 0})`;
+}
 
 /**
  * A monitor-level view of a partition's run state; `unknown` from a backend that
@@ -104,10 +126,9 @@ export class RecordingMonitor implements Monitor {
   }
   /** Records and forwards `memoryWrite`. */
   memoryWrite(id: number, address: number, source: MemorySource): Promise<void> {
-    const what = "path" in source ? source.path : `${source.bytes.length} bytes`;
     return this.record(
       "memory_write",
-      { partition: id, address, source: what },
+      { partition: id, address, source: describeSource(source) },
       () => this.inner.memoryWrite(id, address, source),
     );
   }

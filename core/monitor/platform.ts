@@ -39,6 +39,8 @@ export interface PlatformOptions {
   functionBase?: number;
   /** The SBI extension id (RISC-V). */
   sbiExtension?: number;
+  /** The board's architecture as the ABI names it (its arch plugin's `abiArch`); default `board.arch`. */
+  abiArch?: string;
 }
 
 function range(r: Range, shared?: boolean) {
@@ -63,7 +65,7 @@ export function platformJson(board: Board, options: PlatformOptions = {}): strin
   const sbi = board.monitor.interface === "sbi";
   const platform = {
     board: board.name,
-    arch: board.arch,
+    arch: options.abiArch ?? board.arch,
     interface: board.monitor.interface,
     ...(sbi
       ? { sbiExtension: hex(options.sbiExtension ?? DEFAULT_SBI_EXTENSION) }

@@ -88,7 +88,7 @@ export class SimMonitor extends AbiMonitor {
     super();
     this.stateDir = context.stateDir;
     this.helper = options.helper ?? loadHelper();
-    this.platform = platformJson(context.board, options);
+    this.platform = platformJson(context.board, { abiArch: context.arch?.abiArch, ...options });
     this.memory = memoryImage(context.stateDir, context.board);
     this.family = context.board.monitor.interface === "sbi" ? "sbi" : "psci";
     this.use(({ helper, handle }) => {

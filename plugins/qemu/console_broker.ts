@@ -279,15 +279,21 @@ export class ConsoleBroker {
   }
 }
 
-/** Connects to QEMU's serial socket, retrying while QEMU sets it up. */
-async function connectSerial(path: string, ms: number): Promise<Deno.UnixConn> {
+/**
+ * Connects with `connect`, retrying every 5 ms while QEMU sets its sockets up (the
+ * broker starts with QEMU); gives up after `ms`, or at once when QEMU has exited
+ * (its supervisor wrote `exit`): a QEMU that failed to start leaves no broker.
+ */
+async function whileQemuStarts<T>(connect: () => Promise<T>, exit: string, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
   while (true) {
     try {
-      return await Deno.connect({ transport: "unix", path });
+      return await connect();
     } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (Date.now() > deadline || await Deno.lstat(exit).then(() => true, () => false)) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 }
@@ -307,8 +313,9 @@ export async function brokerMain(args: string[]): Promise<number> {
     console.error("console broker: usage: CONFIG (JSON: serial, socket, log, limit, …)");
     return 2;
   }
-  const serial = await connectSerial(config.serial, 15_000);
-  const events = await QemuEvents.connect(config.events);
+  const connect = <T>(fn: () => Promise<T>) => whileQemuStarts(fn, config.exit, 15_000);
+  const serial = await connect(() => Deno.connect({ transport: "unix", path: config.serial }));
+  const events = await connect(() => QemuEvents.connect(config.events));
   const watching = events.watch(config.ended);
   const log = new RotatingLog(config.log, config.limit);
   await Deno.remove(config.socket).catch(() => {});

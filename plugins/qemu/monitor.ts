@@ -19,8 +19,7 @@ import {
   exitStatus,
   kill,
   lastLines,
-  launch,
-  launchBroker,
+  launchTogether,
   running,
   type Timeouts,
   waitExit,
@@ -28,6 +27,7 @@ import {
 import { qmpCommand } from "./qmp.ts";
 import { readEnd } from "./ending.ts";
 import { removeTaps } from "./bridge.ts";
+import { stage, stageApart } from "../../core/boot/stages.ts";
 
 /** What a `QemuMonitor` needs. */
 export interface QemuMonitorOptions {
@@ -102,7 +102,7 @@ export class QemuMonitor implements Monitor {
     if (await running(files)) {
       throw new MonitorError(`partition ${id} already has a QEMU process; stop it first`);
     }
-    if (board.arch === "riscv") await this.checkAlone(id);
+    if (arch.qemu?.oneAtATime) await this.checkAlone(id, arch.qemu.oneAtATime);
     await inner.coreStart(id, hwid, entry, context);
     try {
       if (!arch.monitorStub) {
@@ -117,13 +117,19 @@ export class QemuMonitor implements Monitor {
         idleHwids: this.idleCores(id, hwid),
       });
       await Deno.writeFile(files.stub, stub);
-      const { binary, args } = qemuCommand(board, id, files, memoryFile(this.options.stateDir));
-      await launch(files, binary, args, timeouts);
-      await launchBroker(files, this.options.broker, {
+      stage("qemu: sim core start, stub");
+      const qemu = qemuCommand(board, arch, id, files, memoryFile(this.options.stateDir));
+      // QEMU and the console broker start together; QEMU waits paused for `cont`.
+      const times = await launchTogether(files, qemu, {
+        command: this.options.broker,
         logLimit: this.options.consoleLogLimit,
         hook: this.options.endHook,
       }, timeouts.start);
+      stage("qemu: launch QEMU and broker");
+      stageApart("QEMU start", times.qemu);
+      stageApart("console broker start", times.broker);
       await qmpCommand(files.qmp, "cont");
+      stage("qemu: cont");
     } catch (error) {
       await kill(files);
       await inner.partitionStop(id).catch(() => {});
@@ -170,10 +176,12 @@ export class QemuMonitor implements Monitor {
   }
 
   /**
-   * On RISC-V every partition's QEMU runs OpenSBI, with its data and stacks, in
-   * the same 2 MiB of the shared memory file, so two cannot run at once.
+   * Refuses a start while another partition's QEMU runs, on an arch whose plugin
+   * says why that cannot be (`qemu.oneAtATime`: on RISC-V every partition's QEMU
+   * runs OpenSBI, with its data and stacks, in the same 2 MiB of the shared memory
+   * file).
    */
-  private async checkAlone(id: number): Promise<void> {
+  private async checkAlone(id: number, why: string): Promise<void> {
     const others: number[] = [];
     try {
       for await (const entry of Deno.readDir(`${this.options.stateDir}/qemu`)) {
@@ -185,9 +193,7 @@ export class QemuMonitor implements Monitor {
     }
     if (others.length > 0) {
       throw new MonitorError(
-        `the qemu backend runs one RISC-V partition at a time (partition id ${others.join(", ")} ` +
-          `runs): each partition's QEMU runs its own OpenSBI in the same 2 MiB of the shared ` +
-          `memory file; stop it first`,
+        `the qemu backend runs ${why} (partition id ${others.join(", ")} runs); stop it first`,
       );
     }
   }

@@ -30,6 +30,9 @@ export interface Timeouts {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How often a launch looks whether QEMU and the broker are up. */
+const POLL_MS = 5;
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -95,46 +98,45 @@ export function describeStatus(binary: string, status: number): string {
     : `${binary} exited with status ${status}`;
 }
 
-/**
- * Launches QEMU detached and waits until its QMP socket is up (it starts paused,
- * `-S`). Throws a `MonitorError` with QEMU's own last message when it exits
- * first or does not come up in time (and then kills it).
- */
-export async function launch(
-  files: QemuFiles,
-  binary: string,
-  args: string[],
-  timeouts: Timeouts,
-): Promise<void> {
-  for (const stale of [files.exit, files.pid, files.qmp]) await Deno.remove(stale).catch(() => {});
-  let child: Deno.ChildProcess;
+/** Removes what a previous run of the partition's QEMU and broker left, before either starts. */
+export async function clearRunFiles(files: QemuFiles): Promise<void> {
+  const stale = [files.exit, files.pid, files.qmp, files.consoleSocket, files.ended];
+  await Promise.all(stale.map((file) => Deno.remove(file).catch(() => {})));
+}
+
+/** Runs `setsid -f ARGS` (a detached process); a `MonitorError` naming `what` when it cannot. */
+async function detached(args: string[], what: string): Promise<void> {
   try {
-    child = new Deno.Command("setsid", {
-      args: [
-        "-f",
-        "sh",
-        "-c",
-        SUPERVISOR,
-        "sh",
-        files.exit,
-        files.messages,
-        files.runLock,
-        binary,
-        ...args,
-      ],
+    await new Deno.Command("setsid", {
+      args: ["-f", ...args],
       stdin: "null",
       stdout: "null",
       stderr: "null",
-    }).spawn();
+    }).output();
   } catch (error) {
     throw new MonitorError(
-      `cannot run setsid to launch ${binary}: ${(error as Error).message}`,
+      `cannot run setsid to launch ${what}: ${(error as Error).message}`,
       undefined,
       { cause: error },
     );
   }
-  await child.status;
-  const deadline = Date.now() + timeouts.start;
+}
+
+/** Starts QEMU detached under its supervisor (it starts paused, `-S`); does not wait for it. */
+export async function spawnQemu(files: QemuFiles, binary: string, args: string[]): Promise<void> {
+  await detached(
+    ["sh", "-c", SUPERVISOR, "sh", files.exit, files.messages, files.runLock, binary, ...args],
+    binary,
+  );
+}
+
+/**
+ * Waits until the QEMU {@linkcode spawnQemu} started serves its QMP socket. Throws
+ * a `MonitorError` with QEMU's own last message when it exits first or does not
+ * come up in time (and then kills it).
+ */
+export async function waitQemu(files: QemuFiles, binary: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const status = await exitStatus(files);
     if (status !== undefined) {
@@ -146,71 +148,105 @@ export async function launch(
     if (await exists(files.qmp) && await qemuPid(files) !== undefined && await running(files)) {
       return;
     }
-    await sleep(10);
+    await sleep(POLL_MS);
   }
   await kill(files);
-  throw new MonitorError(`${binary} did not come up within ${timeouts.start} ms; killed it`);
+  throw new MonitorError(`${binary} did not come up within ${ms} ms; killed it`);
+}
+
+/** How the console broker is run. */
+export interface BrokerLaunch {
+  /** The command that runs a broker, before its JSON configuration. */
+  command: readonly string[];
+  /** The size of one console capture file. */
+  logLimit: number;
+  /** What the broker starts once QEMU has exited, if anything. */
+  hook?: string[];
 }
 
 /**
- * Launches the console broker detached (`command` plus its JSON configuration) and
- * waits until it serves its socket, so that nothing the partition prints after
- * `cont` is lost. `hook` is what the broker starts once QEMU has exited. Throws a
- * `MonitorError` with the broker's last message when it does not come up in time.
+ * Starts the console broker detached (`command` plus its JSON configuration); it
+ * connects to QEMU's sockets as soon as QEMU serves them, so it may start with
+ * QEMU. Does not wait for it.
  */
-export async function launchBroker(
-  files: QemuFiles,
-  command: readonly string[],
-  options: { logLimit: number; hook?: string[] },
-  ms: number,
-): Promise<void> {
-  await Deno.remove(files.consoleSocket).catch(() => {});
-  await Deno.remove(files.ended).catch(() => {});
-  const [program, ...args] = command;
+export async function spawnBroker(files: QemuFiles, broker: BrokerLaunch): Promise<void> {
+  const [program, ...args] = broker.command;
   const config: BrokerConfig = {
     serial: files.serial,
     socket: files.consoleSocket,
     log: files.console,
-    limit: options.logLimit,
+    limit: broker.logLimit,
     events: files.events,
     ended: files.ended,
     exit: files.exit,
-    hook: options.hook,
+    hook: broker.hook,
     hookLog: files.brokerMessages,
   };
-  try {
-    await new Deno.Command("setsid", {
-      args: [
-        "-f",
-        "sh",
-        "-c",
-        'log=$1; shift; exec "$@" </dev/null >"$log" 2>&1',
-        "sh",
-        files.brokerMessages,
-        program,
-        ...args,
-        JSON.stringify(config),
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-  } catch (error) {
-    throw new MonitorError(
-      `cannot run setsid to launch the console broker: ${(error as Error).message}`,
-      undefined,
-      { cause: error },
-    );
-  }
+  await detached(
+    [
+      "sh",
+      "-c",
+      'log=$1; shift; exec "$@" </dev/null >"$log" 2>&1',
+      "sh",
+      files.brokerMessages,
+      program,
+      ...args,
+      JSON.stringify(config),
+    ],
+    "the console broker",
+  );
+}
+
+/**
+ * Waits until the broker serves its socket, so that nothing the partition prints
+ * after `cont` is lost. Throws a `MonitorError` with the broker's last message when
+ * it does not come up in time, or once QEMU has exited (the broker then gives up).
+ */
+export async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await exists(files.consoleSocket)) return;
-    await sleep(10);
+    if (await exists(files.exit)) break;
+    await sleep(POLL_MS);
   }
   const said = (await lastLines(files.brokerMessages, 2)).join("; ");
-  throw new MonitorError(
-    `the console broker did not come up within ${ms} ms${said ? `: ${said}` : ""}`,
-  );
+  const why = await exists(files.exit) ? "QEMU exited first" : `not within ${ms} ms`;
+  throw new MonitorError(`the console broker did not come up (${why})${said ? `: ${said}` : ""}`);
+}
+
+/** How long QEMU and the broker took to come up, in milliseconds, from their launch. */
+export interface LaunchTimes {
+  /** From QEMU's launch to its QMP socket. */
+  qemu: number;
+  /** From the broker's launch to its socket. */
+  broker: number;
+}
+
+/**
+ * Launches QEMU and the console broker at once and waits for both: the broker
+ * connects to QEMU's sockets as soon as they are served, and QEMU waits paused
+ * (`-S`) for `cont`, so nothing the partition prints is lost. When either fails
+ * the error is QEMU's when it has one; the caller kills QEMU, and a broker left
+ * waiting gives up once QEMU's exit is recorded.
+ */
+export async function launchTogether(
+  files: QemuFiles,
+  qemu: { binary: string; args: string[] },
+  broker: BrokerLaunch,
+  ms: number,
+): Promise<LaunchTimes> {
+  await clearRunFiles(files);
+  const begin = performance.now();
+  await spawnQemu(files, qemu.binary, qemu.args);
+  await spawnBroker(files, broker);
+  const since = () => performance.now() - begin;
+  const [up, served] = await Promise.allSettled([
+    waitQemu(files, qemu.binary, ms).then(since),
+    waitBroker(files, ms).then(since),
+  ]);
+  if (up.status === "rejected") throw up.reason;
+  if (served.status === "rejected") throw served.reason;
+  return { qemu: up.value, broker: served.value };
 }
 
 /** Waits until QEMU has exited and its supervisor recorded the status. */

@@ -62,6 +62,7 @@ const API = [
   "vmh_clean_dcache",
   "vmh_close",
   "vmh_load_file",
+  "vmh_load_file_range",
   "vmh_open_device",
   "vmh_open_sim",
   "vmh_request",

@@ -409,7 +409,13 @@ static cJSON *range_json(const struct range *r)
 	return o;
 }
 
-/* Replaces monitor.json atomically: a temporary file, fsync, rename, fsync of the dir. */
+/*
+ * Replaces monitor.json atomically: a temporary file, then rename. Not fsynced: the
+ * table a real monitor keeps in its own memory does not survive a power loss either,
+ * and a killed process leaves the old table or the new one, never a torn one. (On
+ * ext4 vmanager's own fsync of state.json, after its monitor calls, commits these
+ * renames too.)
+ */
 static int save(struct vm_sim *sim, char *msg, size_t msglen)
 {
 	cJSON *doc = cJSON_CreateObject();
@@ -462,7 +468,7 @@ static int save(struct vm_sim *sim, char *msg, size_t msglen)
 			else
 				done += (size_t)n;
 		}
-		if (!err && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
+		if (!err && write(fd, "\n", 1) != 1)
 			err = errno ? errno : EIO;
 		close(fd);
 		if (!err && rename(tmp, path) < 0)
@@ -474,11 +480,6 @@ static int save(struct vm_sim *sim, char *msg, size_t msglen)
 	if (err) {
 		vm_say(msg, msglen, "writing %s: %s", path, strerror(err));
 		return -err;
-	}
-	int dfd = open(sim->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
 	}
 	return 0;
 }
@@ -1406,7 +1407,7 @@ int vm_sim_ioctl(struct vm_sim *sim, unsigned long request, void *arg, char *msg
 }
 
 int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *buf, int src_fd,
-		 uint64_t len, int32_t *monitor_code, char *msg, size_t msglen)
+		 uint64_t src_off, uint64_t len, int32_t *monitor_code, char *msg, size_t msglen)
 {
 	int changed = 0, rc = begin(sim, msg, msglen);
 	uint64_t value, a[4] = {id, address, len, 0};
@@ -1437,31 +1438,11 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 		goto out;
 	}
 	/*
-	 * A file: mapped and written with pwrite (one copy, from the source's page cache
-	 * into memory.img's), else copied in the kernel (copy_file_range), else read and
-	 * written in chunks.
+	 * A file: copied in the kernel (copy_file_range: from the source's page cache into
+	 * memory.img's, nothing mapped into this process, so its resident memory does not
+	 * grow with the file), else read and written in chunks.
 	 */
-	if (len <= SIZE_MAX) {
-		void *src = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src_fd, 0);
-		if (src != MAP_FAILED) {
-			madvise(src, (size_t)len, MADV_SEQUENTIAL);
-			while (done < len) {
-				uint64_t left = len - done;
-				size_t chunk = left > (1u << 30) ? (1u << 30) : (size_t)left;
-				ssize_t n = pwrite(sim->memory_fd, (const char *)src + done, chunk,
-						   out + (off_t)done);
-				if (n <= 0) {
-					rc = n < 0 ? -errno : -EIO;
-					vm_say(msg, msglen, "writing memory.img: %s", strerror(-rc));
-					break;
-				}
-				done += (uint64_t)n;
-			}
-			munmap(src, (size_t)len);
-			goto out;
-		}
-	}
-	loff_t in_off = 0, out_off = out;
+	loff_t in_off = (loff_t)src_off, out_off = out;
 	while (done < len) {
 		uint64_t left = len - done;
 		size_t chunk = left > (1u << 30) ? (1u << 30) : (size_t)left;
@@ -1482,7 +1463,7 @@ int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *
 		while (done < len) {
 			uint64_t left = len - done;
 			size_t want = left > sizeof chunk ? sizeof chunk : (size_t)left;
-			ssize_t n = pread(src_fd, chunk, want, (off_t)done);
+			ssize_t n = pread(src_fd, chunk, want, (off_t)(src_off + done));
 			if (n <= 0) {
 				rc = n < 0 ? -errno : -EIO;
 				vm_say(msg, msglen, "reading the file: %s",

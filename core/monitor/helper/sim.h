@@ -33,12 +33,12 @@ int vm_sim_ioctl(struct vm_sim *sim, unsigned long request, void *arg, char *msg
 
 /*
  * Writes `len` bytes into partition `id`'s window at physical `address` — from `buf`,
- * or (when `buf` is NULL) from file descriptor `src_fd` at its offset 0 — after
- * MEMORY_ACCESS's checks on the exact range. Returns 0 or -errno; a refusal leaves
- * the monitor's code in `*code`.
+ * or (when `buf` is NULL) from file descriptor `src_fd` at its offset `src_off` —
+ * after MEMORY_ACCESS's checks on the exact range. Returns 0 or -errno; a refusal
+ * leaves the monitor's code in `*code`.
  */
 int vm_sim_write(struct vm_sim *sim, uint32_t id, uint64_t address, const void *buf, int src_fd,
-		 uint64_t len, int32_t *code, char *msg, size_t msglen);
+		 uint64_t src_off, uint64_t len, int32_t *code, char *msg, size_t msglen);
 
 /* The memory file's descriptor (for the fake device's mmap). */
 int vm_sim_memory_fd(const struct vm_sim *sim);

@@ -188,6 +188,19 @@ static void test_arm(const char *dir)
 	read_at(dir, 0x12201000, got, sizeof got);
 	CHECK(memcmp(got, big, sizeof big) == 0, "file bytes at address - RAM base");
 
+	/* A range of a file: its bytes from the offset; one past the file's end is refused. */
+	rc = vmh_load_file_range(h, 1, 0x52101000, file, 70000, 5000, &loaded, &code, msg,
+				 sizeof msg);
+	CHECK(rc == 0 && loaded == 5000, "load a range: %d %s", rc, msg);
+	read_at(dir, 0x12101000, got, 5000);
+	CHECK(memcmp(got, big + 70000, 5000) == 0, "the range's bytes at address - RAM base");
+	rc = vmh_load_file_range(h, 1, 0x52101000, file, 199000, 1001, &loaded, &code, msg,
+				 sizeof msg);
+	CHECK(rc == -EINVAL && strstr(msg, "shorter"), "a range past the end: EINVAL: %d", rc);
+	rc = vmh_load_file_range(h, 1, 0x52101000, file, 150000, UINT64_MAX, &loaded, &code, msg,
+				 sizeof msg);
+	CHECK(rc == 0 && loaded == 50000, "a range to the end: %d", rc);
+
 	/* Anything but a regular file is refused at once, naming it: a FIFO does not block. */
 	char fifo[600];
 	snprintf(fifo, sizeof fifo, "%s/initrd.fifo", dir);

@@ -259,18 +259,21 @@ int32_t vmh_write(int32_t i, uint32_t id, uint64_t address, const void *buf, uin
 	if (len == 0)
 		return 0;
 	if (h->sim)
-		return vm_sim_write(h->sim, id, address, buf, -1, len, code, msg, msglen);
+		return vm_sim_write(h->sim, id, address, buf, -1, 0, len, code, msg, msglen);
 	return device_write(h, id, address, buf, -1, len, code, msg, msglen);
 }
 
-int32_t vmh_load_file(int32_t i, uint32_t id, uint64_t address, const char *path,
-		      uint64_t *loaded, int32_t *code, char *msg, uint32_t msglen)
+int32_t vmh_load_file_range(int32_t i, uint32_t id, uint64_t address, const char *path,
+			    uint64_t offset, uint64_t length, uint64_t *loaded, int32_t *code,
+			    char *msg, uint32_t msglen)
 {
 	struct handle *h = get(i);
 	int32_t ignored;
 	if (!code)
 		code = &ignored;
 	*code = 0;
+	if (loaded)
+		*loaded = 0;
 	if (!h) {
 		vm_say(msg, msglen, "no open monitor handle %" PRId32, i);
 		return -EBADF;
@@ -294,13 +297,31 @@ int32_t vmh_load_file(int32_t i, uint32_t id, uint64_t address, const char *path
 		vm_say(msg, msglen, "%s is not a regular file", path);
 		return -EINVAL;
 	}
-	uint64_t len = (uint64_t)st.st_size;
+	uint64_t size = (uint64_t)st.st_size;
+	if (offset > size || (length != UINT64_MAX && length > size - offset)) {
+		close(fd);
+		vm_say(msg, msglen, "%s is %" PRIu64 " bytes, shorter than it was", path, size);
+		return -EINVAL;
+	}
+	uint64_t len = length == UINT64_MAX ? size - offset : length;
 	if (loaded)
 		*loaded = len;
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int32_t rc = len == 0 ? 0
-		     : h->sim ? vm_sim_write(h->sim, id, address, NULL, fd, len, code, msg, msglen)
-			    : device_write(h, id, address, NULL, fd, len, code, msg, msglen);
+	posix_fadvise(fd, (off_t)offset, (off_t)len, POSIX_FADV_SEQUENTIAL);
+	int32_t rc = 0;
+	if (len > 0 && h->sim) {
+		rc = vm_sim_write(h->sim, id, address, NULL, fd, offset, len, code, msg, msglen);
+	} else if (len > 0) {
+		/* The device's rounds read(2) the file from its position. */
+		rc = lseek(fd, (off_t)offset, SEEK_SET) < 0
+			     ? -errno
+			     : device_write(h, id, address, NULL, fd, len, code, msg, msglen);
+	}
 	close(fd);
 	return rc;
+}
+
+int32_t vmh_load_file(int32_t i, uint32_t id, uint64_t address, const char *path,
+		      uint64_t *loaded, int32_t *code, char *msg, uint32_t msglen)
+{
+	return vmh_load_file_range(i, id, address, path, 0, UINT64_MAX, loaded, code, msg, msglen);
 }

@@ -44,6 +44,15 @@ VMH_API int32_t vmh_write(int32_t handle, uint32_t id, uint64_t address, const v
 VMH_API int32_t vmh_load_file(int32_t handle, uint32_t id, uint64_t address, const char *path,
 			      uint64_t *loaded, int32_t *code, char *msg, uint32_t msglen);
 
+/*
+ * Loads `length` bytes of the file at `path` from `offset` (UINT64_MAX: to its end)
+ * into partition `id`'s window at physical `address`, the same way; a file shorter
+ * than offset + length is refused (EINVAL) before anything is written.
+ */
+VMH_API int32_t vmh_load_file_range(int32_t handle, uint32_t id, uint64_t address,
+				    const char *path, uint64_t offset, uint64_t length,
+				    uint64_t *loaded, int32_t *code, char *msg, uint32_t msglen);
+
 /* Cleans and invalidates [p, p + len) to the Point of Coherency (Arm); no-op elsewhere. */
 VMH_API void vmh_clean_dcache(void *p, uint64_t len);
 

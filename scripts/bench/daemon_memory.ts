@@ -1,0 +1,222 @@
+/**
+ * `vmanctl daemon`'s memory on the dry-run backend:
+ *
+ * - idle: its resident set a moment after it came up (sampled 20 times), against
+ *   libvirtd's with its test driver (target ≤ 64 MiB);
+ * - growth: 10,000 define/start/destroy/undefine cycles through python3-libvirt
+ *   (one connection, the loop in Python), its resident set sampled every 1,000
+ *   cycles, then 20 times once they are done, against its own resident set at
+ *   cycle 0 (target < 5% growth, a ratio of medians under 1.05).
+ *
+ * Usage: deno task bench --only daemon_memory [--runs N] [--cycles N]
+ */
+import { mib, runsFlag, targetLine } from "./measure.ts";
+import { must, rssKiB, type Served, startPeer } from "./libvirt_peers.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
+
+const RUNS = runsFlag(20);
+const at = Deno.args.indexOf("--cycles");
+const CYCLES = at >= 0 ? Number(Deno.args[at + 1]) : 10_000;
+const PYTHON = "/usr/bin/python3";
+const IDLE_TARGET = 64 * 1048576;
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `uptime`'s line (the load the numbers were taken under). */
+async function uptime(): Promise<string> {
+  const out = await new Deno.Command("uptime", { stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** vmanctl's `deno run` command line on `state`. */
+function vmanctlArgs(state: string, ...args: string[]): string[] {
+  return [
+    "run",
+    ...VMANCTL_PERMISSIONS,
+    ...VMANCTL_RUN_FLAGS,
+    `${ROOT}/main.ts`,
+    "--state-dir",
+    state,
+    ...args,
+  ];
+}
+
+/**
+ * `vmanctl daemon` as it runs day to day: on a state dir that has its board and
+ * a partition already (made by `vmanctl create`), dry-run backend; no client yet.
+ */
+async function startDaemon(): Promise<Served> {
+  const dir = await Deno.makeTempDir({ prefix: "vman-bench-daemon-memory-" });
+  const state = `${dir}/state`;
+  await must(
+    Deno.execPath(),
+    vmanctlArgs(state, "--board", "qemu-virt-arm64", "create", "b0", "--memory", "64M"),
+  );
+  const socket = `${dir}/sock`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: vmanctlArgs(state, "daemon", "--socket", socket),
+    env: { VMAN_PLUGIN_PATH: "" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ transport: "unix", path: socket })).close();
+      break;
+    } catch (error) {
+      if (i === 300) {
+        child.kill("SIGKILL");
+        await child.status;
+        throw new Error(`vmanctl daemon did not listen on ${socket}: ${error}`);
+      }
+      await sleep(100);
+    }
+  }
+  return {
+    uri: `vmanager+unix:///system?socket=${socket}`,
+    domain: "b0",
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** `count` samples of a process's resident set in bytes, `everyMs` apart. */
+async function rssSamples(pid: number, count: number, everyMs = 50): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    samples.push(await rssKiB(pid) * 1024);
+    await sleep(everyMs);
+  }
+  return samples;
+}
+
+/**
+ * The cycles, in Python: one connection, each cycle defines a domain, starts it,
+ * destroys it and undefines it; every `step` cycles it prints the cycle and the
+ * daemon's VmRSS in KiB (from /proc). Errors end it with their message.
+ */
+const CYCLE_SCRIPT = `
+import sys, libvirt
+uri, pid, cycles, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def rss():
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+conn = libvirt.open(uri)
+print(0, rss(), flush=True)
+for i in range(1, cycles + 1):
+    name = "c%d" % (i % 7)
+    xml = ("<domain type='vmanager'><name>%s</name><memory unit='MiB'>64</memory>"
+           "<vcpu>1</vcpu><os><type arch='aarch64'>hvm</type></os></domain>") % name
+    dom = conn.defineXML(xml)
+    dom.create()
+    dom.destroy()
+    dom.undefine()
+    if i % step == 0:
+        print(i, rss(), flush=True)
+conn.close()
+`;
+
+/** Runs the cycles against `daemon`; returns [cycle, RSS bytes] checkpoints. */
+async function cycle(daemon: Served): Promise<[number, number][]> {
+  const step = Math.max(1, Math.floor(CYCLES / 10));
+  const out = await new Deno.Command(PYTHON, {
+    args: ["-c", CYCLE_SCRIPT, daemon.uri, String(daemon.pid), String(CYCLES), String(step)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`the cycles failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return text.split("\n").map((line) => {
+    const [n, kib] = line.split(" ").map(Number);
+    return [n, kib * 1024];
+  });
+}
+
+/** Idle resident sets of the daemon and of libvirtd's test driver, interleaved in time. */
+async function idle(daemon: Served): Promise<void> {
+  const peer = await startPeer();
+  try {
+    if (peer.pid === undefined) {
+      console.log(`idle: no peer (${peer.kind} runs in virsh)`);
+      console.log(
+        targetLine("vmanctl daemon idle RSS", await rssSamples(daemon.pid!, RUNS), undefined, {
+          atMost: IDLE_TARGET,
+        }, mib),
+      );
+      return;
+    }
+    await sleep(500);
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      ours.push(await rssKiB(daemon.pid!) * 1024);
+      theirs.push(await rssKiB(peer.pid) * 1024);
+      await sleep(50);
+    }
+    const label = `${peer.kind} idle RSS`;
+    console.log(
+      targetLine("vmanctl daemon idle RSS", ours, { label, samples: theirs }, {
+        atMost: IDLE_TARGET,
+      }, mib),
+    );
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`uptime: ${await uptime()}`);
+  const daemon = await startDaemon();
+  try {
+    await sleep(1000);
+    await idle(daemon);
+    const before = await rssSamples(daemon.pid!, RUNS);
+    const started = performance.now();
+    const checkpoints = await cycle(daemon);
+    const seconds = (performance.now() - started) / 1000;
+    await sleep(1000);
+    const after = await rssSamples(daemon.pid!, RUNS);
+    console.log(
+      `${CYCLES} define/start/destroy/undefine cycles (python3-libvirt, one connection, ` +
+        `dry-run): ${seconds.toFixed(1)} s, ${(CYCLES / seconds).toFixed(0)} cycles/s`,
+    );
+    console.log(
+      `  RSS by cycle: ${checkpoints.map(([n, b]) => `${n}: ${mib(b)}`).join(", ")}`,
+    );
+    console.log(
+      targetLine(
+        `daemon RSS after ${CYCLES} cycles`,
+        after,
+        {
+          label: "at cycle 0",
+          samples: before,
+        },
+        { ratio: 1.05 },
+        mib,
+      ),
+    );
+    // The same growth from the first checkpoint on: what warming up (V8 compiling the
+    // hot paths, its young generation sized to the request rate) does not explain.
+    const warm = checkpoints.find(([n]) => n > 0);
+    if (warm) {
+      const last = checkpoints.at(-1)!;
+      console.log(
+        `  from cycle ${warm[0]} (${mib(warm[1])}) to ${last[0]} (${mib(last[1])}): ` +
+          `${((last[1] / warm[1] - 1) * 100).toFixed(1)}%`,
+      );
+    }
+  } finally {
+    await daemon.stop();
+  }
+}
+
+await main();
