@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { runCli } from "./core/cli/app.ts";
+import { VERSION } from "./core/cli/version.ts";
 import type { CliHost } from "./core/cli/context.ts";
 import type { Plugin } from "./core/registry/plugin.ts";
 import type { BoardFile } from "./core/registry/discover.ts";
-import { VMANCTL_PERMISSIONS } from "./scripts/permissions.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "./scripts/permissions.ts";
 
 /**
  * The built-in plugins, in registration order (arch plugins before the boards that
@@ -85,7 +85,25 @@ const CONSOLE_BROKER_COMMAND = "__console-broker";
  */
 function selfCommand(first: string): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), first];
-  return [Deno.execPath(), "run", ...VMANCTL_PERMISSIONS, "--no-prompt", import.meta.url, first];
+  return [
+    Deno.execPath(),
+    "run",
+    ...VMANCTL_PERMISSIONS,
+    ...VMANCTL_RUN_FLAGS,
+    "--no-prompt",
+    import.meta.url,
+    first,
+  ];
+}
+
+/**
+ * The built-in plugins that add commands (libvirt's `daemon`): what `--help` and
+ * completion load instead of every plugin. tests/cli/startup_test.ts checks that
+ * they add the same commands as {@linkcode builtinPlugins}.
+ */
+export async function commandPlugins(): Promise<Plugin[]> {
+  const { libvirt } = await import("./plugins/libvirt/plugin.ts");
+  return [libvirt()];
 }
 
 /** The built-in board files. */
@@ -114,6 +132,7 @@ export const processHost: CliHost = {
   },
   env: (name) => Deno.env.get(name),
   builtins: builtinPlugins,
+  commandPlugins,
   boardFiles: builtinBoards,
 };
 
@@ -130,5 +149,11 @@ if (import.meta.main) {
     const { brokerMain } = await import("./plugins/qemu/console_broker.ts");
     Deno.exit(await brokerMain(Deno.args.slice(1)));
   }
+  // `vmanctl --version` alone needs no command table: the CLI loads after it.
+  if (Deno.args.length === 1 && Deno.args[0] === "--version") {
+    processHost.io.out(`vmanctl ${VERSION}`);
+    Deno.exit(0);
+  }
+  const { runCli } = await import("./core/cli/app.ts");
   Deno.exit(await runCli(Deno.args, processHost));
 }

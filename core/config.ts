@@ -12,6 +12,7 @@
  */
 import { InputError } from "./errors.ts";
 import { FileInputError, MAX_CONFIG_BYTES, readRegularTextFile } from "./files.ts";
+import { readConfigLines } from "./config_lines.ts";
 
 /** Where the configuration file is unless `--config` says otherwise. */
 export const DEFAULT_CONFIG = "/etc/vmanager/config.yaml";
@@ -44,6 +45,9 @@ export async function loadConfig(path: string | undefined): Promise<VmanConfig> 
     }
     throw error;
   }
+  // The simplest files without the YAML parser (it costs tens of ms): config_lines.ts.
+  const simple = readConfigLines(text);
+  if (simple) return simple;
   const { parseLocatedYaml } = await import("./yaml_doc.ts");
   const doc = parseLocatedYaml(text, file);
   if ("syntax" in doc) throw new InputError(`YAML: ${doc.syntax[0].message}`, doc.syntax[0].where);

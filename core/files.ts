@@ -137,17 +137,14 @@ export async function openWithin(
   what: string,
 ): Promise<Deno.FsFile> {
   const opening = Deno.open(path, { read: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-  });
+  const timer = after(timeoutMs);
   try {
-    const file = await Promise.race([opening, late]);
+    const file = await Promise.race([opening, timer.late]);
     if (file) return file;
   } catch (error) {
     throw osError(what, path, error);
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
   opening.then((file) => file.close(), () => {});
   throw new FileInputError(
@@ -156,6 +153,18 @@ export async function openWithin(
       "(it became a FIFO or a device?)",
     path,
   );
+}
+
+/**
+ * A promise of undefined `ms` from now, and its cancel. Not setTimeout: Deno's
+ * setTimeout loads its Node timers on first use (about 7 ms of a command's
+ * start-up); Atomics.waitAsync's timeout is V8's own, and keeps no process alive.
+ */
+function after(ms: number): { late: Promise<undefined>; cancel(): void } {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const wait = Atomics.waitAsync(cell, 0, 0, ms);
+  const late = wait.async ? wait.value.then(() => undefined) : Promise.resolve(undefined);
+  return { late, cancel: () => void Atomics.notify(cell, 0) };
 }
 
 /**
@@ -174,17 +183,61 @@ export async function readRegularFile(
   limit: number,
   what: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const { file, size } = await openRegularFile(path, limit, what);
+  try {
+    return await readAtMost(file, size, limit, what, path);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Opens a regular file of at most `limit` bytes with {@linkcode readRegularFile}'s
+ * checks (before opening and on the open file) and returns it with its size; the
+ * caller closes it.
+ */
+export async function openRegularFile(
+  path: string,
+  limit: number,
+  what: string,
+): Promise<{ file: Deno.FsFile; size: number }> {
   await statRegularFile(path, limit, what);
-  using file = await openWithin(path, OPEN_TIMEOUT_MS, what);
+  const file = await openWithin(path, OPEN_TIMEOUT_MS, what);
   let info: Deno.FileInfo;
   try {
     info = await file.stat();
   } catch (error) {
+    file.close();
     throw osError(what, path, error);
   }
+  if (!info.isFile || info.size > limit) file.close();
   if (!info.isFile) throw notRegular(what, path, info);
   if (info.size > limit) throw tooLarge(what, path, limit, info.size);
-  return await readAtMost(file, info.size, limit, what, path);
+  return { file, size: info.size };
+}
+
+/**
+ * Reads `buffer.length` bytes from the start of an open file (fewer when it ends
+ * first); an error is a {@linkcode FileInputError} naming `path`. Returns how many.
+ */
+export async function readHead(
+  file: Deno.FsFile,
+  buffer: Uint8Array,
+  what: string,
+  path: string,
+): Promise<number> {
+  let length = 0;
+  while (length < buffer.length) {
+    let got: number | null;
+    try {
+      got = await file.read(buffer.subarray(length));
+    } catch (error) {
+      throw osError(what, path, error);
+    }
+    if (got === null) break;
+    length += got;
+  }
+  return length;
 }
 
 /**

@@ -17,3 +17,11 @@ export const VMANCTL_PERMISSIONS: readonly string[] = [
   "--allow-sys",
   "--allow-net",
 ];
+
+/**
+ * The other `deno run` flags of vmanctl (not `deno compile`'s). Deno prepares the
+ * whole graph of a program's statically named dynamic imports before it runs
+ * (every plugin, board, zod…: about 6 ms); lazily, it prepares each when it is
+ * imported. `deno compile` must not have it: it would leave them out of the binary.
+ */
+export const VMANCTL_RUN_FLAGS: readonly string[] = ["--unstable-lazy-dynamic-imports"];

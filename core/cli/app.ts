@@ -11,25 +11,18 @@
  * ```
  * @module
  */
-import type { CommandSpec, OptionSpec } from "./args.ts";
+import type { CommandSpec, OptionSpec, OptionValues } from "./args.ts";
 import { commandHelp, optionLines, parseArgs, requireArgs } from "./args.ts";
 import type { CliHost, GlobalOptions } from "./context.ts";
 import { CliContext } from "./context.ts";
+import type { ReservedNames } from "../registry/registry.ts";
 import { causeChain, errorLine, exitCodeOf, InputError } from "../errors.ts";
-import { createCommand, destroyCommand, startCommand, stopCommand } from "./commands/lifecycle.ts";
-import { convergeCommand, rebootCommand, resetCommand, shutdownCommand } from "./commands/power.ts";
-import { listCommand, planCommand, showCommand } from "./commands/query.ts";
-import { boardCheckCommand, boardListCommand, boardShowCommand } from "./commands/board.ts";
-import { pluginsCommand } from "./commands/plugins.ts";
+import { VERSION } from "./version.ts";
 import { completionCommand } from "./commands/completion.ts";
-import { dtbCommand } from "./commands/dtb.ts";
-import { boardImportCommand } from "./commands/board_import.ts";
-import { daemonCommand } from "./commands/daemon.ts";
-import { consoleCommand } from "./commands/console.ts";
-import { statsCommand } from "./commands/stats.ts";
+import { needsPluginCommands, scanCommandLine, withPluginCommands } from "./command_table.ts";
+import { BUILTIN_NAMES, builtinCommands, commandWord, oneWordCommands } from "./builtins.ts";
 
-/** vmanager's version. */
-export const VERSION = "0.1.0";
+export { VERSION };
 
 /** Options every command accepts. */
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
@@ -56,33 +49,63 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: "version", help: "print the version" },
 ];
 
-/** Every command, in help order. */
-export const COMMANDS: readonly CommandSpec<CliContext>[] = [
-  boardListCommand,
-  boardShowCommand,
-  boardCheckCommand,
-  boardImportCommand,
-  pluginsCommand,
-  createCommand,
-  startCommand,
-  stopCommand,
-  destroyCommand,
-  shutdownCommand,
-  rebootCommand,
-  resetCommand,
-  listCommand,
-  showCommand,
-  statsCommand,
-  planCommand,
-  consoleCommand,
-  dtbCommand,
-  daemonCommand,
-  completionCommand(() => COMMANDS.filter((c) => !c.hidden), GLOBAL_OPTIONS),
-  convergeCommand,
-];
+/** `completion`, which completes the plugins' commands too. */
+const completion: CommandSpec<CliContext> = completionCommand(
+  async (ctx) => (await commandTable(ctx)).filter((c) => !c.hidden),
+  GLOBAL_OPTIONS,
+);
 
-function mainHelp(): string {
-  const shown = COMMANDS.filter((c) => !c.hidden);
+/** The built-in commands and the registry's plugins' commands, in help order. */
+async function commandTable(ctx: CliContext): Promise<CommandSpec<CliContext>[]> {
+  const registry = await ctx.commandRegistry();
+  return withPluginCommands(await builtinCommands(completion), registry.commands(), completion);
+}
+
+/**
+ * The context and command table a command line needs: a one-word built-in
+ * command's own module's commands (builtins.ts); else the built-in commands, and
+ * the plugins' ones only when the command is none of those (or for `--help`), so
+ * that built-in commands load no plugins for their parsing.
+ */
+async function prepare(argv: readonly string[], host: CliHost, verbose: boolean): Promise<{
+  table: readonly CommandSpec<CliContext>[];
+  context?: CliContext;
+}> {
+  const word = commandWord(argv, GLOBAL_OPTIONS);
+  const own = word === undefined ? undefined : await oneWordCommands(word, completion);
+  if (own) return { table: own };
+  const builtins = await builtinCommands(completion);
+  const scan = scanCommandLine(argv, builtins, GLOBAL_OPTIONS);
+  if (!needsPluginCommands(scan, builtins)) return { table: builtins };
+  const globals = parseArgs(scan.globalArgs, [], GLOBAL_OPTIONS).globals;
+  const context = new CliContext(host, globalOptions(globals, argv, verbose), reserved());
+  return { table: await commandTable(context), context };
+}
+
+/** What plugins' commands may not take: the built-in commands' names, the global options. */
+function reserved(): ReservedNames {
+  return {
+    commands: BUILTIN_NAMES,
+    options: GLOBAL_OPTIONS.flatMap((o) => [o.name, ...(o.short ? [o.short] : [])]),
+  };
+}
+
+/** The global options of a command line. */
+function globalOptions(g: OptionValues, argv: readonly string[], verbose: boolean): GlobalOptions {
+  return {
+    stateDir: g["state-dir"] as string | undefined,
+    config: g.config as string | undefined,
+    board: g.board as string | undefined,
+    backend: g.backend as string | undefined,
+    pluginDirs: (g["plugin-dir"] as string[] | undefined) ?? [],
+    json: g.json === true,
+    verbose,
+    invocation: `vmanctl ${argv.join(" ")}`.slice(0, 200),
+  };
+}
+
+function mainHelp(table: readonly CommandSpec<CliContext>[]): string {
+  const shown = table.filter((c) => !c.hidden);
   const width = Math.max(...shown.map((c) => c.name.length)) + 2;
   return [
     "vmanctl — create, start, stop and destroy physical partitions",
@@ -104,14 +127,15 @@ function mainHelp(): string {
 export async function runCli(argv: readonly string[], host: CliHost): Promise<number> {
   const verbose = argv.includes("-v") || argv.includes("--verbose");
   try {
-    const parsed = parseArgs(argv, COMMANDS, GLOBAL_OPTIONS);
+    const { table, context } = await prepare(argv, host, verbose);
+    const parsed = parseArgs(argv, table, GLOBAL_OPTIONS);
     if (parsed.globals.version) {
       host.io.out(`vmanctl ${VERSION}`);
       return 0;
     }
     if (!parsed.command) {
       if (parsed.help) {
-        host.io.out(mainHelp());
+        host.io.out(mainHelp(table));
         return 0;
       }
       throw new InputError("no command given", "vmanctl --help lists the commands");
@@ -121,18 +145,11 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       return 0;
     }
     requireArgs(parsed);
-    const g = parsed.globals;
-    const globals: GlobalOptions = {
-      stateDir: g["state-dir"] as string | undefined,
-      config: g.config as string | undefined,
-      board: g.board as string | undefined,
-      backend: g.backend as string | undefined,
-      pluginDirs: (g["plugin-dir"] as string[] | undefined) ?? [],
-      json: g.json === true,
-      verbose,
-      invocation: `vmanctl ${argv.join(" ")}`.slice(0, 200),
-    };
-    return await parsed.command.run(new CliContext(host, globals), parsed);
+    const globals = globalOptions(parsed.globals, argv, verbose);
+    // The context that loaded the plugins' commands goes on, unless the globals differ.
+    const reuse = context && JSON.stringify(context.globals) === JSON.stringify(globals);
+    const ctx = reuse ? context : new CliContext(host, globals, reserved());
+    return await parsed.command.run(ctx, parsed);
   } catch (error) {
     host.io.err(`vmanctl: ${errorLine(error)}`);
     if (verbose) {

@@ -8,8 +8,8 @@
  * @example
  * ```ts
  * import { scanCommandLine } from "./command_table.ts";
- * import { COMMANDS, GLOBAL_OPTIONS } from "./app.ts";
- * scanCommandLine(["--state-dir", "/tmp/s", "daemon"], COMMANDS, GLOBAL_OPTIONS);
+ * import { GLOBAL_OPTIONS } from "./app.ts";
+ * scanCommandLine(["--state-dir", "/tmp/s", "daemon"], builtins, GLOBAL_OPTIONS);
  * // { word: "daemon", help: false, globalArgs: ["--state-dir", "/tmp/s"] }
  * ```
  * @module

@@ -12,7 +12,7 @@ import type { Board } from "../model.ts";
 import type { LifecycleContext } from "../partition/lifecycle.ts";
 import type { BoardFile } from "../registry/discover.ts";
 import type { BoardPlugin, Plugin } from "../registry/plugin.ts";
-import type { Registry } from "../registry/registry.ts";
+import type { Registry, ReservedNames } from "../registry/registry.ts";
 import { type StateDocument, StateStore } from "../state/store.ts";
 import type { Observer } from "../partition/observe.ts";
 
@@ -46,6 +46,12 @@ export interface CliHost {
   env(name: string): string | undefined;
   /** The built-in plugins. */
   builtins(): Promise<readonly Plugin[]>;
+  /**
+   * The built-in plugins that add commands (a part of {@linkcode builtins}): what
+   * the command table needs (`--help`, completion, a plugin's command word), without
+   * loading every plugin. All the built-ins when absent.
+   */
+  commandPlugins?(): Promise<readonly Plugin[]>;
   /** The built-in board files. */
   boardFiles(): Promise<readonly BoardFile[]>;
 }
@@ -80,10 +86,19 @@ export class CliContext {
   private configCache?: Promise<VmanConfig>;
   private registryCache?: Promise<Registry>;
   private lightRegistryCache?: Promise<Registry>;
+  private commandRegistryCache?: Promise<Registry>;
   private storeCache?: Promise<StateStore>;
+  private readonly warned = new Set<string>();
 
-  /** Makes the context from the host and the parsed global options. */
-  constructor(readonly host: CliHost, readonly globals: GlobalOptions) {}
+  /**
+   * Makes the context from the host and the parsed global options; `reserved`
+   * names what plugins' commands may not take (the CLI's own commands and options).
+   */
+  constructor(
+    readonly host: CliHost,
+    readonly globals: GlobalOptions,
+    private readonly reserved?: ReservedNames,
+  ) {}
 
   /** Output channels. */
   get io(): Io {
@@ -128,7 +143,26 @@ export class CliContext {
     return this.registryCache ?? (this.lightRegistryCache ??= this.buildRegistry(false));
   }
 
-  private async buildRegistry(boards: boolean): Promise<Registry> {
+  /**
+   * A registry for the plugins' commands only: the built-ins that add commands
+   * ({@linkcode CliHost.commandPlugins}) and the plugin directories' plugins. Its
+   * warnings are not shown: a plugin directory's plugin may need a built-in this
+   * registry lacks (the full registry, which any other command builds, says what is
+   * wrong). The registry itself when a command built it already.
+   */
+  commandRegistry(): Promise<Registry> {
+    const built = this.registryCache ?? this.lightRegistryCache;
+    if (built || !this.host.commandPlugins) return built ?? this.registry({ boards: false });
+    return this.commandRegistryCache ??= this.buildRegistry(false, {
+      builtins: this.host.commandPlugins(),
+      warn: () => {},
+    });
+  }
+
+  private async buildRegistry(
+    boards: boolean,
+    only?: { builtins: Promise<readonly Plugin[]>; warn(line: string): void },
+  ): Promise<Registry> {
     const { buildRegistry, pluginDirs } = await import("../registry/discover.ts");
     const config = await this.config();
     let { dirs, isDefault } = pluginDirs(
@@ -137,12 +171,17 @@ export class CliContext {
     );
     if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
     return await buildRegistry({
-      builtins: await this.host.builtins(),
+      builtins: await (only?.builtins ?? this.host.builtins()),
       boardFiles: boards ? await this.host.boardFiles() : [],
       pluginDirs: dirs,
       defaultDirs: isDefault,
       boards,
-      warn: (line) => this.io.err(`vmanctl: warning: ${line}`),
+      reserved: this.reserved,
+      // Said once, though a command may build the registry without and with boards.
+      warn: only?.warn ?? ((line) => {
+        if (!this.warned.has(line)) this.io.err(`vmanctl: warning: ${line}`);
+        this.warned.add(line);
+      }),
     });
   }
 
@@ -168,7 +207,7 @@ export class CliContext {
     const { boardPluginFromFile } = await import("../board/load.ts");
     const plugin = await boardPluginFromFile(
       nameOrFile,
-      (arch) => registry.has("arch", arch) ? registry.get("arch", arch) : undefined,
+      registry.list("arch").map((entry) => entry.plugin),
     );
     if (!registry.has("arch", plugin.board.arch)) {
       throw new InputError(
@@ -191,7 +230,10 @@ export class CliContext {
   async converged(): Promise<StateDocument | undefined> {
     const store = await this.store();
     const doc = await store.read();
-    if (!doc?.partitions.some((p) => p.pending)) return doc;
+    // An intent, or a definition to settle (core/partition/definition.ts's `unsettled`).
+    const settle = (p: StateDocument["partitions"][number]) =>
+      p.state !== "running" && (p.next !== undefined || p.transient === true);
+    if (!doc?.partitions.some((p) => p.pending || settle(p))) return doc;
     const { convergedState } = await import("../partition/transaction.ts");
     return await convergedState(await this.lifecycle());
   }
@@ -227,6 +269,7 @@ export class CliContext {
       },
       windowAlignment: async (board) =>
         (await this.registry({ boards: false })).get("arch", board.arch).windowAlignment,
+      arch: async (board) => (await this.registry({ boards: false })).get("arch", board.arch),
       prepareBoot: async (record, board) => {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
@@ -238,6 +281,8 @@ export class CliContext {
         );
       },
       observe: async (doc) => await this.observer(doc),
+      boardTree: async (board, devicetree) =>
+        await (await import("./shared_resources.ts")).boardTreeOf(this, board, devicetree),
       forget: async (doc, id) => {
         const registry = await this.registry({ boards: false });
         const plugin = registry.has("monitor", doc.backend)

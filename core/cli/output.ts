@@ -60,10 +60,16 @@ export interface PartitionView {
   initrd?: string;
   /** Command line, when given. */
   cmdline?: string;
+  /** Title (libvirt's `<title>`), when set. */
+  title?: string;
+  /** Description (libvirt's `<description>`), when set. */
+  description?: string;
   /** Why it is in its state (`shutdown`, `crashed`, `restarted`…), when vmanager knows. */
   reason?: string;
   /** What is done when it powers off, reboots or crashes on its own. */
   policies: { onPoweroff: EndPolicy; onReboot: EndPolicy; onCrash: EndPolicy };
+  /** Present (true) for a transient partition: removed once it no longer runs. */
+  transient?: true;
 }
 
 /** The list view of a partition. */
@@ -80,8 +86,11 @@ export function partitionView(record: PartitionRecord): PartitionView {
     ...(spec.kernel !== undefined ? { kernel: spec.kernel } : {}),
     ...(spec.initrd !== undefined ? { initrd: spec.initrd } : {}),
     ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}),
+    ...(spec.title !== undefined ? { title: spec.title } : {}),
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
     ...(record.reason !== undefined ? { reason: record.reason } : {}),
     policies: policiesOf(record),
+    ...(record.transient ? { transient: true as const } : {}),
   };
 }
 
@@ -110,13 +119,18 @@ export function partitionTable(records: readonly PartitionRecord[]): string {
     records.map((r) => [
       r.name,
       String(r.id),
-      r.state,
+      stateText(r),
       coreList(r.allocation.cores),
       formatRange(r.allocation.memory),
       formatSize(r.allocation.memory.size),
       r.allocation.devices.join(",") || "-",
     ]),
   );
+}
+
+/** A partition's state in words: `running`, `running (transient)`. */
+function stateText(record: PartitionRecord): string {
+  return record.transient ? `${record.state} (transient)` : record.state;
 }
 
 /** A memory map as a table. */
@@ -210,7 +224,9 @@ export function partitionText(
   const lines = [
     `Name:     ${record.name}`,
     `Id:       ${record.id}`,
-    `State:    ${record.state}${record.reason ? ` (${record.reason})` : ""}`,
+    `State:    ${record.state}${record.reason ? ` (${record.reason})` : ""}${
+      record.transient ? ", transient" : ""
+    }`,
     `Board:    ${board.name} (${board.arch}), backend ${backend}`,
     `Policies: ${
       Object.entries(policiesOf(record)).map(([k, v]) => `${policyNames[k]} ${v}`).join(", ")
@@ -223,12 +239,24 @@ export function partitionText(
     }`,
     `Devices:  ${record.allocation.devices.join(", ") || "none"}`,
   ];
+  if (record.next) {
+    const { cores, memory } = record.next.allocation;
+    lines.push(
+      `Next:     cores ${coreList(cores)}, ${formatSize(memory.size)} at ${
+        formatRange(memory)
+      } (its next start; vmanctl edit shows it)`,
+    );
+  }
   backingViews(record, board).forEach((b, i) =>
     lines.push(`${i === 0 ? "Backings:" : "         "} ${backingText(b)}`)
   );
   if (record.spec.kernel) lines.push(`Kernel:   ${record.spec.kernel}`);
   if (record.spec.initrd) lines.push(`Initrd:   ${record.spec.initrd}`);
   if (record.spec.cmdline) lines.push(`Cmdline:  ${record.spec.cmdline}`);
+  if (record.spec.title) lines.push(`Title:    ${record.spec.title}`);
+  if (record.spec.description) {
+    lines.push(`Desc.:    ${record.spec.description.split("\n").join("\n          ")}`);
+  }
   if (record.boot) {
     const regs = Object.entries(record.boot.registers).map(([r, v]) => `${r} = ${v}`).join(", ");
     lines.push(

@@ -10,6 +10,9 @@
  * written them) and the document is returned as it was read: nothing is dropped,
  * nothing is filled in.
  *
+ * The store does not load it for a document the quick check (quick_check.ts)
+ * accepts: see check.ts.
+ *
  * @example
  * ```ts
  * import { validateState } from "./schema.ts";
@@ -18,23 +21,19 @@
  * @module
  */
 import { z } from "zod";
-import { VmanError } from "../errors.ts";
 import { boardSchema } from "../board/schema.ts";
-import { boardProblems, problemPath } from "../board/rules.ts";
-import type { Board } from "../model.ts";
+import {
+  type Board,
+  MAX_DESCRIPTION,
+  MAX_METADATA_ELEMENT,
+  MAX_METADATA_ELEMENTS,
+  MAX_TITLE,
+} from "../model.ts";
 import { validateName } from "../partition/name.ts";
 import type { StateDocument } from "./store.ts";
+import { checkStateRules, failState as fail, StateDocumentError } from "./check.ts";
 
-/** A state document that does not fit its schema. Exit code 1 (the state dir cannot be used). */
-export class StateDocumentError extends VmanError {
-  /** The JSON path of the first problem, e.g. `partitions[0].allocation`. */
-  readonly path: string;
-  /** Makes the error; `where` is the state file. */
-  constructor(message: string, path: string, where: string) {
-    super(message, where);
-    this.path = path;
-  }
-}
+export { StateDocumentError };
 
 const count = z.number().int().nonnegative();
 const address = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -56,6 +55,13 @@ function checkedBy(check: (text: string) => void) {
 
 /** A TCP port. */
 const port = z.number().int().min(1).max(65535);
+
+/** A text of at most `max` UTF-8 bytes. */
+function bytesAtMost(max: number) {
+  return z.string().refine((text) => new TextEncoder().encode(text).length <= max, {
+    message: `longer than ${max} bytes`,
+  });
+}
 
 /** An end policy. */
 const policy = z.enum(["destroy", "restart", "preserve"]);
@@ -95,9 +101,23 @@ const specSchema = z.looseObject({
     readonly: z.boolean().optional(),
     device: z.string().optional(),
   })).optional(),
+  title: bytesAtMost(MAX_TITLE).optional(),
+  description: bytesAtMost(MAX_DESCRIPTION).optional(),
+  metadata: z.record(z.string().max(MAX_METADATA_ELEMENT), bytesAtMost(MAX_METADATA_ELEMENT))
+    .refine((m) => Object.keys(m).length <= MAX_METADATA_ELEMENTS, {
+      message: `at most ${MAX_METADATA_ELEMENTS} metadata elements`,
+    }).optional(),
 });
 
 const region = z.looseObject({ name: z.string(), base: address, size: count, content: z.string() });
+
+/** What the allocator gave a partition. */
+const allocationSchema = z.looseObject({
+  cores: z.array(coreId).min(1),
+  bootCore: coreId,
+  memory: range,
+  devices: z.array(z.string()),
+});
 
 /** One partition record. */
 const recordSchema = z.looseObject({
@@ -105,12 +125,7 @@ const recordSchema = z.looseObject({
   id: z.number().int().positive().max(0xffffffff),
   state: z.enum(["defined", "running", "stopped", "crashed"]),
   spec: specSchema,
-  allocation: z.looseObject({
-    cores: z.array(coreId).min(1),
-    bootCore: coreId,
-    memory: range,
-    devices: z.array(z.string()),
-  }),
+  allocation: allocationSchema,
   created: z.string(),
   updated: z.string(),
   monitorCalls: z.array(z.looseObject({
@@ -133,7 +148,10 @@ const recordSchema = z.looseObject({
     since: z.string(),
     pid: z.number().int(),
     boot: z.unknown().optional(),
+    restart: z.boolean().optional(),
   }).optional(),
+  transient: z.boolean().optional(),
+  next: z.looseObject({ spec: specSchema, allocation: allocationSchema }).optional(),
 });
 
 /** Schema of the state document (the format version is checked before it, by the store). */
@@ -143,19 +161,6 @@ export const stateSchema = z.looseObject({
   backend: z.string().min(1),
   partitions: z.array(recordSchema),
 });
-
-/** What to do about a problem at `path`: no vmanctl command repairs a state it cannot read. */
-function repairHint(path: readonly (string | number)[]): string {
-  if (path[0] === "partitions" && typeof path[1] === "number") {
-    return `no vmanctl command repairs it: fix or remove partitions[${
-      path[1]
-    }] in the file by hand`;
-  }
-  if (path[0] === "board") {
-    return "no vmanctl command repairs it: restore the board copy by hand, or use a new state dir";
-  }
-  return "no vmanctl command repairs it: fix the file by hand, or use a new state dir";
-}
 
 function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
   let at = value;
@@ -170,15 +175,6 @@ function typeName(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-function fail(path: readonly (string | number)[], message: string, file: string): never {
-  const field = problemPath(path) || "(the document)";
-  throw new StateDocumentError(
-    `state field ${field}: ${message}; ${repairHint(path)}`,
-    problemPath(path),
-    file,
-  );
 }
 
 /**
@@ -213,19 +209,7 @@ export function validateState(value: unknown, file: string): StateDocument {
       fail([], result.error.issues[0]?.message ?? "does not fit the schema", file);
     }
   }
-  const problem = boardProblems(result.data.board as Board)[0];
-  if (problem) fail(["board", ...problem.path], problem.message, file);
-  const doc = value as StateDocument;
-  const names = new Map<string, number>();
-  doc.partitions.forEach((record, i) => {
-    const name = names.get(record.name);
-    if (name !== undefined) fail(["partitions", i, "name"], `repeats partitions[${name}]`, file);
-    names.set(record.name, i);
-    if (!record.allocation.cores.includes(record.allocation.bootCore)) {
-      fail(["partitions", i, "allocation", "bootCore"], "is not one of the cores", file);
-    }
-  });
-  return doc;
+  return checkStateRules(value as StateDocument, result.data.board as Board, file);
 }
 
 function keyPath(path: readonly PropertyKey[]): (string | number)[] {

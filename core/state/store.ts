@@ -27,6 +27,7 @@ import {
   readRegularTextFile,
 } from "../files.ts";
 import type { Board, PartitionRecord } from "../model.ts";
+import { checkState } from "./check.ts";
 
 /** The format version this vmanager writes and reads. */
 export const STATE_FORMAT = 1;
@@ -179,9 +180,8 @@ export class StateStore {
         this.file,
       );
     }
-    // The schema (zod) is loaded only here, so commands that read no state start fast.
-    const { validateState } = await import("./schema.ts");
-    return validateState(doc, this.file);
+    // The quick check; the schema (zod) loads only when it is not sure (check.ts).
+    return await checkState(doc, this.file);
   }
 
   private async ensureDir(): Promise<void> {

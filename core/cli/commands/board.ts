@@ -139,7 +139,7 @@ export const boardCheckCommand: CommandSpec<CliContext> = {
       const { board } = loadBoardYaml(
         text,
         file,
-        (arch) => registry.has("arch", arch) ? registry.get("arch", arch) : undefined,
+        registry.list("arch").map((entry) => entry.plugin),
       );
       if (!registry.has("arch", board.arch)) {
         throw new InputError(`board ${board.name} needs arch plugin '${board.arch}'`, file);

@@ -16,8 +16,8 @@ import { InputError } from "../../errors.ts";
  * @example
  * ```ts
  * import { completionCommand } from "./completion.ts";
- * import { COMMANDS, GLOBAL_OPTIONS } from "../app.ts";
- * const completion = completionCommand(() => Promise.resolve(COMMANDS), GLOBAL_OPTIONS);
+ * import { GLOBAL_OPTIONS } from "../app.ts";
+ * const completion = completionCommand(() => Promise.resolve(commands), GLOBAL_OPTIONS);
  * ```
  */
 export function completionCommand(

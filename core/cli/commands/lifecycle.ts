@@ -8,13 +8,21 @@ import type { CliContext } from "../context.ts";
 import { partitionView } from "../output.ts";
 import type { PartitionRecord } from "../../model.ts";
 import { specOptions } from "./spec_options.ts";
+import { printWarnings, sharedView } from "../shared_resources.ts";
+import { stage, stopTimingStages, timeStages } from "../../boot/stages.ts";
 
 // Commands load what they run on demand, so that `vmanctl list` starts fast.
 const loadLifecycle = () => import("../../partition/lifecycle.ts");
 
-function report(ctx: CliContext, record: PartitionRecord, text: string): number {
-  if (ctx.globals.json) ctx.json(partitionView(record));
-  else ctx.io.out(text);
+function report(
+  ctx: CliContext,
+  record: PartitionRecord,
+  text: string,
+  warnings: readonly string[] = [],
+): number {
+  if (ctx.globals.json) {
+    ctx.json({ ...partitionView(record), ...(warnings.length > 0 ? { warnings } : {}) });
+  } else ctx.io.out(text);
   return 0;
 }
 
@@ -29,11 +37,15 @@ export const createCommand: CommandSpec<CliContext> = {
     const spec = await specFromInput(input.args.NAME, input.options);
     const record = await (await loadLifecycle()).createPartition(await ctx.lifecycle(), spec);
     const m = record.allocation.memory;
+    const doc = await (await ctx.store()).read();
+    const shared = await sharedView(ctx, doc!.board, record, doc!.partitions);
+    printWarnings(ctx, shared.warnings);
     return report(
       ctx,
-      record,
+      shared.record,
       `Partition ${record.name} defined: cores ${record.allocation.cores.join(",")}, ` +
         `memory 0x${m.base.toString(16)}+0x${m.size.toString(16)}`,
+      shared.warnings,
     );
   },
 };
@@ -45,11 +57,18 @@ export const startCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const record = await (await loadLifecycle()).startPartition(
-      await ctx.lifecycle(),
-      input.args.NAME!,
-    );
-    return report(ctx, record, `Partition ${record.name} started`);
+    // -v: the time of each stage of the start, on stderr (core/boot/stages.ts).
+    const clock = ctx.globals.verbose ? timeStages() : undefined;
+    try {
+      const lifecycle = await loadLifecycle();
+      stage("load lifecycle");
+      const record = await lifecycle.startPartition(await ctx.lifecycle(), input.args.NAME!);
+      const code = report(ctx, record, `Partition ${record.name} started`);
+      for (const line of clock?.lines() ?? []) ctx.io.err(line);
+      return code;
+    } finally {
+      if (clock) stopTimingStages();
+    }
   },
 };
 

@@ -13,6 +13,7 @@ import { memoryMap } from "../../partition/memory_map.ts";
 import { specOptions } from "./spec_options.ts";
 import { type ObservedRecord, observeRecords } from "../../partition/observe.ts";
 import type { RuntimeObservation } from "../../registry/plugin.ts";
+import { printWarnings, sharedView } from "../shared_resources.ts";
 
 // Commands load what they run on demand, so that `vmanctl list` starts fast.
 const loadLifecycle = () => import("../../partition/lifecycle.ts");
@@ -40,6 +41,7 @@ function detail(
   backend: string,
   calls: MonitorCall[],
   callsTitle: string,
+  warnings: readonly string[] = [],
 ): number {
   const regions = memoryMap(
     board,
@@ -62,6 +64,7 @@ function detail(
       boot: record.boot ?? null,
       monitorCalls: calls,
       ...(ended ? { runtime: ended } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
     });
   } else {
     ctx.io.out(partitionText(record, board, backend, regions, calls, callsTitle));
@@ -93,9 +96,11 @@ export const showCommand: CommandSpec<CliContext> = {
       input.args.NAME!,
     );
     const [record] = await observeRecords([stored], await ctx.observer(doc));
+    // The command line it boots with: protected when it shares SoC providers.
+    const { record: shown } = await sharedView(ctx, board, record, doc.partitions);
     return detail(
       ctx,
-      record,
+      { ...record, spec: shown.spec },
       board,
       backend,
       record.monitorCalls,
@@ -119,15 +124,18 @@ export const planCommand: CommandSpec<CliContext> = {
     if (name !== undefined && !hasSpec) {
       const doc = await store.read();
       if (doc?.partitions.some((p) => p.name === name)) {
-        const { record, board, backend } = await getPartition(store, name);
+        const { record, board, backend, doc } = await getPartition(store, name);
         const boot = await prepare(await ctx.lifecycle(), record, board);
+        const shared = await sharedView(ctx, board, record, doc.partitions);
+        printWarnings(ctx, shared.warnings);
         return detail(
           ctx,
-          { ...record, boot: summary(boot) },
+          { ...shared.record, boot: summary(boot) },
           board,
           backend,
           await planStart(board, record, boot),
           "Monitor calls a start would make",
+          shared.warnings,
         );
       }
       throw new InputError(
@@ -144,9 +152,13 @@ export const planCommand: CommandSpec<CliContext> = {
     const { specFromInput } = await import("./spec_input.ts");
     const spec = await specFromInput(name, input.options);
     const lifecycle = await ctx.lifecycle();
-    const { record, board, calls } = await planSpec(lifecycle, spec);
-    const backend = (await store.read())?.backend ?? ctx.globals.backend ??
-      (await ctx.config()).backend ?? DEFAULT_BACKEND;
-    return detail(ctx, record, board, backend, calls, "Monitor calls a start would make");
+    const { record, board, calls, devicetree } = await planSpec(lifecycle, spec);
+    const doc = await store.read();
+    const backend = doc?.backend ?? ctx.globals.backend ?? (await ctx.config()).backend ??
+      DEFAULT_BACKEND;
+    const shared = await sharedView(ctx, board, record, doc?.partitions ?? [], devicetree);
+    printWarnings(ctx, shared.warnings);
+    const title = "Monitor calls a start would make";
+    return detail(ctx, shared.record, board, backend, calls, title, shared.warnings);
   },
 };

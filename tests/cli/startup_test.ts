@@ -1,0 +1,136 @@
+/**
+ * Start-up (docs/architecture.md, "Start-up"): what the commands that only read
+ * load — no zod, no YAML parser, no Node compatibility layer (setTimeout's) —,
+ * that `--help`'s few plugins add the commands every plugin adds, and that a
+ * one-word command's own module parses its command lines as the full command
+ * table does. The times are `deno task bench --only startup`'s: no timed
+ * assertion here.
+ */
+import assert from "node:assert/strict";
+import { buildRegistry } from "../../core/registry/discover.ts";
+import { builtinPlugins, commandPlugins } from "../../main.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../../scripts/permissions.ts";
+import { ROOT, vmanctl, withTempDir } from "./helpers.ts";
+import { type CommandSpec, parseArgs } from "../../core/cli/args.ts";
+import type { CliContext } from "../../core/cli/context.ts";
+import { GLOBAL_OPTIONS } from "../../core/cli/app.ts";
+import {
+  BUILTIN_NAMES,
+  builtinCommands,
+  commandWord,
+  oneWordCommands,
+} from "../../core/cli/builtins.ts";
+
+/** The modules a vmanctl process loads (Deno's module loader log). */
+async function loaded(args: string[]): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...VMANCTL_PERMISSIONS, ...VMANCTL_RUN_FLAGS, `${ROOT}/main.ts`, ...args],
+    env: { VMAN_PLUGIN_PATH: "", DENO_LOG: "deno::module_loader=debug" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, `vmanctl ${args.join(" ")} failed`);
+  const log = new TextDecoder().decode(out.stderr);
+  return [...log.matchAll(/code cache (?:hit|miss) for ES module: ([^,\s]+)/g)].map((m) => m[1]);
+}
+
+const HEAVY = [/\/zod\//, /\/yaml\//, /^node:/, /^ext:deno_node/];
+
+Deno.test("the commands that only read load no zod, no YAML parser, no Node timers", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["--state-dir", dir];
+    const board = ["--board", "qemu-virt-arm64"];
+    assert.equal((await vmanctl([...s, ...board, "create", "a", "--cpus", "1"])).code, 0);
+    await Deno.writeTextFile(`${dir}/config.yaml`, `state-dir: ${dir}\n`);
+    const config = ["--config", `${dir}/config.yaml`];
+    for (
+      const args of [
+        ["--version"],
+        ["--help"],
+        [...s, "list", "--json"],
+        [...config, "list", "--json"],
+        [...s, "show", "a"],
+      ]
+    ) {
+      const modules = await loaded(args);
+      assert.ok(modules.some((m) => m.endsWith("/main.ts")), "the log names no module");
+      const heavy = modules.filter((m) => HEAVY.some((h) => h.test(m)));
+      assert.deepEqual(heavy, [], `vmanctl ${args.join(" ")} loads them`);
+    }
+  });
+});
+
+Deno.test("the plugins --help loads add the commands every built-in plugin adds", async () => {
+  const commands = async (builtins: Awaited<ReturnType<typeof builtinPlugins>>) =>
+    (await buildRegistry({
+      builtins,
+      boardFiles: [],
+      pluginDirs: [],
+      boards: false,
+      warn: (line) => assert.fail(line),
+    })).commands().map((c) => c.name);
+  assert.deepEqual(await commands(await commandPlugins()), await commands(await builtinPlugins()));
+});
+
+const completionStub: CommandSpec<CliContext> = {
+  name: "completion",
+  summary: "",
+  args: [],
+  options: [],
+  run: () => Promise.resolve(0),
+};
+
+Deno.test("the built-in command names are those of the commands' modules, in help order", async () => {
+  const all = await builtinCommands(completionStub);
+  assert.deepEqual(all.map((c) => c.name), [...BUILTIN_NAMES]);
+  for (const name of BUILTIN_NAMES.filter((n) => !n.includes(" "))) {
+    const own = await oneWordCommands(name, completionStub);
+    assert.ok(own?.some((c) => c === all.find((a) => a.name === name)), name);
+  }
+  assert.equal(await oneWordCommands("board", completionStub), undefined);
+  assert.equal(await oneWordCommands("daemon", completionStub), undefined);
+});
+
+Deno.test("a one-word command's own commands parse its command lines as the full table does", async () => {
+  const all = await builtinCommands(completionStub);
+  const parse = (argv: string[], table: readonly CommandSpec<CliContext>[]) => {
+    try {
+      const p = parseArgs(argv, table, GLOBAL_OPTIONS);
+      return JSON.stringify([p.command?.name, p.globals, p.options, p.args, p.help]);
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  const lines = [
+    ["--state-dir", "/s", "list", "--json"],
+    ["list", "--name"],
+    ["--json", "show", "a"],
+    ["create", "a", "--cpus", "2", "--memory", "1G", "--device", "uart0"],
+    ["start", "a", "-v"],
+    ["plan", "b", "--cpus", "1", "-f", "x.yaml"],
+    ["dtb", "a", "-o", "x.dtb", "--dts"],
+    ["stats", "--json"],
+    ["console", "a", "--force"],
+    ["update", "a", "-f", "s.yaml"],
+    ["--backend=qemu", "create", "x"],
+    ["-h", "list"],
+    ["list", "--cpus", "2"],
+    ["create", "--bogus"],
+    ["show", "a", "b"],
+    ["completion", "bash"],
+    ["__converge"],
+    ["reset", "a", "--json"],
+    ["--", "list", "x"],
+  ];
+  for (const argv of lines) {
+    const word = commandWord(argv, GLOBAL_OPTIONS);
+    const own = word === undefined ? undefined : await oneWordCommands(word, completionStub);
+    assert.ok(own, `no own table for ${argv.join(" ")}`);
+    assert.equal(parse(argv, own), parse(argv, all), argv.join(" "));
+  }
+  for (const argv of [["--cpus", "2", "list"], ["board", "list"], ["--help"], ["--state-dir"]]) {
+    const word = commandWord(argv, GLOBAL_OPTIONS);
+    const own = word === undefined ? undefined : await oneWordCommands(word, completionStub);
+    assert.equal(own, undefined, `${argv.join(" ")}: the full table decides`);
+  }
+});
