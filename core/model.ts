@@ -6,11 +6,13 @@
  * @module
  */
 
-/** The architectures vmanager knows. Each has an arch plugin of the same name. */
-export type ArchName = "armv7" | "armv8" | "riscv";
-
-/** Every architecture name, in a stable order. */
-export const ARCH_NAMES: readonly ArchName[] = ["armv7", "armv8", "riscv"];
+/**
+ * An architecture: the name of the arch plugin that implements it (`armv7`,
+ * `armv8`, `riscv` are built in; an external arch plugin adds its own). The set is
+ * open: what exists is what the registry holds, and a board naming an arch no
+ * plugin registers is refused where it is loaded.
+ */
+export type ArchName = string;
 
 /** A physical address range. */
 export interface Range {
@@ -73,12 +75,21 @@ export interface Reservation {
   memory: Range[];
   /** Device names. */
   devices: string[];
+  /**
+   * Device tree paths of SoC providers (clock, reset, power-domain, pin
+   * controllers) only the management partition may use: a partition whose devices
+   * depend on one is refused (core/partition/shared_resources.ts). Management only.
+   */
+  providers?: string[];
 }
 
 /** How the partition OS and vmanager reach the monitor. */
 export interface MonitorConduit {
-  /** Instruction used for monitor calls. */
-  conduit: "smc" | "hvc" | "ecall";
+  /**
+   * Instruction used for monitor calls (`smc`, `hvc`, `ecall`): one of the board's
+   * arch plugin's `conduits`.
+   */
+  conduit: string;
   /** The power-management interface partitions use to start their other cores. */
   interface: "psci" | "sbi";
 }
@@ -172,7 +183,26 @@ export interface PartitionSpec {
   net?: NetBacking[];
   /** Disks, each backed on a virtio-mmio slot (`--disk`). */
   disks?: DiskBacking[];
+  /** A short title, one line (libvirt's `<title>`), at most {@linkcode MAX_TITLE} bytes. */
+  title?: string;
+  /** A description (libvirt's `<description>`), at most {@linkcode MAX_DESCRIPTION} bytes. */
+  description?: string;
+  /**
+   * Other programs' elements of libvirt's `<metadata>` (e.g. libosinfo's), by namespace
+   * URI: each one element as XML text declaring its namespace, at most
+   * {@linkcode MAX_METADATA_ELEMENT} bytes, at most {@linkcode MAX_METADATA_ELEMENTS} of them.
+   */
+  metadata?: Record<string, string>;
 }
+
+/** Largest partition title, in UTF-8 bytes. */
+export const MAX_TITLE = 1024;
+/** Largest partition description, in UTF-8 bytes. */
+export const MAX_DESCRIPTION = 64 * 1024;
+/** Largest foreign metadata element, in UTF-8 bytes. */
+export const MAX_METADATA_ELEMENT = 64 * 1024;
+/** Most foreign metadata elements (namespaces) a partition keeps. */
+export const MAX_METADATA_ELEMENTS = 16;
 
 /** A port of the management side forwarded to a partition (`forward=tcp:HOST:GUEST`). */
 export interface PortForward {
@@ -276,6 +306,25 @@ export interface PartitionRecord {
    * that ran it died (or its last write failed), for the next command to converge.
    */
   pending?: PendingOperation;
+  /**
+   * Transient (libvirt's transient domain): made by `virsh create`, or undefined
+   * while it ran; removed as soon as it no longer runs.
+   */
+  transient?: boolean;
+  /**
+   * The definition its next start uses, when it was redefined while it ran
+   * (libvirt's `newDef`; core/partition/update.ts); it replaces `spec` and
+   * `allocation` once the partition stops.
+   */
+  next?: Definition;
+}
+
+/** A partition's definition: what was asked for and what it was given. */
+export interface Definition {
+  /** What the user asked for. */
+  spec: PartitionSpec;
+  /** What was allocated. */
+  allocation: Allocation;
 }
 
 /**
@@ -315,6 +364,11 @@ export interface PendingOperation {
   pid: number;
   /** For a start: the boot it was making, kept when it is rolled forward. */
   boot?: BootSummary;
+  /**
+   * For a shutdown: a reboot — once its OS powered off it is started again (while
+   * the process that asked lives), not stopped; a transient one is not removed.
+   */
+  restart?: boolean;
 }
 
 /** A boot plan as the state keeps it. */

@@ -17,12 +17,18 @@ DENO_VERSION="2.9.6"
 # riscv64 kernel's modules for the test initramfs; curl and e2fsprogs (mkfs.ext2, debugfs),
 # with which the network and disk tests reach a partition's web server and read its disk;
 # iproute2 (ip), with which the qemu backend makes a board network's bridge and taps, and
-# iputils-ping, with which the tests ping partitions from the management side.
+# iputils-ping, with which the tests ping partitions from the management side; ansible
+# (community.libvirt's virt module) and virtinst (virt-install), orchestrators the tests
+# run unmodified against `vmanctl daemon` (docs/libvirt.md#ansible-and-virt-install);
+# libfdt-dev (dtc's libfdt), with which the benchmark builds its C peer of the device tree
+# work (scripts/bench/peers/fdt_prune.c); time (/usr/bin/time -f %M), with which the start
+# benchmark measures vmanctl's peak RSS (scripts/bench/start.ts).
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
   binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
   gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross
-  cpio python3-libvirt libvirt-daemon dpkg-dev procps ipxe-qemu tmux xz-utils curl e2fsprogs iproute2 iputils-ping)
+  cpio python3-libvirt libvirt-daemon dpkg-dev procps ipxe-qemu tmux xz-utils curl e2fsprogs iproute2 iputils-ping
+  ansible virtinst libfdt-dev time)
 
 SAY_AS=setup
 . "$(dirname "$0")/lib/apt.sh"

@@ -8,6 +8,7 @@ import { MonitorError, StateError } from "../errors.ts";
 import type { Board, PartitionRecord } from "../model.ts";
 import type { Monitor } from "../monitor/monitor.ts";
 import type { PreparedBoot } from "../boot/prepare.ts";
+import { stage } from "../boot/stages.ts";
 
 /** The hardware id of a board core, by core id. */
 export function hwidOf(board: Board, coreId: number): number {
@@ -47,19 +48,22 @@ export async function startSequence(
       for (const range of device?.reg ?? []) await monitor.partitionAddDevice(id, name, range);
     }
     const bootHwid = hwidOf(board, allocation.bootCore);
+    stage("monitor: describe");
     if (boot) {
-      for (const write of boot.plan.writes) {
-        if (write.bytes) await monitor.memoryWrite(id, write.address, { bytes: write.bytes });
-      }
+      for (const load of boot.loads) await monitor.memoryWrite(id, load.address, load.source);
+      stage("kernel write");
       const at = (name: string) => boot.plan.regions.find((r) => r.name === name)!.base;
       if (boot.initrd !== undefined) {
         await monitor.memoryWrite(id, at("initrd"), { path: boot.initrd });
+        stage("initrd write");
       }
       await monitor.memoryWrite(id, at("dtb"), { bytes: boot.dtb });
+      stage("dtb write");
       await monitor.coreStart(id, bootHwid, boot.plan.entry, boot.plan.context);
     } else {
       await monitor.coreStart(id, bootHwid, allocation.memory.base, 0);
     }
+    stage("core start");
   } catch (error) {
     const rollback = created ? await undo(monitor, id) : undefined;
     const message = error instanceof Error ? error.message : String(error);

@@ -8,10 +8,11 @@
  *
  * @module
  */
-import { ConflictError, InputError, StateError } from "../errors.ts";
+import { InputError, StateError } from "../errors.ts";
 import type {
   Board,
   BootSummary,
+  Definition,
   MonitorCall,
   PartitionRecord,
   PartitionSpec,
@@ -25,6 +26,8 @@ import { BOARD_DTB, STATE_FORMAT } from "../state/store.ts";
 import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
 import type { PreparedBoot } from "../boot/prepare.ts";
+import type { ArchPlugin } from "../registry/plugin.ts";
+import { stage } from "../boot/stages.ts";
 import type { Observer } from "./observe.ts";
 import {
   clearMonitor,
@@ -34,6 +37,12 @@ import {
   withoutRecord,
   withRecord,
 } from "./transaction.ts";
+import { afterStop, settled } from "./definition.ts";
+import { sameIdentity } from "./identity.ts";
+import { startCreated } from "./transient.ts";
+import { definitionOf, holders } from "./update.ts";
+import { refuseReserved } from "./shared_resources.ts";
+import type { FdtTree } from "../devicetree/tree.ts";
 
 /** What the lifecycle needs from its caller. */
 export interface LifecycleContext {
@@ -47,6 +56,8 @@ export interface LifecycleContext {
   requested?: { board?: string; backend?: string };
   /** Alignment of windows the allocator picks on the board (its arch plugin's). */
   windowAlignment?(board: Board): Promise<number | undefined>;
+  /** The board's arch plugin (an `InputError` when none is registered). */
+  arch?(board: Board): Promise<ArchPlugin>;
   /** Reads, plans and makes the images of a partition that names a kernel. */
   prepareBoot?(record: PartitionRecord, board: Board): Promise<PreparedBoot>;
   /** The backend's observer of running partitions (see `core/partition/observe.ts`). */
@@ -55,6 +66,12 @@ export interface LifecycleContext {
   requestShutdown?(doc: StateDocument, id: number): Promise<void>;
   /** Has the backend forget a removed partition's files (its console capture…). */
   forget?(doc: StateDocument, id: number): Promise<void>;
+  /**
+   * The board's device tree, parsed: `devicetree` (a new state dir's) or the state
+   * dir's copy; undefined when the board has none. For the provider check
+   * (core/partition/shared_resources.ts).
+   */
+  boardTree?(board: Board, devicetree?: Uint8Array): Promise<FdtTree | undefined>;
 }
 
 /** Throws {@linkcode InputError} when the command line names another board or backend than the state dir's. */
@@ -103,16 +120,28 @@ function nextId(doc: StateDocument): number {
   return id;
 }
 
-/** Allocates and records a new partition in state `defined`. */
+/** How {@linkcode createPartition} makes a partition. */
+export interface CreateOptions {
+  /** Transient: removed once it no longer runs (libvirt's `virsh create`). */
+  transient?: boolean;
+  /** Started in the same transaction; when the start fails, nothing is left. */
+  start?: boolean;
+}
+
+/**
+ * Allocates and records a new partition in state `defined` — or, with `start`,
+ * started in the same transaction (core/partition/transient.ts).
+ */
 export async function createPartition(
   ctx: LifecycleContext,
   spec: PartitionSpec,
+  options: CreateOptions = {},
 ): Promise<PartitionRecord> {
   // Board and backend come from the state dir when it has them; resolving them for a
   // new state dir may load plugins, which is done before taking the lock.
   const existing = await ctx.store.read();
   const fresh = existing ? undefined : await documentOf(ctx, undefined);
-  return await ctx.store.update(async (current) => {
+  return await ctx.store.update(async (current, commit) => {
     let doc = current;
     let devicetree: Uint8Array | undefined;
     if (current) checkRequested(current, ctx.requested, ctx.store.dir);
@@ -121,21 +150,19 @@ export async function createPartition(
       [doc, devicetree] = [setup.doc, setup.devicetree];
     }
     doc = doc!;
+    const uuid = spec.uuid ?? crypto.randomUUID();
+    sameIdentity(doc, spec.name, uuid); // a UUID or name another partition holds
     const allocation = allocate(
       doc.board,
-      doc.partitions,
+      holders(doc.partitions),
       spec,
       await ctx.windowAlignment?.(doc.board),
     );
+    await refuseReserved(doc.board, allocation, () => ctx.boardTree?.(doc!.board, devicetree));
     // A new state dir keeps a copy of the board's device tree beside its state
     // (written once the partition is sure to be created; the state follows it).
     if (devicetree) await ctx.store.writeFile(BOARD_DTB, devicetree);
     const now = new Date().toISOString();
-    const uuid = spec.uuid ?? crypto.randomUUID();
-    const twin = doc.partitions.find((p) => uuidOf(p) === uuid);
-    if (twin) {
-      throw new ConflictError(`partition ${twin.name} already has UUID ${uuid}`, spec.name);
-    }
     const record: PartitionRecord = {
       name: spec.name,
       id: nextId(doc),
@@ -146,8 +173,11 @@ export async function createPartition(
       updated: now,
       monitorCalls: [],
       uuid,
+      ...(options.transient ? { transient: true } : {}),
     };
-    return { doc: { ...doc, partitions: [...doc.partitions, record] }, result: record };
+    const created = { ...doc, partitions: [...doc.partitions, record] };
+    if (!options.start) return { doc: created, result: record };
+    return { result: await startCreated(ctx, doc, created, record, commit) };
   });
 }
 
@@ -183,13 +213,17 @@ export async function startRecord(
   tx: Tx,
   located: PartitionRecord,
   reason: StateReason = "booted",
+  live?: Definition,
 ): Promise<PartitionRecord> {
-  const record = withoutIntent(located);
+  const record = startingRecord(withoutIntent(located), reason, live);
+  stage("lock, state, checks");
   const boot = await prepare(tx.ctx, record, tx.doc.board);
   const before = tx.doc;
   await recordIntent(tx, record, { op: "start", boot: summary(boot) });
+  stage("intent write");
   const backend = await tx.monitor();
   const monitor = new RecordingMonitor(backend);
+  stage("monitor open");
   try {
     await clearMonitor(tx, record);
     await startSequence(monitor, tx.doc.board, record, boot);
@@ -213,7 +247,22 @@ export async function startRecord(
     await stopSequence(backend, record).catch(() => {});
     throw error;
   }
+  stage("state write");
   return current(tx, record);
+}
+
+/**
+ * The record a start runs: a start by hand runs the next definition, if it has
+ * one (its restarts do not); with `live` (libvirt's createXML of a defined
+ * domain) that definition runs this once and its own becomes its next.
+ */
+function startingRecord(
+  record: PartitionRecord,
+  reason: StateReason,
+  live: Definition | undefined,
+): PartitionRecord {
+  if (live) return { ...record, ...live, next: definitionOf(record) };
+  return reason === "booted" ? settled(record) : record;
 }
 
 /**
@@ -233,6 +282,8 @@ export function current(tx: Tx, record: PartitionRecord): PartitionRecord {
 /**
  * Stops a partition the state says runs. Idempotent: one the monitor no longer
  * has (it ended on its own, or a stop was cut short) is simply marked stopped.
+ * Then it gets its next definition, if it was given one while it ran, and a
+ * transient one is removed (core/partition/definition.ts).
  */
 export async function stopPartition(ctx: LifecycleContext, name: string): Promise<PartitionRecord> {
   return await transact(ctx, {
@@ -242,7 +293,7 @@ export async function stopPartition(ctx: LifecycleContext, name: string): Promis
         throw new StateError(`partition ${name} is not running (${record.state})`, name);
       }
     },
-    apply: (tx, record) => stopRecord(tx, record),
+    apply: async (tx, record) => await afterStop(tx, await stopRecord(tx, record)),
   });
 }
 
@@ -383,19 +434,23 @@ export function summary(boot: PreparedBoot | undefined): BootSummary | undefined
 
 /**
  * Plans a partition from a spec without recording it: the allocation it would get
- * next to the existing partitions and the calls its start would make.
+ * next to the existing partitions and the calls its start would make (and, for a
+ * new state dir, the board's device tree).
  */
 export async function planSpec(
   ctx: LifecycleContext,
   spec: PartitionSpec,
-): Promise<{ record: PartitionRecord; board: Board; calls: MonitorCall[] }> {
-  const { doc } = await documentOf(ctx, await ctx.store.read());
+): Promise<
+  { record: PartitionRecord; board: Board; calls: MonitorCall[]; devicetree?: Uint8Array }
+> {
+  const { doc, devicetree } = await documentOf(ctx, await ctx.store.read());
   const allocation = allocate(
     doc.board,
-    doc.partitions,
+    holders(doc.partitions),
     spec,
     await ctx.windowAlignment?.(doc.board),
   );
+  await refuseReserved(doc.board, allocation, () => ctx.boardTree?.(doc.board, devicetree));
   const now = new Date().toISOString();
   const record: PartitionRecord = {
     name: spec.name,
@@ -412,5 +467,6 @@ export async function planSpec(
     record: { ...record, boot: summary(boot) },
     board: doc.board,
     calls: await planStart(doc.board, record, boot),
+    devicetree, // a new state dir's board DTB, not written yet
   };
 }

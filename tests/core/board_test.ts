@@ -3,7 +3,12 @@ import { armv7 } from "../../arch/armv7/mod.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 import { riscv } from "../../arch/riscv/mod.ts";
 import { assignable } from "../../core/board/assignable.ts";
-import { BoardFileError, boardPluginFromYaml, loadBoardYaml } from "../../core/board/load.ts";
+import {
+  type ArchSource,
+  BoardFileError,
+  boardPluginFromYaml,
+  loadBoardYaml,
+} from "../../core/board/load.ts";
 import { BoardError, EXIT_USAGE, InputError } from "../../core/errors.ts";
 import type { Board } from "../../core/model.ts";
 import type { ArchPlugin } from "../../core/registry/plugin.ts";
@@ -39,7 +44,7 @@ function lineOf(text: string, needle: string): number {
 function refused(
   text: string,
   file = "test.yaml",
-  arch: typeof archOf | undefined = archOf,
+  arch: ArchSource | undefined = archOf,
 ): BoardFileError {
   let caught: unknown;
   try {
@@ -61,7 +66,7 @@ function refused(
 function assertFirstProblem(
   text: string,
   expected: { field: string; message: RegExp },
-  arch: typeof archOf | undefined = archOf,
+  arch: ArchSource | undefined = archOf,
 ): BoardFileError {
   const error = refused(text, "test.yaml", arch);
   const line = lineOf(text, "# HERE");
@@ -361,9 +366,14 @@ Deno.test("a malformed size is refused with the units message at its line", () =
   assertFirstProblem(text, { field: "memory[0].size", message: /unknown unit 'Q'/ });
 });
 
-Deno.test("a wrong enum value is refused at its line", () => {
+Deno.test("an arch no plugin registers is refused at its line", () => {
   const text = edit("arch: armv8\n", "arch: mips # HERE\n");
-  assertFirstProblem(text, { field: "arch", message: /./ });
+  assertFirstProblem(text, {
+    field: "arch",
+    message: /^needs arch plugin 'mips', which is not registered \(known: armv7, armv8, riscv\)$/,
+  }, Object.values(ARCHES));
+  const upper = edit("arch: armv8\n", "arch: ARMv8 # HERE\n");
+  assertFirstProblem(upper, { field: "arch", message: /arch plugin's name/ });
 });
 
 Deno.test("several problems are all listed, in document order", () => {
