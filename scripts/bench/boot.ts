@@ -4,14 +4,14 @@
  * boot of the same kernel, initramfs and command line with the same cores and
  * memory, to the same marker, in the same run (interleaved). Target ≤ 1.1×.
  *
- * Usage: deno task bench --only boot [--runs N]   (default 5 boots each)
+ * Usage: deno task bench --only boot [--runs N]   (default 20 boots each)
  */
-import { VMANCTL_PERMISSIONS } from "../permissions.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { fixturesDir } from "../cache.ts";
+import { interleave, runsFlag, targetLine } from "./measure.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const runsFlag = Deno.args.indexOf("--runs");
-const RUNS = runsFlag >= 0 ? Math.min(Number(Deno.args[runsFlag + 1]), 20) : 5;
+const RUNS = runsFlag(20);
 const FIXTURES = fixturesDir();
 const MARKER = "vmanager-guest: up";
 
@@ -46,7 +46,15 @@ const decoder = new TextDecoder();
 
 async function vmanctl(state: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...VMANCTL_PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, ...args],
+    args: [
+      "run",
+      ...VMANCTL_RUN_FLAGS,
+      ...VMANCTL_PERMISSIONS,
+      `${ROOT}/main.ts`,
+      "--state-dir",
+      state,
+      ...args,
+    ],
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -119,8 +127,7 @@ async function plainBoot(guest: typeof GUESTS[number]): Promise<number> {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 console.log(
   `Boot to userspace (${RUNS} boots each, interleaved): partition on cores {${CORES}} with ` +
@@ -160,17 +167,18 @@ for (const guest of GUESTS) {
       "--cmdline",
       `console=${guest.console} vmanager.stay`,
     );
-    const ours: number[] = [];
-    const plain: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      ours.push(await vmanagerBoot(state));
-      plain.push(await plainBoot(guest));
-    }
-    const ratio = median(ours) / median(plain);
+    const runs = await interleave({
+      ours: () => vmanagerBoot(state),
+      plain: () => plainBoot(guest),
+    }, { runs: RUNS });
     console.log(
-      `  ${guest.board.padEnd(18)} vmanctl start → marker: median ${fmt(median(ours))}` +
-        ` (min ${fmt(Math.min(...ours))})   plain qemu -kernel: median ${fmt(median(plain))}` +
-        ` (min ${fmt(Math.min(...plain))})   ratio ${ratio.toFixed(2)}x (target <= 1.1x)`,
+      "  " + targetLine(
+        `${guest.board} vmanctl start → marker`,
+        runs.ours,
+        { label: "plain qemu -kernel", samples: runs.plain },
+        { ratio: 1.1 },
+        seconds,
+      ),
     );
   } finally {
     await vmanctl(state, "destroy", "p").catch(() => {});
