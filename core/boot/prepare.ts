@@ -17,6 +17,9 @@ import { KernelImageError, PlacementError } from "./types.ts";
 import { stage } from "./stages.ts";
 import { type KernelLoad, kernelLoads } from "./sources.ts";
 
+/** Bytes of `/chosen/rng-seed` a booting partition gets (as many as QEMU's loader gives). */
+export const RNG_SEED_BYTES = 32;
+
 /** What `start` writes and where it starts the boot core. */
 export interface PreparedBoot {
   /** The kernel as read. */
@@ -71,12 +74,15 @@ export async function prepareBoot(
   stage("kernel read");
   // The DTB's size does not depend on where the initrd goes (its cells are fixed),
   // so a first DTB sizes the plan and the second has the initrd's final place.
+  // Each boot gets a fresh seed for its kernel's random number generator.
+  const rngSeed = crypto.getRandomValues(new Uint8Array(RNG_SEED_BYTES));
   const draft = buildPartitionDevicetree(
     registry,
     board,
     boardDtb,
     record,
     initrdSize === undefined ? undefined : { base: allocation.memory.base, size: initrdSize },
+    rngSeed,
   );
   let plan;
   try {
@@ -94,7 +100,14 @@ export async function prepareBoot(
     throw error;
   }
   const initrdRegion = plan.regions.find((r) => r.name === "initrd");
-  const { blob } = buildPartitionDevicetree(registry, board, boardDtb, record, initrdRegion);
+  const { blob } = buildPartitionDevicetree(
+    registry,
+    board,
+    boardDtb,
+    record,
+    initrdRegion,
+    rngSeed,
+  );
   if (blob.length !== draft.blob.length) {
     throw new StateError(
       `the device tree changed size (${draft.blob.length} → ${blob.length} bytes)`,

@@ -46,6 +46,7 @@ export function buildPartitionDevicetree(
   boardDtb: Uint8Array,
   record: PartitionRecord,
   initrd?: Range,
+  rngSeed?: Uint8Array,
 ): PartitionDevicetree {
   // A record written before commands bounded the command line still meets the bound here.
   if (record.spec.cmdline !== undefined) validateCmdline(record.spec.cmdline, record.name);
@@ -64,6 +65,7 @@ export function buildPartitionDevicetree(
     allocation: record.allocation,
     bootargs: bootargsOf(indexed, board, record),
     initrd,
+    rngSeed,
   });
   const context = { board, allocation: record.allocation, arch: registry.get("arch", board.arch) };
   for (const { plugin } of registry.list("feature")) plugin.partitionTree?.(tree, context);

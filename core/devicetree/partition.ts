@@ -46,6 +46,12 @@ export interface PartitionTreeOptions {
   bootargs?: string;
   /** Where the initrd is, for `/chosen/linux,initrd-start|end`. */
   initrd?: Range;
+  /**
+   * Random bytes for `/chosen/rng-seed`, which seed the kernel's random number
+   * generator at once (as QEMU's and U-Boot's loaders give one): without it a
+   * kernel spends its boot gathering entropy.
+   */
+  rngSeed?: Uint8Array;
 }
 
 /** A node's verdict (0 until judged): kept with its subtree, dropped, or kept as a bus. */
@@ -495,7 +501,7 @@ function removalOf(
 /**
  * Step 5: one `memory@BASE` node for the partition's window (before `/cpus`), and
  * `/chosen` (made when missing) without the board's seeds, command line, console
- * and initrd, with the partition's.
+ * and initrd, with the partition's (and its own seed, when it is given one).
  */
 function addMemoryAndChosen(
   tree: FdtTree,
@@ -512,6 +518,7 @@ function addMemoryAndChosen(
   if (!chosen) root.children.push(chosen = node("chosen"));
   for (const name of [...SEED_PROPS, ...CHOSEN_PROPS]) removeProp(chosen, name);
   if (options.bootargs !== undefined) setProp(chosen, "bootargs", str(options.bootargs));
+  if (options.rngSeed) setProp(chosen, "rng-seed", options.rngSeed);
   const console = board.devices.find((d) =>
     d.console && allocation.devices.includes(d.name) && d.path
   );

@@ -31,6 +31,11 @@
 import { RotatingLog } from "./console_log.ts";
 import { PANIC_LINE, QemuEvents, recordEnd } from "./ending.ts";
 
+/** A read shorter than this waits {@linkcode BATCH_WAIT_MS} before the next one. */
+const BATCH_BELOW = 512;
+/** How long a short read waits for more of a burst to arrive. */
+const BATCH_WAIT_MS = 2;
+
 /** What a broker serves and where it writes. */
 export interface BrokerConfig {
   /** QEMU's serial socket. */
@@ -170,6 +175,7 @@ export class ConsoleBroker {
   private input = Promise.resolve();
 
   private tail = "";
+  private readonly decoder = new TextDecoder();
   private panicked = false;
 
   constructor(
@@ -205,14 +211,23 @@ export class ConsoleBroker {
       } catch { /* a full disk loses capture, not the console */ }
       for (const client of this.clients) client.send(bytes);
       this.watchForPanic(bytes);
+      // A UART emulation sends a byte per write: waiting a moment lets a burst (a
+      // boot's messages) arrive as one read instead of a wake-up per byte, which on
+      // a small host takes CPU time from the partition's cores. A person typing
+      // does not see 2 ms.
+      if (n < BATCH_BELOW) await new Promise((resolve) => setTimeout(resolve, BATCH_WAIT_MS));
     }
   }
 
-  /** Calls `onPanic` once when the kernel's panic line goes by (split across chunks too). */
+  /**
+   * Calls `onPanic` once when the kernel's panic line goes by (split across chunks
+   * too: the last characters of a chunk that could begin it are kept for the next).
+   */
   private watchForPanic(bytes: Uint8Array): void {
     if (this.panicked) return;
-    this.tail = (this.tail + new TextDecoder().decode(bytes)).slice(-4096);
-    if (!this.tail.includes(PANIC_LINE)) return;
+    const text = this.tail + this.decoder.decode(bytes, { stream: true });
+    this.tail = text.slice(-(PANIC_LINE.length - 1));
+    if (!text.includes(PANIC_LINE)) return;
     this.panicked = true;
     this.onPanic();
   }
