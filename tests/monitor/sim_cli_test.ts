@@ -10,6 +10,9 @@ import { vmanctl, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import type { SimPartition } from "../../core/monitor/sim.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
+import { printDts, readFdt } from "../../plugins/fdt/mod.ts";
+import type { FdtTree } from "../../core/devicetree/tree.ts";
+import { RNG_SEED_BYTES } from "../../core/boot/prepare.ts";
 
 // The helper stays loaded for the process (as in vmanctl): load it before the tests,
 // so that the resource sanitizer does not count it against the first test.
@@ -116,7 +119,14 @@ for (const c of CASES) {
         assert.equal((await vmanctl([...s, "dtb", "p", "-o", dtbFile])).code, 0);
         const dtb = await Deno.readFile(dtbFile);
         assert.equal(dtb.length, at("dtb").size);
-        assert.deepEqual(await readAt(image, at("dtb").base - c.ramBase, dtb.length), dtb);
+        // The same tree but for /chosen/rng-seed, fresh on every start and every dtb.
+        const loaded = readFdt(await readAt(image, at("dtb").base - c.ramBase, dtb.length));
+        const printed = readFdt(dtb);
+        const seeds = [loaded, printed].map((t) => seedOf(t));
+        assert.equal(seeds[0]?.length, RNG_SEED_BYTES);
+        assert.equal(seeds[1]?.length, RNG_SEED_BYTES);
+        assert.notDeepEqual(seeds[0], seeds[1]);
+        assert.equal(printDts(withoutSeed(loaded)), printDts(withoutSeed(printed)));
 
         // show: the boot core started at the entry with context = the DTB's address.
         assert.equal(shown.backend, "sim");
@@ -176,3 +186,17 @@ Deno.test("sim: a start the monitor refuses rolls back and names the code", asyn
     assert.equal(shown.state, "defined");
   });
 });
+
+/** `/chosen/rng-seed` of `tree`. */
+function seedOf(tree: FdtTree): Uint8Array | undefined {
+  return tree.root.children.find((n) => n.name === "chosen")?.props.find((p) =>
+    p.name === "rng-seed"
+  )?.value;
+}
+
+/** `tree` without `/chosen/rng-seed`. */
+function withoutSeed(tree: FdtTree): FdtTree {
+  const chosen = tree.root.children.find((n) => n.name === "chosen");
+  if (chosen) chosen.props = chosen.props.filter((p) => p.name !== "rng-seed");
+  return tree;
+}
