@@ -8,7 +8,7 @@
  */
 import type { FdtNode } from "./tree.ts";
 import type { FdtIndex } from "./fdt_index.ts";
-import { referenceKind } from "./references.ts";
+import { isHole, referenceKind } from "./references.ts";
 
 /** The name ids of the properties the pruning tests. */
 export interface PropIds {
@@ -69,7 +69,8 @@ export class BoardIndex {
 
   /**
    * Calls `visit` with the node each entry of reference property `p` names, in
-   * order; stops at a phandle that names no node (the rest cannot be split).
+   * order; skips empty entries (a 0 or 0xffffffff cell, {@linkcode isHole}); stops at a
+   * phandle that names no node (the rest cannot be split).
    */
   eachTarget(p: number, visit: (target: number) => void): void {
     const { index } = this;
@@ -78,7 +79,12 @@ export class BoardIndex {
     if (kind === null || length % 4 !== 0) return;
     const argsId = kind === "" ? -1 : index.nameId(kind);
     for (let k = 0; k < length / 4;) {
-      const target = this.phandles.get(index.cell(p, k));
+      const phandle = index.cell(p, k);
+      if (isHole(phandle)) {
+        k += 1;
+        continue;
+      }
+      const target = this.phandles.get(phandle);
       if (target === undefined) return;
       visit(target);
       k += 1 + (index.u32(index.prop(target, argsId)) ?? 0);

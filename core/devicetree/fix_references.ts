@@ -11,7 +11,12 @@
  * - `interrupt-affinity` (Arm PMU) pairs entry i with interrupt i: a pair whose cpu
  *   was removed goes as a pair. With one interrupt (a PPI) it is a set of cpus.
  * - `cpus` is a set: entries naming removed cpus go.
+ * - GPIO lists (`gpios`, `*-gpios`) are positional: an entry naming a removed
+ *   controller becomes the empty entry `<0>`; the list goes when no entry names a
+ *   node any more.
  * - Any other reference property naming a removed node goes whole.
+ * - `interrupts` whose interrupt parent (own or inherited) was removed go, with
+ *   their `interrupt-names`.
  *
  * @module
  */
@@ -19,7 +24,7 @@ import type { FdtNode, FdtProperty, FdtTree } from "./tree.ts";
 import { getProp, removeProp, setProp } from "./tree.ts";
 import { readString, readStrings, readU32s, strs, u32 } from "./values.ts";
 import type { Reference } from "./references.ts";
-import { referenceKind, referencesWith, withoutEntries } from "./references.ts";
+import { isHole, referenceKind, referencesWith, withoutEntries } from "./references.ts";
 
 /** The specifier cell of a "not connected" interrupts-extended entry. */
 const NOT_CONNECTED = 0xffffffff;
@@ -55,8 +60,40 @@ export function fixRemovedReferences(tree: FdtTree, removal: Removal): void {
   eachNode(tree.root, (node) => {
     for (const prop of [...node.props]) fixProperty(node, prop, removal, controllers);
   });
+  eachNode(tree.root, (node) => dropOrphanInterrupts(node, removal));
   pruneCpuMap(tree);
   fixPathTables(tree, removal);
+}
+
+/**
+ * A node whose `interrupts` go to a removed interrupt parent (its own
+ * `interrupt-parent`, or one it inherits) loses them and their `interrupt-names`:
+ * no controller of the partition can take them, and with its `interrupt-parent`
+ * dropped they would fall to another controller with other `#interrupt-cells`.
+ */
+function dropOrphanInterrupts(node: FdtNode, removal: Removal): void {
+  if (!getProp(node, "interrupts")) return;
+  const original = removal.originalOf(node);
+  if (!original || !parentRemoved(original, removal)) return;
+  removeProp(node, "interrupts");
+  if (!getProp(node, "interrupts-extended")) removeProp(node, "interrupt-names");
+}
+
+/**
+ * Whether the way from a board node to its interrupt parent (as Linux's
+ * of_irq_find_parent takes it: `interrupt-parent`, else the parent node, until a
+ * node with `#interrupt-cells`) goes through an `interrupt-parent` that names a
+ * removed node.
+ */
+function parentRemoved(node: FdtNode, removal: Removal): boolean {
+  let current: FdtNode | undefined = node;
+  for (let depth = 0; current && depth < 64; depth++) {
+    const phandle = u32Prop(current, "interrupt-parent");
+    if (phandle !== undefined && removal.isRemoved(phandle)) return true;
+    current = phandle !== undefined ? removal.nodeOf(phandle) : removal.parentOf(current);
+    if (current && getProp(current, "#interrupt-cells")) return false;
+  }
+  return false;
 }
 
 /** Visits `node` and its subtree, depth first in document order. */
@@ -89,9 +126,33 @@ function fixProperty(
     dropAffinityPairs(node, removal.originalOf(node) ?? node, prop, refs, removal);
   } else if (prop.name === "cpus") {
     setOrRemove(node, prop.name, withoutEntries(prop, refs, removed));
+  } else if (referenceKind(prop.name) === "#gpio-cells") {
+    setOrRemove(node, prop.name, withHoles(prop, refs, removed));
   } else {
     removeProp(node, prop.name);
   }
+}
+
+/**
+ * A GPIO list (`gpios`, `*-gpios`; positional: consumers ask for entry i, as
+ * `cs-gpios` gives chip select i) with each entry that names a removed provider
+ * made an empty entry, the one cell `<0>` (Linux skips it as an unused position,
+ * dtc as an optional entry); empty when no entry names a node any more.
+ */
+function withHoles(
+  prop: FdtProperty,
+  refs: readonly Reference[],
+  removed: (phandle: number) => boolean,
+): Uint8Array {
+  const cells = readU32s(prop.value);
+  const out: number[] = [];
+  for (const ref of refs) {
+    if (removed(ref.phandle)) out.push(0);
+    else out.push(...cells.slice(ref.first, ref.first + ref.count));
+  }
+  return refs.every((r) => isHole(r.phandle) || removed(r.phandle))
+    ? new Uint8Array()
+    : u32(...out);
 }
 
 /** Sets `name` to `value`, or removes it when `value` is empty. */

@@ -55,7 +55,7 @@ const BARE = new Set([
 
 /** One reference: the property and the phandle+argument cells of one entry. */
 export interface Reference {
-  /** Target phandle. */
+  /** Target phandle (0 or 0xffffffff for an empty entry, which names nothing). */
   phandle: number;
   /** Index of the entry's first cell in the property. */
   first: number;
@@ -97,9 +97,18 @@ function kindOf(name: string): string | undefined {
 }
 
 /**
+ * Whether a list's phandle cell is an empty entry: 0 (Linux's of_parse_phandle_with_args
+ * skips it as one cell, as `cs-gpios = <&gpio 1 0>, <0>` writes an unused position)
+ * or 0xffffffff (which dtc skips the same way). Neither names a node.
+ */
+export function isHole(phandle: number): boolean {
+  return phandle === 0 || phandle === 0xffffffff;
+}
+
+/**
  * The references of one property. Entries are parsed with the targets' cells
- * properties; parsing stops at a phandle that resolves to no node (the rest of
- * the value cannot be split safely).
+ * properties; an empty entry ({@linkcode isHole}) is one cell; parsing stops at a
+ * phandle that resolves to no node (the rest of the value cannot be split safely).
  */
 export function referencesOf(
   prop: FdtProperty,
@@ -128,6 +137,11 @@ export function referencesWith(
   const refs: Reference[] = [];
   for (let i = 0; i < cells.length;) {
     const phandle = cells[i];
+    if (isHole(phandle)) {
+      refs.push({ phandle, first: i, count: 1 });
+      i += 1;
+      continue;
+    }
     const args = argsOf(phandle, cellsName);
     if (args === undefined) {
       refs.push({ phandle, first: i, count: cells.length - i });
