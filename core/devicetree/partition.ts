@@ -22,8 +22,9 @@
  * per node, no object or path string is made per node), every node is judged
  * (`judgeTree`), the kept nodes' references followed (`followReferences`), only the
  * kept nodes made as objects (`copyKept`), the references to removed nodes fixed
- * (`fixRemovedReferences`), then `/memory` and `/chosen` added
- * (`addMemoryAndChosen`).
+ * (`fixRemovedReferences`), the cell counts and unit addresses that only the
+ * removed children needed dropped (`tidyPrunedNodes`), then `/memory` and
+ * `/chosen` added (`addMemoryAndChosen`).
  *
  * @module
  */
@@ -35,6 +36,7 @@ import { cells, readCells, readU32s, str } from "./values.ts";
 import { fixRemovedReferences, type Removal } from "./fix_references.ts";
 import { type FdtIndex, indexTree } from "./fdt_index.ts";
 import { BoardIndex } from "./board_index.ts";
+import { tidyPrunedNodes } from "./tidy.ts";
 
 /** What a partition DT is made from, beyond the board's tree. */
 export interface PartitionTreeOptions {
@@ -134,12 +136,22 @@ export function partitionTreeOf(board: BoardIndex, options: PartitionTreeOptions
     bootCpuidPhys: options.board.cores.find((c) => c.id === allocation.bootCore)!.hwid,
   };
   fixRemovedReferences(tree, removalOf(board, remaining, originalOf));
+  tidyPrunedNodes(tree, (copy) => lostChildren(boardIndex, originalOf, copy));
   const rootCells: [number, number] = [
     boardIndex.u32(boardIndex.prop(0, board.ids.addressCells)) ?? 2,
     boardIndex.u32(boardIndex.prop(0, boardIndex.nameId("#size-cells"))) ?? 1,
   ];
   addMemoryAndChosen(tree, options, rootCells);
   return tree;
+}
+
+/** Whether a copied node has fewer children than the board node it was copied from. */
+function lostChildren(index: FdtIndex, originalOf: Map<FdtNode, number>, copy: FdtNode): boolean {
+  const i = originalOf.get(copy);
+  if (i === undefined) return false;
+  let count = 0;
+  for (let c = index.firstChild(i); c >= 0; c = index.nextSibling(c)) count++;
+  return count > copy.children.length;
 }
 
 /** `#address-cells` and `#size-cells` of a node (defaults 2 and 1). */
