@@ -12,11 +12,14 @@
  * partition keeps one core) and cores older than ARMv7 (import refuses them).
  *
  * ```sh
- * deno run -A scripts/import_survey.ts [--json] [--verbose] [--limit N] [--jobs N] [DIR…]
+ * deno run -A scripts/import_survey.ts [--json] [--verbose] [--limit N] [--jobs N]
+ *   [--match TEXT…] [DIR…]
  * ```
  * DIR: where to look for .dtb files (default: the fixtures' arm64 and armmp
  * kernel packages; an armmp .deb not yet unpacked is unpacked into a temporary
- * directory). Exit 0 when at least 99% of the DTBs in scope import, else 1.
+ * directory). `--match TEXT` (repeatable) keeps the DTBs whose name in the report
+ * (`arm64/amlogic/meson-g12a-radxa-zero.dtb`) contains one of the TEXTs. Exit 0
+ * when at least 99% of the DTBs in scope import, else 1.
  *
  * @module
  */
@@ -182,9 +185,9 @@ async function main(args: string[]): Promise<number> {
   const limit = limitAt >= 0 ? Number(args[limitAt + 1]) : Infinity;
   const jobsAt = args.indexOf("--jobs");
   const jobs = jobsAt >= 0 ? Number(args[jobsAt + 1]) : 2;
-  const dirsGiven = args.filter((a, i) =>
-    !a.startsWith("--") && args[i - 1] !== "--limit" && args[i - 1] !== "--jobs"
-  );
+  const valued = ["--limit", "--jobs", "--match"];
+  const matches = args.filter((_, i) => args[i - 1] === "--match");
+  const dirsGiven = args.filter((a, i) => !a.startsWith("--") && !valued.includes(args[i - 1]));
   const work = await Deno.makeTempDir({ prefix: "vman-survey-" });
   try {
     const dirs = dirsGiven.length > 0 ? dirsGiven : await packageDirs(work);
@@ -193,7 +196,8 @@ async function main(args: string[]): Promise<number> {
         path,
         name: `${d.split("-").pop()}/${path.slice(d.length + 1)}`,
       }))
-    ))).flat().slice(0, limit);
+    ))).flat().filter((f) => matches.length === 0 || matches.some((m) => f.name.includes(m)))
+      .slice(0, limit);
     const outcomes = await survey(files, work, jobs, args.includes("--verbose"));
     const { text, passRatio } = summary(outcomes);
     if (json) {
