@@ -189,8 +189,9 @@ export function elfMachineName(machine: number, elfClass: 32 | 64): string {
  * that another arch plugin's reader may take it). Throws what {@linkcode readElf}
  * throws, and when the entry point is in no loadable segment.
  *
- * The result: format "elf", `segments` = the PT_LOAD segments (at their p_paddr),
- * `imageSize` = the span from the lowest p_paddr to the highest p_paddr + p_memsz,
+ * The result: format "elf" (label "ELF", `archLabel` the machine's name),
+ * `segments` = the PT_LOAD segments (at their p_paddr), `imageSize` = the span
+ * from the lowest p_paddr to the highest p_paddr + p_memsz,
  * `entry` = the physical entry address — e_entry itself when the segment holding
  * it has p_vaddr = p_paddr (as a bare-metal link gives), otherwise e_entry moved
  * by that segment's p_paddr - p_vaddr — and `entryOffset` = `entry` - the lowest
@@ -222,17 +223,20 @@ export function elfKernel(
     );
   }
   const entry = elf.entry - vaddrs[holder] + segments[holder].paddr;
+  const machineName = elfMachineName(elf.machine, elf.class);
   return {
     file,
     format: "elf",
+    label: "ELF",
     arch,
+    archLabel: machineName,
     bytes,
     imageSize: high - low,
     entryOffset: entry - low,
     entry,
     segments,
     details: {
-      machine: elfMachineName(elf.machine, elf.class),
+      machine: machineName,
       e_machine: elf.machine,
       class: `ELF${elf.class}`,
       e_entry: formatHex(elf.entry, 1),

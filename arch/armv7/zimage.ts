@@ -75,7 +75,9 @@ export function readZImage(bytes: Uint8Array, file: string): KernelImage | undef
   return {
     file,
     format: "arm-zimage",
+    label: "zImage",
     arch: "armv7",
+    archLabel: "arm (32-bit)",
     bytes,
     imageSize,
     entryOffset: 0,

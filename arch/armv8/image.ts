@@ -84,7 +84,9 @@ export function readArm64Image(bytes: Uint8Array, file: string): KernelImage | u
   return {
     file,
     format: "arm64-image",
+    label: "Image",
     arch: "armv8",
+    archLabel: "arm64",
     bytes,
     imageSize,
     textOffset,

@@ -90,7 +90,9 @@ export function readRiscvImage(bytes: Uint8Array, file: string): KernelImage | u
   return {
     file,
     format: "riscv-image",
+    label: "Image",
     arch: "riscv",
+    archLabel: "riscv64",
     bytes,
     imageSize,
     textOffset,

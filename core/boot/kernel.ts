@@ -22,7 +22,7 @@ import {
 } from "../files.ts";
 import { KiB } from "../units.ts";
 import type { ArchName } from "../model.ts";
-import type { KernelFormat, KernelImage } from "./types.ts";
+import type { KernelImage } from "./types.ts";
 import { KernelImageError } from "./types.ts";
 
 /** One arch plugin's kernel reader. */
@@ -35,24 +35,6 @@ export interface KernelReader {
 
 /** Largest kernel vmanager reads, before or after decompression: 512 MiB. */
 export { MAX_KERNEL_BYTES };
-
-/** The formats every message names. */
-const KNOWN_FORMATS = "arm64 Image, zImage, RISC-V Image, ELF";
-
-/** What people call each format in messages. */
-const FORMAT_NAMES: Record<KernelFormat, string> = {
-  "arm64-image": "Image",
-  "arm-zimage": "zImage",
-  "riscv-image": "Image",
-  "elf": "ELF",
-};
-
-/** What people call the architecture of each format. */
-const FORMAT_ARCHES: Record<Exclude<KernelFormat, "elf">, string> = {
-  "arm64-image": "arm64",
-  "arm-zimage": "arm (32-bit)",
-  "riscv-image": "riscv64",
-};
 
 /** Gunzips `bytes`, refusing corrupt or truncated data and output beyond `max` bytes. */
 async function gunzip(
@@ -94,14 +76,18 @@ async function gunzip(
   return out;
 }
 
-/** The message for bytes no reader took, with a hint when one is possible. */
+/**
+ * The message for bytes no reader took: it names the arch plugins asked (each
+ * knows its own formats), and an ELF file's machine.
+ */
 function unreadable(bytes: Uint8Array, readers: readonly KernelReader[]): string {
-  const base = `not a kernel image vmanager can read (${KNOWN_FORMATS})`;
+  const arches = [...new Set(readers.map((r) => r.arch))].sort().join(", ") || "none";
   if (bytes.length >= 20 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c) {
     const machine = bytes[18] | (bytes[19] << 8);
-    const arches = readers.map((r) => r.arch).join(", ") || "none";
-    return `${base}: an ELF file for e_machine ${machine}, which no arch plugin here (${arches}) reads`;
+    return `not a kernel image vmanager can read: an ELF file for e_machine ${machine}, ` +
+      `which no arch plugin here (${arches}) reads`;
   }
+  const base = `not a kernel image vmanager can read (no arch plugin here takes it: ${arches})`;
   if (bytes.length < 64) return `${base}: only ${bytes.length} bytes`;
   return base;
 }
@@ -197,13 +183,6 @@ export async function readKernelFile(
   throw new KernelImageError(unreadable(bytes, readers), path);
 }
 
-/** What people call the architecture a kernel image is for ("arm64", "riscv64", …). */
-export function kernelArchName(image: KernelImage): string {
-  if (image.format !== "elf") return FORMAT_ARCHES[image.format];
-  const machine = image.details.machine;
-  return typeof machine === "string" ? machine : `ELF machine ${image.details.e_machine}`;
-}
-
 /**
  * Throws {@linkcode KernelImageError} (`where` = the kernel file) when the image is
  * not for the partition's architecture, e.g. "Image is arm64 but partition rt1 is
@@ -216,9 +195,7 @@ export function kernelArchName(image: KernelImage): string {
 export function checkKernelArch(image: KernelImage, arch: ArchName, partition: string): void {
   if (image.arch === arch) return;
   throw new KernelImageError(
-    `${FORMAT_NAMES[image.format]} is ${
-      kernelArchName(image)
-    } but partition ${partition} is ${arch}`,
+    `${image.label} is ${image.archLabel} but partition ${partition} is ${arch}`,
     image.file,
   );
 }

@@ -7,9 +7,6 @@
 import type { ArchName, Range } from "../model.ts";
 import { InputError, VmanError } from "../errors.ts";
 
-/** The kernel file formats vmanager reads. */
-export type KernelFormat = "arm64-image" | "arm-zimage" | "riscv-image" | "elf";
-
 /** One loadable ELF segment. */
 export interface ElfSegment {
   /** Offset of its bytes in the file. */
@@ -26,10 +23,21 @@ export interface ElfSegment {
 export interface KernelImage {
   /** The file, for messages. */
   file: string;
-  /** Its format. */
-  format: KernelFormat;
-  /** The architecture it is for. */
+  /**
+   * Its format, as the arch plugin that read it names it: the built-in ones
+   * `arm64-image`, `arm-zimage`, `riscv-image` and `elf`. The core only passes it
+   * on; the plugin's `planBoot` tells its formats apart by it.
+   */
+  format: string;
+  /** What people call the format, for messages: `Image`, `zImage`, `ELF`. */
+  label: string;
+  /** The architecture it is for (an arch plugin's name). */
   arch: ArchName;
+  /**
+   * What people call that architecture, for messages: `arm64`, `arm (32-bit)`,
+   * `riscv64`; for an ELF file its machine (`aarch64`, `arm`, `riscv64`).
+   */
+  archLabel: string;
   /** `gzip` when the file was compressed. */
   compression?: "gzip";
   /**

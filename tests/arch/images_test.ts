@@ -140,6 +140,8 @@ Deno.test({
     const raw = await Deno.readFile(ARM64);
     const image = await readKernelFile(ARM64, READERS);
     assert.equal(image.format, "arm64-image");
+    assert.equal(image.label, "Image");
+    assert.equal(image.archLabel, "arm64");
     assert.equal(image.arch, "armv8");
     assert.equal(image.compression, undefined);
     assert.equal(image.bytes.length, raw.length);
@@ -197,6 +199,8 @@ Deno.test({
     const raw = await Deno.readFile(ZIMAGE);
     const image = await readKernelFile(ZIMAGE, READERS);
     assert.equal(image.format, "arm-zimage");
+    assert.equal(image.label, "zImage");
+    assert.equal(image.archLabel, "arm (32-bit)");
     assert.equal(image.arch, "armv7");
     assert.equal(le32(raw, 0x24), 0x016f2818);
     const start = le32(raw, 0x28);
@@ -222,6 +226,8 @@ Deno.test({
     const raw = await Deno.readFile(RISCV64);
     const image = await readKernelFile(RISCV64, READERS);
     assert.equal(image.format, "riscv-image");
+    assert.equal(image.label, "Image");
+    assert.equal(image.archLabel, "riscv64");
     assert.equal(image.arch, "riscv");
     assert.equal(le32(raw, 0x38), 0x05435352);
     assert.equal(image.textOffset, le64(raw, 0x08));
@@ -371,7 +377,7 @@ Deno.test("random bytes, a missing file and a directory are refused naming the f
     noise[0] = 0; // neither gzip nor ELF
     await refused(
       await put(dir, "noise", noise),
-      "not a kernel image vmanager can read (arm64 Image, zImage, RISC-V Image, ELF)",
+      "not a kernel image vmanager can read (no arch plugin here takes it: armv7, armv8, riscv)",
     );
     await refused(`${dir}/absent`, "cannot read the kernel: no such file or directory");
     await refused(dir, "cannot read the kernel: not a regular file but a directory");
@@ -460,6 +466,8 @@ for (const t of TOOLCHAINS) {
         assert.equal(parsed?.entry, 0x60000000);
         const image = await readKernelFile(elf, READERS);
         assert.equal(image.format, "elf");
+        assert.equal(image.label, "ELF");
+        assert.equal(image.archLabel, t.name);
         assert.equal(image.arch, t.arch);
         assert.equal(image.entry, 0x60000000);
         assert.equal(image.details.machine, t.name);

@@ -10,10 +10,13 @@ import { DTB_OFFSET, planArm32, ZIMAGE_OFFSET } from "../../arch/armv7/plan.ts";
 const PAGE = 4 * KiB;
 
 function kernel(format: KernelImage["format"], imageSize: number, textOffset = 0): KernelImage {
+  const arch = format === "arm64-image" ? "armv8" : format === "arm-zimage" ? "armv7" : "riscv";
   return {
     file: "Image",
     format,
-    arch: format === "arm64-image" ? "armv8" : format === "arm-zimage" ? "armv7" : "riscv",
+    label: format === "arm-zimage" ? "zImage" : "Image",
+    arch,
+    archLabel: arch,
     bytes: new Uint8Array(Math.min(imageSize, 64)),
     imageSize,
     textOffset,

@@ -30,7 +30,9 @@ function image(bytes: Uint8Array, head?: number): KernelImage {
   return {
     file: "/k/Image",
     format: "arm-zimage",
+    label: "zImage",
     arch: "armv7",
+    archLabel: "arm (32-bit)",
     bytes,
     imageSize: bytes.length,
     entryOffset: 0,
