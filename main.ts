@@ -1,7 +1,8 @@
 /**
  * vmanctl's entry point and vmanager's composition root: the only module that
- * imports the built-in plugins and boards. It hands them to the CLI, which builds
- * the registry (adding the plugin directories' plugins) when a command needs it.
+ * imports the built-in plugins and boards. It hands them to the CLI, one by one,
+ * which builds the registry (adding the plugin directories' plugins) of the
+ * plugins a command needs when it needs them.
  *
  * @module
  */
@@ -9,62 +10,70 @@ import { VERSION } from "./core/cli/version.ts";
 import type { CliHost } from "./core/cli/context.ts";
 import type { Plugin } from "./core/registry/plugin.ts";
 import type { BoardFile } from "./core/registry/discover.ts";
+import type { BuiltinLoader } from "./core/registry/selection.ts";
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "./scripts/permissions.ts";
 
 /**
- * The built-in plugins, in registration order (arch plugins before the boards that
- * need them). Imported when a command first needs the registry, so that commands
- * that only read the state start fast; the imports are static strings, so the
- * bundle and the compiled binary carry them.
+ * The built-in plugins one by one, in registration order (arch plugins before the
+ * boards that need them), each imported when a command first needs it: a command
+ * that only reads the state loads none, `dtb` the arch and feature plugins, `start`
+ * those and its state dir's backend. The imports are static strings, so the bundle
+ * and the compiled binary carry them.
  */
-export async function builtinPlugins(): Promise<Plugin[]> {
-  const [
-    { armv7 },
-    { armv8 },
-    { riscv },
-    { fdt },
-    { psci },
-    { sbi },
-    { libvirt },
-    { dryRunMonitor },
-    { simMonitor },
-    { deviceMonitor },
-    { qemuMonitor },
-  ] = await Promise.all([
-    import("./arch/armv7/mod.ts"),
-    import("./arch/armv8/mod.ts"),
-    import("./arch/riscv/mod.ts"),
-    import("./plugins/fdt/mod.ts"),
-    import("./plugins/psci/mod.ts"),
-    import("./plugins/sbi/mod.ts"),
+export const BUILTIN_TABLE: readonly BuiltinLoader[] = [
+  { kind: "arch", name: "armv7", load: async () => (await import("./arch/armv7/mod.ts")).armv7() },
+  { kind: "arch", name: "armv8", load: async () => (await import("./arch/armv8/mod.ts")).armv8() },
+  { kind: "arch", name: "riscv", load: async () => (await import("./arch/riscv/mod.ts")).riscv() },
+  { kind: "feature", name: "fdt", load: async () => (await import("./plugins/fdt/mod.ts")).fdt() },
+  {
+    kind: "feature",
+    name: "psci",
+    load: async () => (await import("./plugins/psci/mod.ts")).psci(),
+  },
+  { kind: "feature", name: "sbi", load: async () => (await import("./plugins/sbi/mod.ts")).sbi() },
+  {
+    kind: "feature",
+    name: "libvirt",
     // plugin.ts, not mod.ts: the libvirt server loads when `vmanctl daemon` runs.
-    import("./plugins/libvirt/plugin.ts"),
-    import("./core/monitor/dry_run.ts"),
+    load: async () => (await import("./plugins/libvirt/plugin.ts")).libvirt(),
+  },
+  {
+    kind: "monitor",
+    name: "dry-run",
+    load: async () => (await import("./core/monitor/dry_run.ts")).dryRunMonitor(),
+  },
+  {
+    kind: "monitor",
+    name: "sim",
+    load: async () => (await import("./core/monitor/sim.ts")).simMonitor(),
+  },
+  {
+    kind: "monitor",
+    name: "device",
+    load: async () => (await import("./core/monitor/device.ts")).deviceMonitor(),
+  },
+  { kind: "monitor", name: "qemu", load: qemuPlugin },
+];
+
+/** Every built-in plugin, in registration order ({@linkcode BUILTIN_TABLE}). */
+export async function builtinPlugins(): Promise<Plugin[]> {
+  return await Promise.all(BUILTIN_TABLE.map((entry) => entry.load()));
+}
+
+/** The qemu backend, which sends every monitor call to a sim on the same state dir. */
+async function qemuPlugin(): Promise<Plugin> {
+  const [{ simMonitor }, { qemuMonitor }] = await Promise.all([
     import("./core/monitor/sim.ts"),
-    import("./core/monitor/device.ts"),
     import("./plugins/qemu/mod.ts"),
   ]);
-  // The qemu backend sends every monitor call to the sim on the same state dir.
   const sim = simMonitor();
-  return [
-    armv7(),
-    armv8(),
-    riscv(),
-    fdt(),
-    psci(),
-    sbi(),
-    libvirt(),
-    dryRunMonitor(),
-    sim,
-    deviceMonitor(),
-    qemuMonitor({
-      inner: (context) => sim.create(context),
-      broker: selfCommand(CONSOLE_BROKER_COMMAND),
-      // The watcher (the console broker) applies a partition's end policy at once.
-      endHook: (stateDir) => [...selfCommand("--state-dir"), stateDir, "__converge"],
-      consoleLogLimit: await consoleLogLimit(),
-    }),
-  ];
+  return qemuMonitor({
+    inner: (context) => sim.create(context),
+    broker: selfCommand(CONSOLE_BROKER_COMMAND),
+    // The watcher (the console broker) applies a partition's end policy at once.
+    endHook: (stateDir) => [...selfCommand("--state-dir"), stateDir, "__converge"],
+    consoleLogLimit: await consoleLogLimit(),
+  });
 }
 
 /** `VMAN_CONSOLE_LOG_LIMIT` (a size, e.g. `256K`): one console capture file's size. */
@@ -132,6 +141,7 @@ export const processHost: CliHost = {
   },
   env: (name) => Deno.env.get(name),
   builtins: builtinPlugins,
+  builtinTable: BUILTIN_TABLE,
   commandPlugins,
   boardFiles: builtinBoards,
 };

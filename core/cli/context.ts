@@ -7,12 +7,13 @@
  */
 import { InputError, StateError } from "../errors.ts";
 import type { VmanConfig } from "../config.ts";
-import { loadConfig } from "../config.ts";
 import type { Board } from "../model.ts";
 import type { LifecycleContext } from "../partition/lifecycle.ts";
 import type { BoardFile } from "../registry/discover.ts";
 import type { BoardPlugin, Plugin } from "../registry/plugin.ts";
 import type { Registry, ReservedNames } from "../registry/registry.ts";
+import type { BuiltinLoader } from "../registry/selection.ts";
+import type { Registries, RegistryRequest } from "./registries.ts";
 import { type StateDocument, StateStore } from "../state/store.ts";
 import type { Observer } from "../partition/observe.ts";
 
@@ -54,6 +55,11 @@ export interface CliHost {
   commandPlugins?(): Promise<readonly Plugin[]>;
   /** The built-in board files. */
   boardFiles(): Promise<readonly BoardFile[]>;
+  /**
+   * The built-ins of {@linkcode builtins} one by one, so that a command loads only
+   * those it needs (see registries.ts); absent, a command loads them all.
+   */
+  builtinTable?: readonly BuiltinLoader[];
 }
 
 /** Global options after parsing. */
@@ -84,9 +90,7 @@ export const DEFAULT_BACKEND = "dry-run";
 /** The context of one command run. */
 export class CliContext {
   private configCache?: Promise<VmanConfig>;
-  private registryCache?: Promise<Registry>;
-  private lightRegistryCache?: Promise<Registry>;
-  private commandRegistryCache?: Promise<Registry>;
+  private registriesCache?: Promise<Registries>;
   private storeCache?: Promise<StateStore>;
   private readonly warned = new Set<string>();
 
@@ -112,7 +116,10 @@ export class CliContext {
 
   /** The configuration file's values (empty when there is none). */
   config(): Promise<VmanConfig> {
-    return this.configCache ??= loadConfig(this.globals.config);
+    // Loaded on demand: a command given its state dir reads no configuration.
+    return this.configCache ??= import("../config.ts").then(({ loadConfig }) =>
+      loadConfig(this.globals.config)
+    );
   }
 
   /** The state store: `--state-dir`, `VMAN_STATE_DIR`, the configuration's, or the default. */
@@ -135,54 +142,36 @@ export class CliContext {
   /**
    * The plugin registry: built-ins and the plugin directories' plugins. Without
    * `boards`, board descriptions are not loaded (commands that use the state dir's
-   * own copy of its board need none, and start faster).
+   * own copy of its board need none, and start faster). A selection (`kinds`,
+   * `arch`, `monitor`) asks for those built-ins only, and no boards: the others may
+   * be missing from the registry (see registries.ts).
    */
-  registry(options: { boards?: boolean } = {}): Promise<Registry> {
-    const boards = options.boards !== false;
-    if (boards) return this.registryCache ??= this.buildRegistry(true);
-    return this.registryCache ?? (this.lightRegistryCache ??= this.buildRegistry(false));
+  async registry(options: RegistryRequest = {}): Promise<Registry> {
+    return await (await this.registries()).get(options);
   }
 
   /**
    * A registry for the plugins' commands only: the built-ins that add commands
-   * ({@linkcode CliHost.commandPlugins}) and the plugin directories' plugins. Its
-   * warnings are not shown: a plugin directory's plugin may need a built-in this
-   * registry lacks (the full registry, which any other command builds, says what is
-   * wrong). The registry itself when a command built it already.
+   * ({@linkcode CliHost.commandPlugins}) and the plugin directories' plugins (see
+   * registries.ts).
    */
-  commandRegistry(): Promise<Registry> {
-    const built = this.registryCache ?? this.lightRegistryCache;
-    if (built || !this.host.commandPlugins) return built ?? this.registry({ boards: false });
-    return this.commandRegistryCache ??= this.buildRegistry(false, {
-      builtins: this.host.commandPlugins(),
-      warn: () => {},
-    });
+  async commandRegistry(): Promise<Registry> {
+    return await (await this.registries()).commands();
   }
 
-  private async buildRegistry(
-    boards: boolean,
-    only?: { builtins: Promise<readonly Plugin[]>; warn(line: string): void },
-  ): Promise<Registry> {
-    const { buildRegistry, pluginDirs } = await import("../registry/discover.ts");
-    const config = await this.config();
-    let { dirs, isDefault } = pluginDirs(
-      this.globals.pluginDirs,
-      this.host.env("VMAN_PLUGIN_PATH"),
+  private registries(): Promise<Registries> {
+    return this.registriesCache ??= import("./registries.ts").then(({ Registries }) =>
+      new Registries(this.host, {
+        globals: this.globals,
+        config: () => this.config(),
+        reserved: this.reserved,
+        // Said once, though a command may build the registry without and with boards.
+        warn: (line) => {
+          if (!this.warned.has(line)) this.io.err(`vmanctl: warning: ${line}`);
+          this.warned.add(line);
+        },
+      })
     );
-    if (isDefault && config.pluginDirs) [dirs, isDefault] = [config.pluginDirs, false];
-    return await buildRegistry({
-      builtins: await (only?.builtins ?? this.host.builtins()),
-      boardFiles: boards ? await this.host.boardFiles() : [],
-      pluginDirs: dirs,
-      defaultDirs: isDefault,
-      boards,
-      reserved: this.reserved,
-      // Said once, though a command may build the registry without and with boards.
-      warn: only?.warn ?? ((line) => {
-        if (!this.warned.has(line)) this.io.err(`vmanctl: warning: ${line}`);
-        this.warned.add(line);
-      }),
-    });
   }
 
   /**
@@ -192,7 +181,7 @@ export class CliContext {
    */
   async observer(doc: StateDocument | undefined): Promise<Observer | undefined> {
     if (!doc || !doc.partitions.some((p) => p.state === "running")) return undefined;
-    const registry = await this.registry({ boards: false });
+    const registry = await this.registry({ monitor: doc.backend });
     if (!registry.has("monitor", doc.backend)) return undefined;
     const plugin = registry.get("monitor", doc.backend);
     if (!plugin.observe) return undefined;
@@ -268,13 +257,14 @@ export class CliContext {
         return { board, backend, devicetree };
       },
       windowAlignment: async (board) =>
-        (await this.registry({ boards: false })).get("arch", board.arch).windowAlignment,
-      arch: async (board) => (await this.registry({ boards: false })).get("arch", board.arch),
+        (await this.registry({ arch: board.arch })).get("arch", board.arch).windowAlignment,
+      arch: async (board) => (await this.registry({ arch: board.arch })).get("arch", board.arch),
       prepareBoot: async (record, board) => {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
+        // Every arch plugin: a kernel of another architecture is named as such.
         return await prepareBoot(
-          await this.registry({ boards: false }),
+          await this.registry({ kinds: ["arch", "feature"] }),
           board,
           await store.readFile(BOARD_DTB),
           record,
@@ -284,14 +274,14 @@ export class CliContext {
       boardTree: async (board, devicetree) =>
         await (await import("./shared_resources.ts")).boardTreeOf(this, board, devicetree),
       forget: async (doc, id) => {
-        const registry = await this.registry({ boards: false });
+        const registry = await this.registry({ monitor: doc.backend });
         const plugin = registry.has("monitor", doc.backend)
           ? registry.get("monitor", doc.backend)
           : undefined;
         await plugin?.forget?.({ stateDir: store.dir, board: doc.board }, id);
       },
       requestShutdown: async (doc, id) => {
-        const registry = await this.registry({ boards: false });
+        const registry = await this.registry({ monitor: doc.backend });
         const plugin = registry.get("monitor", doc.backend);
         if (!plugin.requestShutdown) {
           throw new StateError(
@@ -302,7 +292,7 @@ export class CliContext {
         await plugin.requestShutdown({ stateDir: store.dir, board: doc.board }, id);
       },
       monitor: async (backend, board) => {
-        const registry = await this.registry({ boards: false });
+        const registry = await this.registry({ monitor: backend, arch: board.arch });
         return registry.get("monitor", backend).create({
           stateDir: store.dir,
           board,

@@ -32,7 +32,7 @@ export async function boardTreeOf(
   const blob = devicetree ?? await (await ctx.store()).readFile(BOARD_DTB);
   if (!blob) return undefined;
   const { codecOf, DeviceTreeError } = await import("../devicetree/build.ts");
-  const codec = codecOf(await ctx.registry({ boards: false }));
+  const codec = codecOf(await ctx.registry({ kinds: ["feature"] }));
   try {
     return codec.read(blob);
   } catch (error) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { runCli } from "../../core/cli/app.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
+import { BUILTIN_TABLE, builtinBoards, builtinPlugins } from "../../main.ts";
 import { VMANCTL_PERMISSIONS } from "../../scripts/permissions.ts";
 
 /** The repository root. */
@@ -32,6 +32,8 @@ export async function vmanctl(
     io: { out: (t) => out.push(t + "\n"), err: (t) => err.push(t + "\n") },
     env: (name) => env[name],
     builtins: builtinPlugins,
+    // As a real process: each command loads the built-ins it needs.
+    builtinTable: BUILTIN_TABLE,
     boardFiles: builtinBoards,
   });
   return { code, stdout: out.join(""), stderr: err.join("") };

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { buildRegistry } from "../../core/registry/discover.ts";
-import { builtinPlugins, commandPlugins } from "../../main.ts";
+import { BUILTIN_TABLE, builtinPlugins, commandPlugins } from "../../main.ts";
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../../scripts/permissions.ts";
 import { ROOT, vmanctl, withTempDir } from "./helpers.ts";
 import { type CommandSpec, parseArgs } from "../../core/cli/args.ts";
@@ -56,6 +56,89 @@ Deno.test("the commands that only read load no zod, no YAML parser, no Node time
       assert.ok(modules.some((m) => m.endsWith("/main.ts")), "the log names no module");
       const heavy = modules.filter((m) => HEAVY.some((h) => h.test(m)));
       assert.deepEqual(heavy, [], `vmanctl ${args.join(" ")} loads them`);
+    }
+  });
+});
+
+/** A minimal arm64 Image: the 64-byte header (image_size 1 MiB) and zeros. */
+function arm64Image(): Uint8Array {
+  const bytes = new Uint8Array(64 * 1024);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0x10, 0x10_0000n, true); // image_size
+  view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
+  view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
+  return bytes;
+}
+
+/**
+ * The built-in plugin modules (main.ts's table) a module list holds, as `kind/name`;
+ * not the dry-run backend's, which the lifecycle imports for its plans.
+ */
+function pluginModules(modules: readonly string[]): string[] {
+  const files: [string, RegExp][] = [
+    ["arch/armv7", /\/arch\/armv7\/mod\.ts$/],
+    ["arch/armv8", /\/arch\/armv8\/mod\.ts$/],
+    ["arch/riscv", /\/arch\/riscv\/mod\.ts$/],
+    ["feature/fdt", /\/plugins\/fdt\/plugin\.ts$/],
+    ["feature/psci", /\/plugins\/psci\/mod\.ts$/],
+    ["feature/sbi", /\/plugins\/sbi\/mod\.ts$/],
+    ["feature/libvirt", /\/plugins\/libvirt\/plugin\.ts$/],
+    ["monitor/sim", /\/core\/monitor\/sim\.ts$/],
+    ["monitor/device", /\/core\/monitor\/device\.ts$/],
+    ["monitor/qemu", /\/plugins\/qemu\/mod\.ts$/],
+  ];
+  return files.filter(([, file]) => modules.some((m) => file.test(m))).map(([id]) => id);
+}
+
+Deno.test("main.ts's table names each built-in plugin by its own kind and name", async () => {
+  const plugins = await builtinPlugins();
+  assert.deepEqual(
+    plugins.map((p) => `${p.kind}/${p.name}`),
+    BUILTIN_TABLE.map((e) => `${e.kind}/${e.name}`),
+  );
+});
+
+Deno.test("dtb, start and show load only the plugins they need", async () => {
+  await withTempDir(async (dir) => {
+    const image = `${dir}/Image`;
+    await Deno.writeFile(image, arm64Image());
+    const s = ["--state-dir", dir];
+    const create = [...s, "--board", "qemu-virt-arm64", "create"];
+    assert.equal((await vmanctl([...create, "a", "--cpus", "1", "--device", "uart0"])).code, 0);
+    assert.equal((await vmanctl([...create, "k", "--cpus", "1", "--kernel", image])).code, 0);
+    const cases: [string[], string[]][] = [
+      [[...s, "list"], []],
+      [[...s, "show", "a"], ["feature/fdt", "feature/libvirt", "feature/psci", "feature/sbi"]],
+      [[...s, "dtb", "a", "-o", `${dir}/a.dtb`], [
+        "arch/armv8",
+        "feature/fdt",
+        "feature/psci",
+        "feature/sbi",
+        "feature/libvirt",
+      ]],
+      // A kernel is read by every arch plugin (one of another arch is named as such).
+      [[...s, "dtb", "k", "-o", `${dir}/k.dtb`], [
+        "arch/armv7",
+        "arch/armv8",
+        "arch/riscv",
+        "feature/fdt",
+        "feature/psci",
+        "feature/sbi",
+        "feature/libvirt",
+      ]],
+      [[...s, "start", "k"], [
+        "arch/armv7",
+        "arch/armv8",
+        "arch/riscv",
+        "feature/fdt",
+        "feature/psci",
+        "feature/sbi",
+        "feature/libvirt",
+      ]],
+    ];
+    for (const [args, expected] of cases) {
+      const modules = await loaded(args);
+      assert.deepEqual(pluginModules(modules).sort(), [...expected].sort(), args.join(" "));
     }
   });
 });

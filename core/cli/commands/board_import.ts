@@ -62,7 +62,7 @@ export const boardImportCommand: CommandSpec<CliContext> = {
     { name: "root", value: "DIR", help: "with --live, read sys/ and proc/ under DIR, not /" },
   ],
   async run(ctx, input) {
-    const registry = await ctx.registry({ boards: false });
+    const registry = await ctx.registry({ kinds: ["arch", "feature"] });
     const request = await importRequest(input, registry);
     const source = await importSource(request);
     const { codecOf } = await import("../../devicetree/build.ts");

@@ -29,7 +29,7 @@ async function target(ctx: CliContext, name: string): Promise<ConsoleTarget> {
   const store = await ctx.store();
   const { partitionIn } = await import("../../partition/lifecycle.ts");
   const { board, backend } = partitionIn(await ctx.converged(), name);
-  const registry = await ctx.registry({ boards: false });
+  const registry = await ctx.registry({ monitor: backend });
   const plugin = registry.get("monitor", backend);
   if (!plugin.consoleLog || !plugin.openConsole) {
     throw new InputError(`backend ${backend} has no consoles (the qemu backend has)`, name);

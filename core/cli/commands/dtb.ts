@@ -31,10 +31,14 @@ export const dtbCommand: CommandSpec<CliContext> = {
       throw new InputError(`board ${board.name} of this state dir has no device tree`, store.dir);
     }
     const { buildPartitionDevicetree, codecOf } = await import("../../devicetree/build.ts");
-    const registry = await ctx.registry({ boards: false });
-    // With a kernel, the DTB is the one start writes: with the initrd's planned place.
+    // With a kernel, the DTB is the one start writes: with the initrd's planned place
+    // (and every arch plugin, to name a kernel of another architecture as such).
+    const kernel = record.spec.kernel !== undefined;
+    const registry = await ctx.registry(
+      kernel ? { kinds: ["arch", "feature"] } : { kinds: ["feature"], arch: board.arch },
+    );
     let blob: Uint8Array;
-    if (record.spec.kernel !== undefined) {
+    if (kernel) {
       const { prepareBoot } = await import("../../boot/prepare.ts");
       blob = (await prepareBoot(registry, board, boardDtb, record)).dtb;
     } else blob = buildPartitionDevicetree(registry, board, boardDtb, record).blob;

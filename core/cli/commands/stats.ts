@@ -210,6 +210,6 @@ export const statsCommand: CommandSpec<CliContext> = {
 
 /** The backend's monitor plugin, when the registry has it. */
 async function statsPlugin(ctx: CliContext, backend: string): Promise<MonitorPlugin | undefined> {
-  const registry = await ctx.registry({ boards: false });
+  const registry = await ctx.registry({ monitor: backend });
   return registry.has("monitor", backend) ? registry.get("monitor", backend) : undefined;
 }
