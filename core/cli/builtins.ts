@@ -39,9 +39,10 @@ const power: Loader = async () => {
   const m = await import("./commands/power.ts");
   return [m.shutdownCommand, m.rebootCommand, m.resetCommand, m.convergeCommand];
 };
+const list: Loader = async () => [(await import("./commands/list.ts")).listCommand];
 const query: Loader = async () => {
   const m = await import("./commands/query.ts");
-  return [m.listCommand, m.showCommand, m.planCommand];
+  return [m.showCommand, m.planCommand];
 };
 const stats: Loader = async () => [(await import("./commands/stats.ts")).statsCommand];
 const attach: Loader = async () => [(await import("./commands/console.ts")).consoleCommand];
@@ -63,7 +64,7 @@ const INDEX: readonly (readonly [string, Loader | undefined])[] = [
   ["shutdown", power],
   ["reboot", power],
   ["reset", power],
-  ["list", query],
+  ["list", list],
   ["show", query],
   ["stats", stats],
   ["plan", query],

@@ -18,7 +18,6 @@
  * @module
  */
 import { VmanError } from "../errors.ts";
-import { processAlive } from "../process.ts";
 import {
   FileInputError,
   MAX_DTB_BYTES,
@@ -265,6 +264,7 @@ export class StateStore {
 
   /** Removes the temporary files of writers that died (under the lock). */
   private async removeStaleTemps(): Promise<void> {
+    const { processAlive } = await import("../process.ts");
     for await (const entry of Deno.readDir(this.dir)) {
       const match = TEMP_FILE.exec(entry.name);
       if (!match) continue;

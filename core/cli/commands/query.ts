@@ -1,12 +1,13 @@
 /**
- * `list`, `show`, `plan`.
+ * `show`, `plan` (`list` is list.ts's).
  *
  * @module
  */
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
 import { DEFAULT_BACKEND } from "../context.ts";
-import { backingViews, partitionTable, partitionText, partitionView } from "../output.ts";
+import { partitionView } from "../output.ts";
+import { backingViews, partitionText } from "../detail_output.ts";
 import { InputError } from "../../errors.ts";
 import type { Board, MonitorCall } from "../../model.ts";
 import { memoryMap } from "../../partition/memory_map.ts";
@@ -17,22 +18,6 @@ import { printWarnings, sharedView } from "../shared_resources.ts";
 
 // Commands load what they run on demand, so that `vmanctl list` starts fast.
 const loadLifecycle = () => import("../../partition/lifecycle.ts");
-
-/** `list [--name]` */
-export const listCommand: CommandSpec<CliContext> = {
-  name: "list",
-  summary: "List the partitions.",
-  args: [],
-  options: [{ name: "name", help: "print only the names, one per line" }],
-  async run(ctx, input) {
-    const doc = await ctx.converged();
-    const records = await observeRecords(doc?.partitions ?? [], await ctx.observer(doc));
-    if (ctx.globals.json) ctx.json(records.map(partitionView));
-    else if (input.options.name) records.forEach((r) => ctx.io.out(r.name));
-    else ctx.io.out(records.length > 0 ? partitionTable(records) : "No partitions.");
-    return 0;
-  },
-};
 
 function detail(
   ctx: CliContext,
