@@ -8,7 +8,7 @@
  */
 import type { ArchPlugin } from "../registry/plugin.ts";
 import type { Board, Range } from "../model.ts";
-import { contains, formatRange, overlaps } from "../ranges.ts";
+import { contains, formatRange, overlaps, rangeEnd } from "../ranges.ts";
 
 /** One problem: where in the description (a path of keys and indexes) and what. */
 export interface BoardProblem {
@@ -40,7 +40,9 @@ export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
     if (bad) add(["cores", i, "hwid"], bad);
   });
 
-  checkOverlaps(board.memory, ["memory"], "memory range", add);
+  // Pairwise checks (for their messages) only when some memory or device ranges overlap.
+  const disjoint = !anyOverlap([...board.memory, ...board.devices.flatMap((d) => d.reg)]);
+  if (!disjoint) checkOverlaps(board.memory, ["memory"], "memory range", add);
 
   const deviceNames = new Map<string, number>();
   const deviceRanges: { range: Range; path: (string | number)[]; name: string }[] = [];
@@ -49,6 +51,7 @@ export function boardProblems(board: Board, arch?: ArchPlugin): BoardProblem[] {
     if (first !== undefined) {
       add(["devices", i, "name"], `device '${device.name}' repeats devices[${first}]`);
     } else deviceNames.set(device.name, i);
+    if (disjoint) return;
     device.reg.forEach((range, j) => {
       for (const other of deviceRanges) {
         if (overlaps(range, other.range)) {
@@ -164,6 +167,17 @@ function checkOverlaps(
       }
     }
   });
+}
+
+/** True when two of `ranges` overlap: one sweep in base order (empty ranges overlap nothing). */
+function anyOverlap(ranges: readonly Range[]): boolean {
+  const sorted = ranges.filter((r) => r.size > 0).sort((a, b) => a.base - b.base);
+  let end = -Infinity;
+  for (const range of sorted) {
+    if (range.base < end) return true;
+    end = Math.max(end, rangeEnd(range));
+  }
+  return false;
 }
 
 /** A problem path as people read it: `cores[2].hwid`. */
