@@ -23,6 +23,7 @@ import { RecordingMonitor } from "../monitor/monitor.ts";
 import { DryRunMonitor } from "../monitor/dry_run.ts";
 import type { StateDocument, StateStore } from "../state/store.ts";
 import { BOARD_DTB, STATE_FORMAT } from "../state/store.ts";
+import { findPartition } from "../state/lookup.ts";
 import { allocate } from "./allocate.ts";
 import { startSequence, stopSequence } from "./boot.ts";
 import type { PreparedBoot } from "../boot/prepare.ts";
@@ -107,12 +108,6 @@ async function documentOf(
   return { doc: { format: STATE_FORMAT, board, backend, partitions: [] }, devicetree };
 }
 
-function find(doc: StateDocument | undefined, name: string): PartitionRecord {
-  const record = doc?.partitions.find((p) => p.name === name);
-  if (!record) throw new InputError(`no partition named '${name}'`, "NAME");
-  return record;
-}
-
 function nextId(doc: StateDocument): number {
   const used = new Set(doc.partitions.map((p) => p.id));
   let id = 1;
@@ -183,7 +178,7 @@ export async function createPartition(
 
 /** Finds a partition by name: the by-name commands' `locate`. */
 export function byName(name: string): (doc: StateDocument | undefined) => PartitionRecord {
-  return (doc) => find(doc, name);
+  return (doc) => findPartition(doc, name);
 }
 
 /** Starts a defined or stopped partition; on failure the monitor calls are undone and the state is unchanged. */
@@ -385,21 +380,7 @@ export async function listPartitions(store: StateStore): Promise<PartitionRecord
   return (await store.read())?.partitions ?? [];
 }
 
-/** One partition with the board it lives on, from the state dir's document. */
-export async function getPartition(
-  store: StateStore,
-  name: string,
-): Promise<{ record: PartitionRecord; board: Board; backend: string; doc: StateDocument }> {
-  return partitionIn(await store.read(), name);
-}
-
-/** One partition of `doc` with the board it lives on. */
-export function partitionIn(
-  doc: StateDocument | undefined,
-  name: string,
-): { record: PartitionRecord; board: Board; backend: string; doc: StateDocument } {
-  return { record: find(doc, name), board: doc!.board, backend: doc!.backend, doc: doc! };
-}
+export { getPartition, partitionIn } from "../state/lookup.ts";
 
 /** The monitor calls starting `record` would make, computed on the dry-run backend. */
 export async function planStart(

@@ -27,7 +27,7 @@ interface ConsoleTarget {
 
 async function target(ctx: CliContext, name: string): Promise<ConsoleTarget> {
   const store = await ctx.store();
-  const { partitionIn } = await import("../../partition/lifecycle.ts");
+  const { partitionIn } = await import("../../state/lookup.ts");
   const { board, backend } = partitionIn(await ctx.converged(), name);
   const registry = await ctx.registry({ monitor: backend });
   const plugin = registry.get("monitor", backend);

@@ -23,7 +23,7 @@ export const dtbCommand: CommandSpec<CliContext> = {
   ],
   async run(ctx, input) {
     const store = await ctx.store();
-    const { getPartition } = await import("../../partition/lifecycle.ts");
+    const { getPartition } = await import("../../state/lookup.ts");
     const { record, board } = await getPartition(store, input.args.NAME!);
     const { BOARD_DTB } = await import("../../state/store.ts");
     const boardDtb = await store.readFile(BOARD_DTB);

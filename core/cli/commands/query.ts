@@ -75,7 +75,7 @@ export const showCommand: CommandSpec<CliContext> = {
   args: [{ name: "NAME", required: true, complete: "partition" }],
   options: [],
   async run(ctx, input) {
-    const { partitionIn } = await loadLifecycle();
+    const { partitionIn } = await import("../../state/lookup.ts");
     const { record: stored, board, backend, doc } = partitionIn(
       await ctx.converged(),
       input.args.NAME!,

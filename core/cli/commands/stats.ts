@@ -172,7 +172,7 @@ export const statsCommand: CommandSpec<CliContext> = {
     const doc = await ctx.converged();
     let records: PartitionRecord[] = doc?.partitions ?? [];
     if (name !== undefined) {
-      const { partitionIn } = await import("../../partition/lifecycle.ts");
+      const { partitionIn } = await import("../../state/lookup.ts");
       records = [partitionIn(doc, name).record];
     }
     const observed = await observeRecords(records, await ctx.observer(doc));
