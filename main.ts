@@ -11,7 +11,6 @@ import type { CliHost } from "./core/cli/context.ts";
 import type { Plugin } from "./core/registry/plugin.ts";
 import type { BoardFile } from "./core/registry/discover.ts";
 import type { BuiltinLoader } from "./core/registry/selection.ts";
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "./scripts/permissions.ts";
 
 /**
  * The built-in plugins one by one, in registration order (arch plugins before the
@@ -62,16 +61,19 @@ export async function builtinPlugins(): Promise<Plugin[]> {
 
 /** The qemu backend, which sends every monitor call to a sim on the same state dir. */
 async function qemuPlugin(): Promise<Plugin> {
-  const [{ simMonitor }, { qemuMonitor }] = await Promise.all([
+  const [{ simMonitor }, { qemuMonitor }, run] = await Promise.all([
     import("./core/monitor/sim.ts"),
     import("./plugins/qemu/mod.ts"),
+    import("./scripts/permissions.ts"),
   ]);
   const sim = simMonitor();
+  const self = (first: string) =>
+    selfCommand(first, [...run.VMANCTL_PERMISSIONS, ...run.VMANCTL_RUN_FLAGS]);
   return qemuMonitor({
     inner: (context) => sim.create(context),
-    broker: selfCommand(CONSOLE_BROKER_COMMAND),
+    broker: self(CONSOLE_BROKER_COMMAND),
     // The watcher (the console broker) applies a partition's end policy at once.
-    endHook: (stateDir) => [...selfCommand("--state-dir"), stateDir, "__converge"],
+    endHook: (stateDir) => [...self("--state-dir"), stateDir, "__converge"],
     consoleLogLimit: await consoleLogLimit(),
   });
 }
@@ -90,15 +92,14 @@ const CONSOLE_BROKER_COMMAND = "__console-broker";
 /**
  * How to run this program again with `first` as its first argument: the compiled
  * binary itself, else Deno on this module (main.ts, or the bundle that carries it)
- * with vmanctl's permissions.
+ * with vmanctl's permissions and run flags (`flags`).
  */
-function selfCommand(first: string): string[] {
+function selfCommand(first: string, flags: readonly string[]): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), first];
   return [
     Deno.execPath(),
     "run",
-    ...VMANCTL_PERMISSIONS,
-    ...VMANCTL_RUN_FLAGS,
+    ...flags,
     "--no-prompt",
     import.meta.url,
     first,

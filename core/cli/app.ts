@@ -18,8 +18,6 @@ import { CliContext } from "./context.ts";
 import type { ReservedNames } from "../registry/registry.ts";
 import { causeChain, errorLine, exitCodeOf, InputError } from "../errors.ts";
 import { VERSION } from "./version.ts";
-import { completionCommand } from "./commands/completion.ts";
-import { needsPluginCommands, scanCommandLine, withPluginCommands } from "./command_table.ts";
 import { BUILTIN_NAMES, builtinCommands, commandWord, oneWordCommands } from "./builtins.ts";
 
 export { VERSION };
@@ -49,16 +47,27 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: "version", help: "print the version" },
 ];
 
-/** `completion`, which completes the plugins' commands too. */
-const completion: CommandSpec<CliContext> = completionCommand(
-  async (ctx) => (await commandTable(ctx)).filter((c) => !c.hidden),
-  GLOBAL_OPTIONS,
-);
+let completionSpec: Promise<CommandSpec<CliContext>> | undefined;
+
+/**
+ * `completion`, which completes the plugins' commands too; its module loads when
+ * a command line needs it (help, completion, a word no one-word command has).
+ */
+function completion(): Promise<CommandSpec<CliContext>> {
+  return completionSpec ??= import("./commands/completion.ts").then(({ completionCommand }) =>
+    completionCommand(
+      async (ctx) => (await commandTable(ctx)).filter((c) => !c.hidden),
+      GLOBAL_OPTIONS,
+    )
+  );
+}
 
 /** The built-in commands and the registry's plugins' commands, in help order. */
 async function commandTable(ctx: CliContext): Promise<CommandSpec<CliContext>[]> {
+  const { withPluginCommands } = await import("./command_table.ts");
   const registry = await ctx.commandRegistry();
-  return withPluginCommands(await builtinCommands(completion), registry.commands(), completion);
+  const spec = await completion();
+  return withPluginCommands(await builtinCommands(spec), registry.commands(), spec);
 }
 
 /**
@@ -74,7 +83,8 @@ async function prepare(argv: readonly string[], host: CliHost, verbose: boolean)
   const word = commandWord(argv, GLOBAL_OPTIONS);
   const own = word === undefined ? undefined : await oneWordCommands(word, completion);
   if (own) return { table: own };
-  const builtins = await builtinCommands(completion);
+  const { needsPluginCommands, scanCommandLine } = await import("./command_table.ts");
+  const builtins = await builtinCommands(await completion());
   const scan = scanCommandLine(argv, builtins, GLOBAL_OPTIONS);
   if (!needsPluginCommands(scan, builtins)) return { table: builtins };
   const globals = parseArgs(scan.globalArgs, [], GLOBAL_OPTIONS).globals;

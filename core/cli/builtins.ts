@@ -1,7 +1,7 @@
 /**
  * The built-in commands: their names in help order, and the module each is in,
  * loaded when a command line needs it. A one-word command loads its own module
- * only (`vmanctl list` loads commands/query.ts, not the device tree code of
+ * only (`vmanctl list` loads commands/list.ts, not the device tree code of
  * `board import`); help, completion, `board …` and what names no built-in command
  * load them all. tests/cli/startup_test.ts checks the names against the modules.
  *
@@ -9,7 +9,7 @@
  * ```ts
  * import { commandWord, oneWordCommands } from "./builtins.ts";
  * const word = commandWord(["--state-dir", "/tmp/s", "list", "--json"], GLOBAL_OPTIONS); // "list"
- * const table = await oneWordCommands(word!, completion); // list, show, plan
+ * const table = await oneWordCommands(word!, completion); // list
  * ```
  * @module
  */
@@ -88,16 +88,23 @@ export function builtinCommands(completion: Spec): Promise<Spec[]> {
  * is a one-word built-in command; else undefined (`board`, whose commands take two
  * words, or no built-in command).
  */
-export async function oneWordCommands(word: string, completion: Spec): Promise<Spec[] | undefined> {
+export async function oneWordCommands(
+  word: string,
+  completion: Spec | (() => Promise<Spec>),
+): Promise<Spec[] | undefined> {
   if (!BUILTIN_NAMES.includes(word)) return undefined;
   const loader = INDEX.find(([name]) => name === word)![1];
   const names = INDEX.filter(([, l]) => l === loader).map(([name]) => name);
   return await commandsNamed(names, completion);
 }
 
-async function commandsNamed(names: readonly string[], completion: Spec): Promise<Spec[]> {
+async function commandsNamed(
+  names: readonly string[],
+  completion: Spec | (() => Promise<Spec>),
+): Promise<Spec[]> {
   const loaders = [...new Set(INDEX.filter(([n]) => names.includes(n)).map(([, l]) => l))];
-  const loaded = await Promise.all(loaders.map((load) => load ? load() : [completion]));
+  const own = async () => [typeof completion === "function" ? await completion() : completion];
+  const loaded = await Promise.all(loaders.map((load) => load ? load() : own()));
   const byName = new Map(loaded.flat().map((spec) => [spec.name, spec]));
   return names.map((name) => {
     const spec = byName.get(name);
