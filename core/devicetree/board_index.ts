@@ -24,6 +24,8 @@ export interface PropIds {
   interruptAffinity: number;
   /** `#address-cells`. */
   addressCells: number;
+  /** `gpio-hog`. */
+  gpioHog: number;
 }
 
 /** The board's tree as the pruning reads it. */
@@ -52,6 +54,7 @@ export class BoardIndex {
       interruptController: id("interrupt-controller"),
       interruptAffinity: id("interrupt-affinity"),
       addressCells: id("#address-cells"),
+      gpioHog: id("gpio-hog"),
     };
     this.phandles = index.phandles();
     this.cpus = index.child(0, "cpus");
@@ -89,6 +92,16 @@ export class BoardIndex {
       visit(target);
       k += 1 + (index.u32(index.prop(target, argsId)) ?? 0);
     }
+  }
+
+  /**
+   * Whether property `p` of node `i` holds references: a reference property
+   * ({@linkcode referenceKind}), but not the GPIO list of a GPIO hog, which holds
+   * a line number and flags of its parent controller.
+   */
+  refers(i: number, p: number): boolean {
+    const kind = this.kindOf(this.index.data.propName[p]);
+    return kind !== null && !(kind === "#gpio-cells" && this.index.has(i, this.ids.gpioHog));
   }
 
   /** Whether `i` is `/cpus`, or under it, or any top-level node whose name starts with `cpus`. */

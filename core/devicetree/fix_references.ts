@@ -24,7 +24,13 @@ import type { FdtNode, FdtProperty, FdtTree } from "./tree.ts";
 import { getProp, removeProp, setProp } from "./tree.ts";
 import { readString, readStrings, readU32s, strs, u32 } from "./values.ts";
 import type { Reference } from "./references.ts";
-import { isHole, referenceKind, referencesWith, withoutEntries } from "./references.ts";
+import {
+  holdsReferences,
+  isHole,
+  referenceKind,
+  referencesWith,
+  withoutEntries,
+} from "./references.ts";
 
 /** The specifier cell of a "not connected" interrupts-extended entry. */
 const NOT_CONNECTED = 0xffffffff;
@@ -114,7 +120,7 @@ function fixProperty(
   removal: Removal,
   controllers: readonly Controller[],
 ): void {
-  if (referenceKind(prop.name) === undefined) return;
+  if (!holdsReferences(prop.name, getProp(node, "gpio-hog") !== undefined)) return;
   const refs = referencesWith(prop, removal.argsOf);
   const removed = (phandle: number) => isRemoved(removal, phandle);
   if (!refs.some((r) => removed(r.phandle))) return;

@@ -329,6 +329,7 @@ function followReferences(pruning: Pruning): void {
       continue;
     }
     for (let p = propFirst[i]; p >= 0; p = propNext[p]) {
+      if (!board.refers(i, p)) continue;
       board.eachTarget(p, (target) => {
         if (verdict[target] === KEEP || pruning.removedCore[target]) return;
         if (pruning.gone[target] === GONE) dropNeedyNode(pruning, i);
@@ -511,7 +512,7 @@ function removalOf(
 }
 
 /**
- * Step 5: one `memory@BASE` node for the partition's window (before `/cpus`), and
+ * Step 6: one `memory@BASE` node for the partition's window (before `/cpus`), and
  * `/chosen` (made when missing) without the board's seeds, command line, console
  * and initrd, with the partition's (and its own seed, when it is given one).
  */

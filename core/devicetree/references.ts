@@ -77,6 +77,16 @@ export function referenceKind(name: string): string | undefined {
   return kind;
 }
 
+/**
+ * Whether property `name` of a node holds references, `gpioHog` saying whether the
+ * node is a GPIO hog (has `gpio-hog`): a hog's `gpios` are a line number and flags
+ * of its parent controller, not phandles (dtc's gpios check skips hogs too).
+ */
+export function holdsReferences(name: string, gpioHog: boolean): boolean {
+  const kind = referenceKind(name);
+  return kind !== undefined && !(gpioHog && kind === "#gpio-cells");
+}
+
 /** Whether `name` is `pinctrl-N` (N decimal digits); no regex, which is slow to run first. */
 function isPinctrlN(name: string): boolean {
   if (!name.startsWith("pinctrl-") || name.length === 8) return false;

@@ -9,7 +9,8 @@
  *   (`graph_child_address`): the node loses `#address-cells` and `#size-cells`,
  *   the child its `reg` and unit address (`port@0` becomes `port`, which Linux's
  *   of_graph reads as port 0), and `/aliases` and `/__symbols__` follow the
- *   rename.
+ *   rename. A child so renamed is taken the same way (a `port@0` with one
+ *   `endpoint@0` becomes `port` with `endpoint`).
  * - A node with `#address-cells` and `#size-cells` but no `ranges` whose children
  *   left have no `reg` (`avoid_unnecessary_addr_size`): it loses both, unless its
  *   `dma-ranges`, `interrupt-map` or `interrupt-controller` may read them or a
@@ -36,14 +37,25 @@ export function tidyPrunedNodes(tree: FdtTree, lostChildren: (node: FdtNode) => 
   const visit = (node: FdtNode, path: string): void => {
     for (const child of node.children) visit(child, joinPath(path, child.name));
     if (node === tree.root || !lostChildren(node)) return;
-    const renamed = collapseGraphNode(node);
-    if (renamed) {
-      renames.push({ from: joinPath(path, renamed.from), to: joinPath(path, renamed.to) });
-    }
+    collapseGraph(node, path, renames);
     dropUnneededCells(node);
   };
   visit(tree.root, "/");
   if (renames.length > 0) followRenames(tree, renames);
+}
+
+/**
+ * {@linkcode collapseGraphNode} on `node` (at `path`), noting the rename; then on
+ * the child it renamed, whose path changed (a `port@0` that has a single
+ * `endpoint@0` of its own becomes `port` with `endpoint`, so that a warning the
+ * board's tree had there does not come back under a new path).
+ */
+function collapseGraph(node: FdtNode, path: string, renames: Rename[]): void {
+  const renamed = collapseGraphNode(node);
+  if (!renamed) return;
+  const to = joinPath(path, renamed.to);
+  renames.push({ from: joinPath(path, renamed.from), to });
+  collapseGraph(node.children[0], to, renames);
 }
 
 function joinPath(parent: string, name: string): string {

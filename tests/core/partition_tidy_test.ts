@@ -33,7 +33,7 @@ function device(name: string, path: string): Device {
 }
 
 /** A GPIO controller that is also an interrupt controller of 2 cells. */
-function gpio(name: string, base: number, phandle: number): FdtNode {
+function gpio(name: string, base: number, phandle: number, children: FdtNode[] = []): FdtNode {
   return node(`${name}@${base.toString(16)}`, [
     prop("compatible", str("test,gpio")),
     reg(base),
@@ -43,6 +43,15 @@ function gpio(name: string, base: number, phandle: number): FdtNode {
     prop("#interrupt-cells", u32(2)),
     prop("#address-cells", u32(0)),
     prop("phandle", u32(phandle)),
+  ], children);
+}
+
+/** A hog of line `line` (a number, not a phandle, though it equals GPIO B's). */
+function hog(line: number): FdtNode {
+  return node("reset-hog", [
+    prop("gpio-hog", empty()),
+    prop("gpios", u32(line, 0)),
+    prop("output-low", empty()),
   ]);
 }
 
@@ -66,7 +75,7 @@ function boardTree(extra: FdtNode[]): FdtTree {
         prop("#address-cells", u32(0)),
         prop("phandle", u32(INTC)),
       ]),
-      gpio("gpio", 0x2000, GPIO_A),
+      gpio("gpio", 0x2000, GPIO_A, [hog(GPIO_B)]),
       gpio("gpio", 0x3000, GPIO_B),
       ...extra,
     ]),
@@ -125,7 +134,8 @@ function u32sOf(n: FdtNode | undefined, name: string): number[] | undefined {
 /**
  * An HDMI connector (no registers: kept) wired to port 0 of an encoder that no
  * board device lists (kept only as the way to what the connector names, as a
- * bus is), whose port 1 goes to a panel, a board device.
+ * bus is), whose port 1 goes to a panel, a board device. Port 0 has cells for its
+ * one `endpoint@0` (dtc warns of that on the board's tree too).
  */
 function graphBoard(): FdtNode[] {
   const endpoint = (phandle: number, remote: number) =>
@@ -140,13 +150,23 @@ function graphBoard(): FdtNode[] {
       prop("#address-cells", u32(1)),
       prop("#size-cells", u32(0)),
     ], [
-      node("port@0", [prop("reg", u32(0))], [endpoint(EP_ENCODER, EP_CONNECTOR)]),
+      node("port@0", [
+        prop("reg", u32(0)),
+        prop("#address-cells", u32(1)),
+        prop("#size-cells", u32(0)),
+      ], [
+        node("endpoint@0", [
+          prop("reg", u32(0)),
+          prop("remote-endpoint", u32(EP_CONNECTOR)),
+          prop("phandle", u32(EP_ENCODER)),
+        ]),
+      ]),
       node("port@1", [prop("reg", u32(1))], [endpoint(0x20, EP_PANEL)]),
     ]),
     node("panel@4000", [prop("compatible", str("test,panel")), reg(0x4000)], [
       node("port", [], [endpoint(EP_PANEL, 0x20)]),
     ]),
-    node("aliases", [prop("hdmi0", str("/encoder@4800/port@0/endpoint"))]),
+    node("aliases", [prop("hdmi0", str("/encoder@4800/port@0/endpoint@0"))]),
   ];
 }
 
@@ -157,8 +177,10 @@ Deno.test("graph: a node left with port@0 alone loses its cells; port@0 becomes 
   assert.equal(getProp(encoder, "#address-cells"), undefined);
   assert.equal(getProp(encoder, "#size-cells"), undefined);
   assert.deepEqual(encoder.children.map((c) => c.name), ["port"]);
-  assert.equal(getProp(encoder.children[0], "reg"), undefined);
-  assert.ok(findNode(tree, "/encoder@4800/port/endpoint"));
+  const port = encoder.children[0];
+  assert.deepEqual(port.props, [], "no reg, and no cells for its single endpoint@0 either");
+  assert.deepEqual(port.children.map((c) => c.name), ["endpoint"]);
+  assert.equal(getProp(port.children[0], "reg"), undefined);
   assert.equal(
     new TextDecoder().decode(getProp(findNode(tree, "/aliases")!, "hdmi0")!.value),
     "/encoder@4800/port/endpoint\0",
@@ -211,7 +233,10 @@ Deno.test("cells: kept where something may read them (interrupt-map, dma-ranges)
 
 // --- gpios ---------------------------------------------------------------------------------------
 
-/** A device given to the partition with GPIO lists naming GPIO A (kept) and B (another's). */
+/**
+ * A device given to the partition with GPIO lists naming GPIO A (kept) and B
+ * (another's); GPIO A has a hog (boardTree).
+ */
 function gpioBoard(): FdtNode[] {
   return [
     node("spi@5000", [
@@ -234,6 +259,8 @@ Deno.test("gpios: entries naming a removed controller become <0>, in place", asy
   assert.equal(getProp(spi!, "gpios"), undefined, "only empty entries left: dropped");
   assert.equal(getProp(spi!, "reset-gpios"), undefined);
   assert.deepEqual(u32sOf(spi, "enable-gpios"), [GPIO_A, 5, 0]);
+  const hogged = findNode(tree, "/gpio@2000/reset-hog");
+  assert.deepEqual(u32sOf(hogged, "gpios"), [GPIO_B, 0], "a hog's line is no reference");
   assert.deepEqual(await dtcWarnings(tree), []);
 });
 
