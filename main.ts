@@ -23,7 +23,11 @@ export const BUILTIN_TABLE: readonly BuiltinLoader[] = [
   { kind: "arch", name: "armv7", load: async () => (await import("./arch/armv7/mod.ts")).armv7() },
   { kind: "arch", name: "armv8", load: async () => (await import("./arch/armv8/mod.ts")).armv8() },
   { kind: "arch", name: "riscv", load: async () => (await import("./arch/riscv/mod.ts")).riscv() },
-  { kind: "feature", name: "fdt", load: async () => (await import("./plugins/fdt/mod.ts")).fdt() },
+  {
+    kind: "feature",
+    name: "fdt",
+    load: async () => (await import("./plugins/fdt/plugin.ts")).fdt(),
+  },
   {
     kind: "feature",
     name: "psci",

@@ -143,6 +143,39 @@ Deno.test("dtb, start and show load only the plugins they need", async () => {
   });
 });
 
+Deno.test("list and show load neither the lifecycle nor what only other commands need", async () => {
+  await withTempDir(async (dir) => {
+    const s = ["--state-dir", dir];
+    const board = ["--board", "qemu-virt-arm64"];
+    assert.equal((await vmanctl([...s, ...board, "create", "a", "--cpus", "1"])).code, 0);
+    const lazy = [
+      /\/core\/partition\/lifecycle\.ts$/,
+      /\/core\/partition\/transaction\.ts$/,
+      /\/core\/cli\/commands\/completion\.ts$/,
+      /\/core\/cli\/command_table\.ts$/,
+      /\/core\/process\.ts$/,
+      /\/scripts\/permissions\.ts$/,
+    ];
+    // show reads the configuration's plugin dirs for the device tree codec (its devices).
+    const listOnly = [
+      /\/core\/cli\/commands\/query\.ts$/,
+      /\/core\/partition\/allocate\.ts$/,
+      /\/core\/config\.ts$/,
+    ];
+    for (
+      const [args, unwanted] of [[[...s, "list", "--json"], [...lazy, ...listOnly]], [[
+        ...s,
+        "show",
+        "a",
+      ], lazy]] as const
+    ) {
+      const modules = await loaded([...args]);
+      const found = modules.filter((m) => unwanted.some((u) => u.test(m)));
+      assert.deepEqual(found, [], `vmanctl ${args.join(" ")} loads them`);
+    }
+  });
+});
+
 Deno.test("the plugins --help loads add the commands every built-in plugin adds", async () => {
   const commands = async (builtins: Awaited<ReturnType<typeof builtinPlugins>>) =>
     (await buildRegistry({
