@@ -259,14 +259,14 @@ export class CliContext {
       windowAlignment: async (board) =>
         (await this.registry({ arch: board.arch })).get("arch", board.arch).windowAlignment,
       arch: async (board) => (await this.registry({ arch: board.arch })).get("arch", board.arch),
-      prepareBoot: async (record, board) => {
+      prepareBoot: async (record, board, devicetree) => {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
         // Every arch plugin: a kernel of another architecture is named as such.
         return await prepareBoot(
           await this.registry({ kinds: ["arch", "feature"] }),
           board,
-          await store.readFile(BOARD_DTB),
+          devicetree ?? await store.readFile(BOARD_DTB),
           record,
         );
       },

@@ -59,8 +59,15 @@ export interface LifecycleContext {
   windowAlignment?(board: Board): Promise<number | undefined>;
   /** The board's arch plugin (an `InputError` when none is registered). */
   arch?(board: Board): Promise<ArchPlugin>;
-  /** Reads, plans and makes the images of a partition that names a kernel. */
-  prepareBoot?(record: PartitionRecord, board: Board): Promise<PreparedBoot>;
+  /**
+   * Reads, plans and makes the images of a partition that names a kernel, on the
+   * board's device tree: `devicetree` when given (a new state dir's), else the state dir's copy.
+   */
+  prepareBoot?(
+    record: PartitionRecord,
+    board: Board,
+    devicetree?: Uint8Array,
+  ): Promise<PreparedBoot>;
   /** The backend's observer of running partitions (see `core/partition/observe.ts`). */
   observe?(doc: StateDocument): Promise<Observer | undefined>;
   /** Asks a running partition's OS to power off, through its backend (a power button). */
@@ -398,12 +405,13 @@ export async function prepare(
   ctx: Pick<LifecycleContext, "prepareBoot">,
   record: PartitionRecord,
   board: Board,
+  devicetree?: Uint8Array,
 ): Promise<PreparedBoot | undefined> {
   if (record.spec.kernel === undefined) return undefined;
   if (!ctx.prepareBoot) {
     throw new StateError(`cannot prepare the images of ${record.name}`, record.name);
   }
-  return await ctx.prepareBoot(record, board);
+  return await ctx.prepareBoot(record, board, devicetree);
 }
 
 /** What the state keeps of a prepared boot. */
@@ -443,7 +451,8 @@ export async function planSpec(
     updated: now,
     monitorCalls: [],
   };
-  const boot = await prepare(ctx, record, doc.board);
+  // A new state dir has no copy of the board's device tree yet: its plan uses the board's.
+  const boot = await prepare(ctx, record, doc.board, devicetree);
   return {
     record: { ...record, boot: summary(boot) },
     board: doc.board,

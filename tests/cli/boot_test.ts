@@ -181,3 +181,31 @@ Deno.test("armv7 windows are 128 MiB aligned, as zImages need", async () => {
     }
   });
 });
+
+Deno.test({
+  name: "plan with a kernel on a new state dir plans on the board's device tree and writes nothing",
+  ignore: !HAVE,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const state = `${dir}/new`;
+      const out = await vmanctl([
+        "--state-dir",
+        state,
+        "--board",
+        "qemu-virt-arm64",
+        "plan",
+        "p",
+        "--cpus",
+        "1",
+        "--memory",
+        "256M",
+        "--kernel",
+        `${KERNELS}/arm64/Image`,
+        "--json",
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      const plan = JSON.parse(out.stdout) as { memoryMap: { name: string }[] };
+      assert.ok(plan.memoryMap.some((r) => r.name === "dtb"), out.stdout);
+      await assert.rejects(Deno.stat(state), Deno.errors.NotFound);
+    }),
+});
