@@ -83,8 +83,10 @@ async function prepare(argv: readonly string[], host: CliHost, verbose: boolean)
   const word = commandWord(argv, GLOBAL_OPTIONS);
   const own = word === undefined ? undefined : await oneWordCommands(word, completion);
   if (own) return { table: own };
-  const { needsPluginCommands, scanCommandLine } = await import("./command_table.ts");
-  const builtins = await builtinCommands(await completion());
+  const [{ needsPluginCommands, scanCommandLine }, builtins] = await Promise.all([
+    import("./command_table.ts"),
+    completion().then(builtinCommands),
+  ]);
   const scan = scanCommandLine(argv, builtins, GLOBAL_OPTIONS);
   if (!needsPluginCommands(scan, builtins)) return { table: builtins };
   const globals = parseArgs(scan.globalArgs, [], GLOBAL_OPTIONS).globals;
