@@ -76,6 +76,8 @@ interface LockHolder {
 /** The temporary files writers make: `<name>.<pid>.tmp`. */
 const TEMP_FILE = /^(state\.json|board\.dtb|monitor\.json)\.(\d+)\.tmp$/;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Whether process `pid` lives (process.ts loads only when a temporary file asks). */
+const alive = async (pid: number) => (await import("../process.ts")).processAlive(pid);
 
 /** Reads and atomically updates the state document of one state directory. */
 export class StateStore {
@@ -264,13 +266,12 @@ export class StateStore {
 
   /** Removes the temporary files of writers that died (under the lock). */
   private async removeStaleTemps(): Promise<void> {
-    const { processAlive } = await import("../process.ts");
     for await (const entry of Deno.readDir(this.dir)) {
       const match = TEMP_FILE.exec(entry.name);
       if (!match) continue;
       // state.json and board.dtb are written only under this lock: any is stale. The
       // sim writes monitor.json under its own lock: only a dead writer's is.
-      if (match[1] === "monitor.json" && processAlive(Number(match[2]))) continue;
+      if (match[1] === "monitor.json" && await alive(Number(match[2]))) continue;
       await Deno.remove(`${this.dir}/${entry.name}`).catch(() => {});
     }
   }
