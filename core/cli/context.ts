@@ -160,7 +160,11 @@ export class CliContext {
   }
 
   private registries(): Promise<Registries> {
-    return this.registriesCache ??= import("./registries.ts").then(({ Registries }) =>
+    // The registry's own modules load with registries.ts, not after it: every registry needs them.
+    return this.registriesCache ??= Promise.all([
+      import("./registries.ts"),
+      import("../registry/discover.ts"),
+    ]).then(([{ Registries }]) =>
       new Registries(this.host, {
         globals: this.globals,
         config: () => this.config(),
