@@ -266,13 +266,16 @@ export class CliContext {
       prepareBoot: async (record, board, devicetree) => {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
-        // Every arch plugin: a kernel of another architecture is named as such.
-        return await prepareBoot(
-          await this.registry({ kinds: ["arch", "feature"] }),
-          board,
-          devicetree ?? await store.readFile(BOARD_DTB),
-          record,
-        );
+        const boardDtb = devicetree ?? await store.readFile(BOARD_DTB);
+        const prepare = async (request: RegistryRequest) =>
+          await prepareBoot(await this.registry(request), board, boardDtb, record);
+        try {
+          // The board's arch plugin reads the kernel first: the others only matter when it fails.
+          return await prepare({ kinds: ["feature"], arch: board.arch });
+        } catch {
+          // Again with every arch plugin: a kernel of another architecture is named as such.
+          return await prepare({ kinds: ["arch", "feature"] });
+        }
       },
       observe: async (doc) => await this.observer(doc),
       boardTree: async (board, devicetree) =>
