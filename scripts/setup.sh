@@ -22,13 +22,14 @@ DENO_VERSION="2.9.6"
 # run unmodified against `vmanctl daemon` (docs/libvirt.md#ansible-and-virt-install);
 # libfdt-dev (dtc's libfdt), with which the benchmark builds its C peer of the device tree
 # work (scripts/bench/peers/fdt_prune.c); time (/usr/bin/time -f %M), with which the start
-# benchmark measures vmanctl's peak RSS (scripts/bench/start.ts).
+# benchmark measures vmanctl's peak RSS (scripts/bench/start.ts); libxml2-utils (xmllint),
+# which virt-xml-validate runs to check the domain capabilities against libvirt's schema.
 PACKAGES=(libvirt-clients bash device-tree-compiler qemu-system-arm qemu-system-misc opensbi file
   binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf binutils-riscv64-linux-gnu
   gcc libc6-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-riscv64-cross
   cpio python3-libvirt libvirt-daemon dpkg-dev procps ipxe-qemu tmux xz-utils curl e2fsprogs iproute2 iputils-ping
-  ansible virtinst libfdt-dev time)
+  ansible virtinst libfdt-dev time libxml2-utils)
 
 SAY_AS=setup
 . "$(dirname "$0")/lib/apt.sh"
