@@ -22,6 +22,7 @@ import {
   summarize,
   targetLine,
   type Timer,
+  vmanctlArgs,
 } from "./measure.ts";
 import { runCli } from "../../core/cli/app.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
@@ -32,10 +33,8 @@ import { buildRegistry } from "../../core/registry/discover.ts";
 import { scanFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { syntheticBoard } from "../synthetic_board.ts";
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { buildFdtPeer, fdtPeerTimer } from "./peers/fdt_prune.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const RUNS = runsFlag(20);
 /** Calls (and peer rounds) per in-process sample. */
 const ROUNDS = 10;
@@ -133,15 +132,7 @@ async function phasesLine(doc: StateDocument, dtb: Uint8Array): Promise<string> 
 async function wholeProcessLine(dir: string, state: string): Promise<string> {
   const env = { VMAN_PLUGIN_PATH: "", NO_COLOR: "1" };
   const vmanctl = (...args: string[]) =>
-    processTimer(Deno.execPath(), [
-      "run",
-      ...VMANCTL_PERMISSIONS,
-      ...VMANCTL_RUN_FLAGS,
-      `${ROOT}/main.ts`,
-      "--state-dir",
-      state,
-      ...args,
-    ], env);
+    processTimer(Deno.execPath(), vmanctlArgs(state, ...args), env);
   const runs = await interleave({
     dtb: vmanctl("dtb", "p", "-o", `${dir}/ours.dtb`),
     list: vmanctl("list"),

@@ -10,9 +10,8 @@
  *
  * Usage: deno task bench --only daemon_memory [--runs N] [--cycles N]
  */
-import { mib, runsFlag, targetLine } from "./measure.ts";
+import { mib, runsFlag, targetLine, uptime, vmanctlArgs } from "./measure.ts";
 import { must, rssKiB, type Served, startPeer } from "./libvirt_peers.ts";
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 
 const RUNS = runsFlag(20);
 const at = Deno.args.indexOf("--cycles");
@@ -20,27 +19,7 @@ const CYCLES = at >= 0 ? Number(Deno.args[at + 1]) : 10_000;
 const PYTHON = "/usr/bin/python3";
 const IDLE_TARGET = 64 * 1048576;
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `uptime`'s line (the load the numbers were taken under). */
-async function uptime(): Promise<string> {
-  const out = await new Deno.Command("uptime", { stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-/** vmanctl's `deno run` command line on `state`. */
-function vmanctlArgs(state: string, ...args: string[]): string[] {
-  return [
-    "run",
-    ...VMANCTL_PERMISSIONS,
-    ...VMANCTL_RUN_FLAGS,
-    `${ROOT}/main.ts`,
-    "--state-dir",
-    state,
-    ...args,
-  ];
-}
 
 /**
  * `vmanctl daemon` as it runs day to day: on a state dir that has its board and

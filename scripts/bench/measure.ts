@@ -14,6 +14,28 @@
  * ```
  * @module
  */
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** vmanctl's `deno run` command line on the state dir `state`, with `args` after. */
+export function vmanctlArgs(state: string, ...args: string[]): string[] {
+  return [
+    "run",
+    ...VMANCTL_PERMISSIONS,
+    ...VMANCTL_RUN_FLAGS,
+    `${ROOT}/main.ts`,
+    "--state-dir",
+    state,
+    ...args,
+  ];
+}
+
+/** `uptime`'s line (the load the numbers were taken under). */
+export async function uptime(): Promise<string> {
+  const out = await new Deno.Command("uptime", { stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
 
 /** min/median/max of a sample set, in its unit. */
 export interface Summary {

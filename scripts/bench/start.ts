@@ -16,11 +16,19 @@
  *
  * Usage: deno task bench --only start [--runs N]   (default 20)
  */
-import { interleave, mib, ms, runsFlag, summarize, targetLine, type Timer } from "./measure.ts";
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
+import {
+  interleave,
+  mib,
+  ms,
+  runsFlag,
+  summarize,
+  targetLine,
+  type Timer,
+  uptime,
+  vmanctlArgs,
+} from "./measure.ts";
 import { fixturesDir } from "../cache.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const RUNS = runsFlag(20);
 const KERNEL = `${fixturesDir()}/kernels/arm64/Image`;
 const INITRD = `${fixturesDir()}/initramfs/arm64.cpio.gz`;
@@ -30,12 +38,6 @@ const TARGET_MS = 70;
 const TARGET_RSS = 64 * 1048576;
 
 const decoder = new TextDecoder();
-
-/** `uptime`'s line (the load the numbers were taken under). */
-async function uptime(): Promise<string> {
-  const out = await new Deno.Command("uptime", { stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).trim();
-}
 
 /** One run: wall time, peak RSS, and what it said on stderr. */
 interface Run {
@@ -58,19 +60,6 @@ async function measured(cmd: string, args: string[]): Promise<Run> {
   const kib = /bench-maxrss-kib (\d+)\s*$/.exec(stderr);
   if (!kib) throw new Error(`no peak RSS from ${TIME}: ${stderr.trim()}`);
   return { ms: elapsed, rss: Number(kib[1]) * 1024, stderr };
-}
-
-/** The deno command line of vmanctl on a state dir. */
-function vmanctlArgs(state: string, ...args: string[]): string[] {
-  return [
-    "run",
-    ...VMANCTL_PERMISSIONS,
-    ...VMANCTL_RUN_FLAGS,
-    `${ROOT}/main.ts`,
-    "--state-dir",
-    state,
-    ...args,
-  ];
 }
 
 async function vmanctl(state: string, ...args: string[]): Promise<void> {
