@@ -115,21 +115,26 @@ function peers(scratch: string, rss: { empty: number[]; cp: number[] }) {
   };
 }
 
+/** `vmanctl -v start p` then `stop p` on `state`, the start's run recorded. */
+function startTimer(state: string, rss: number[], stages: Stages): Timer {
+  return recording(
+    async () => {
+      const run = await measured(Deno.execPath(), vmanctlArgs(state, "-v", "start", "p"));
+      await vmanctl(state, "stop", "p");
+      return run;
+    },
+    rss,
+    stages,
+  );
+}
+
 /** The sim part: its timings, peak RSS and stages. */
 async function simSection(scratch: string): Promise<void> {
   const state = await stateDir("sim");
   try {
     const rss = { ours: [] as number[], empty: [] as number[], cp: [] as number[] };
     const stages: Stages = new Map();
-    const start = recording(
-      async () => {
-        const run = await measured(Deno.execPath(), vmanctlArgs(state, "-v", "start", "p"));
-        await vmanctl(state, "stop", "p");
-        return run;
-      },
-      rss.ours,
-      stages,
-    );
+    const start = startTimer(state, rss.ours, stages);
     const samples = await interleave({ start, ...peers(scratch, rss) }, { runs: RUNS, warmup: 2 });
     const label = "start, sim, exec to boot core started";
     const empty = { label: "deno empty module", samples: samples.empty };
@@ -167,15 +172,7 @@ async function qemuSection(scratch: string): Promise<void> {
   try {
     const rss = { ours: [] as number[], empty: [] as number[], cp: [] as number[] };
     const stages: Stages = new Map();
-    const start = recording(
-      async () => {
-        const run = await measured(Deno.execPath(), vmanctlArgs(state, "-v", "start", "p"));
-        await vmanctl(state, "stop", "p");
-        return run;
-      },
-      rss.ours,
-      stages,
-    );
+    const start = startTimer(state, rss.ours, stages);
     const { empty } = peers(scratch, rss);
     const samples = await interleave({ start, empty }, { runs: RUNS, warmup: 2 });
     const qemu = stages.get("(QEMU start)")?.slice(-RUNS) ?? [];
