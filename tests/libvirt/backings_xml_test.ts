@@ -3,28 +3,15 @@ import assert from "node:assert/strict";
 import { domainXml, parseDomainXml } from "../../plugins/libvirt/domain_xml.ts";
 import { errorOf } from "../../plugins/libvirt/errors.ts";
 import { ErrorCode } from "../../plugins/libvirt/protocol.ts";
-import type { Board, PartitionRecord, PartitionSpec } from "../../core/model.ts";
+import type { PartitionRecord, PartitionSpec } from "../../core/model.ts";
 import { backingSlots } from "../../core/partition/allocate.ts";
 import { parseDisk, parseNet } from "../../core/partition/spec.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
-import { buildRegistry } from "../../core/registry/discover.ts";
+import { builtinBoard } from "./boards.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 import { withTempDir } from "../cli/helpers.ts";
 import { domainXml as docOf, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
 
-async function board(name: string): Promise<Board> {
-  const registry = await buildRegistry({
-    builtins: await builtinPlugins(),
-    boardFiles: await builtinBoards(),
-    pluginDirs: [],
-    defaultDirs: false,
-    boards: true,
-    warn: () => {},
-  });
-  return registry.get("board", name).board;
-}
-
-const ARM64 = await board("qemu-virt-arm64");
+const ARM64 = await builtinBoard("qemu-virt-arm64");
 
 /** A domain document whose `<devices>` holds `devices`. */
 function doc(devices: string): string {

@@ -8,27 +8,14 @@ import {
   scaleMemory,
 } from "../../plugins/libvirt/domain_xml.ts";
 import { capabilitiesXml, nodeInfo } from "../../plugins/libvirt/capabilities.ts";
-import type { Board, PartitionRecord } from "../../core/model.ts";
+import type { PartitionRecord } from "../../core/model.ts";
 import { uuidOf } from "../../core/partition/lifecycle.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
-import { buildRegistry } from "../../core/registry/discover.ts";
+import { builtinBoard } from "./boards.ts";
 import { armv7 } from "../../arch/armv7/mod.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 import { riscv as riscvArch } from "../../arch/riscv/mod.ts";
 
-async function board(name: string): Promise<Board> {
-  const registry = await buildRegistry({
-    builtins: await builtinPlugins(),
-    boardFiles: await builtinBoards(),
-    pluginDirs: [],
-    defaultDirs: false,
-    boards: true,
-    warn: () => {},
-  });
-  return registry.get("board", name).board;
-}
-
-const ARM64 = await board("qemu-virt-arm64");
+const ARM64 = await builtinBoard("qemu-virt-arm64");
 
 Deno.test("domain XML: every element maps to the spec", async () => {
   const { spec } = await parseDomainXml(
@@ -246,7 +233,7 @@ Deno.test("domain XML: dumpxml describes the whole partition and defines it agai
 });
 
 Deno.test("capabilities and node info describe the board", async () => {
-  const riscv = await board("qemu-virt-riscv64");
+  const riscv = await builtinBoard("qemu-virt-riscv64");
   const info = nodeInfo(riscv, riscvArch());
   assert.equal(info.model, "riscv64");
   assert.equal(info.cpus, riscv.cores.length);
@@ -255,7 +242,7 @@ Deno.test("capabilities and node info describe the board", async () => {
   assert.match(caps, /<wordsize>64<\/wordsize>/);
   assert.match(caps, new RegExp(`<cpus num='${riscv.cores.length}'>`));
   assert.match(
-    capabilitiesXml(await board("qemu-virt-arm"), "u", armv7()),
+    capabilitiesXml(await builtinBoard("qemu-virt-arm"), "u", armv7()),
     /<wordsize>32<\/wordsize>/,
   );
 });

@@ -17,8 +17,7 @@ import {
 } from "../../plugins/libvirt/domain_xml.ts";
 import { errorOf } from "../../plugins/libvirt/errors.ts";
 import { listed } from "../../plugins/libvirt/procedures.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
-import { buildRegistry } from "../../core/registry/discover.ts";
+import { builtinBoard } from "./boards.ts";
 import { armv8 } from "../../arch/armv8/mod.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
@@ -215,15 +214,7 @@ Deno.test("list filters: a partition kept crashed is in libvirt's other states",
   assert.equal(listed(kept, INACTIVE), true);
 });
 
-const registry = await buildRegistry({
-  builtins: await builtinPlugins(),
-  boardFiles: await builtinBoards(),
-  pluginDirs: [],
-  defaultDirs: false,
-  boards: true,
-  warn: () => {},
-});
-const ARM64 = registry.get("board", "qemu-virt-arm64").board;
+const ARM64 = await builtinBoard("qemu-virt-arm64");
 
 const xml = (policies: string) =>
   `<domain type='vmanager'><name>p</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>${policies}</domain>`;

@@ -7,7 +7,6 @@
  * dry-run backend, at the moment the driver asks for the lock.
  */
 import assert from "node:assert/strict";
-import type { Board } from "../../core/model.ts";
 import { DryRunMonitor } from "../../core/monitor/dry_run.ts";
 import type { LifecycleContext } from "../../core/partition/lifecycle.ts";
 import {
@@ -16,26 +15,13 @@ import {
   startPartition,
   uuidOf,
 } from "../../core/partition/lifecycle.ts";
-import { buildRegistry } from "../../core/registry/discover.ts";
 import { StateStore } from "../../core/state/store.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
+import { builtinBoard } from "./boards.ts";
 import { errorOf } from "../../plugins/libvirt/errors.ts";
 import { Driver } from "../../plugins/libvirt/driver.ts";
 import { withTempDir } from "../cli/helpers.ts";
 
-async function board(name: string): Promise<Board> {
-  const registry = await buildRegistry({
-    builtins: await builtinPlugins(),
-    boardFiles: await builtinBoards(),
-    pluginDirs: [],
-    defaultDirs: false,
-    boards: true,
-    warn: () => {},
-  });
-  return registry.get("board", name).board;
-}
-
-const ARM64 = await board("qemu-virt-arm64");
+const ARM64 = await builtinBoard("qemu-virt-arm64");
 
 /** A store that runs `before` (once) when a change is asked for, before taking the lock. */
 class RacingStore extends StateStore {
