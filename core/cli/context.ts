@@ -15,6 +15,7 @@ import type { Registry, ReservedNames } from "../registry/registry.ts";
 import type { BuiltinLoader } from "../registry/selection.ts";
 import type { Registries, RegistryRequest } from "./registries.ts";
 import { type StateDocument, StateStore } from "../state/store.ts";
+import { needsConvergence } from "../state/lookup.ts";
 import type { Observer } from "../partition/observe.ts";
 
 /** Where a command writes. */
@@ -223,10 +224,7 @@ export class CliContext {
   async converged(): Promise<StateDocument | undefined> {
     const store = await this.store();
     const doc = await store.read();
-    // An intent, or a definition to settle (core/partition/definition.ts's `unsettled`).
-    const settle = (p: StateDocument["partitions"][number]) =>
-      p.state !== "running" && (p.next !== undefined || p.transient === true);
-    if (!doc?.partitions.some((p) => p.pending || settle(p))) return doc;
+    if (!needsConvergence(doc)) return doc;
     const { convergedState } = await import("../partition/transaction.ts");
     return await convergedState(await this.lifecycle());
   }

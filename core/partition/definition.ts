@@ -11,6 +11,7 @@
  * @module
  */
 import type { PartitionRecord } from "../model.ts";
+import { unsettled } from "../state/lookup.ts";
 import { current, removeRecord, setRecord } from "./lifecycle.ts";
 import type { Tx } from "./transaction.ts";
 
@@ -19,15 +20,6 @@ export function settled(record: PartitionRecord): PartitionRecord {
   if (!record.next) return record;
   const { next, ...rest } = record;
   return { ...rest, spec: next.spec, allocation: next.allocation };
-}
-
-/**
- * True for a record whose definition must be settled: it does not run and has a
- * next one or is transient.
- */
-export function unsettled(record: PartitionRecord): boolean {
-  return record.state !== "running" && !record.pending &&
-    (record.next !== undefined || record.transient === true);
 }
 
 /**

@@ -44,7 +44,8 @@ import type { Monitor } from "../monitor/monitor.ts";
 import type { Commit, StateDocument } from "../state/store.ts";
 import { checkRequested, type LifecycleContext, startRecord } from "./lifecycle.ts";
 import { stopSequence } from "./boot.ts";
-import { convergeDefinitions, unsettled } from "./definition.ts";
+import { convergeDefinitions } from "./definition.ts";
+import { needsConvergence } from "../state/lookup.ts";
 
 /** What an operation's steps work with. */
 export interface Tx {
@@ -99,7 +100,7 @@ export async function convergedState(
   always = false,
 ): Promise<StateDocument | undefined> {
   const doc = await ctx.store.read();
-  if (!always && !doc?.partitions.some((p) => p.pending || unsettled(p))) return doc;
+  if (!always && !needsConvergence(doc)) return doc;
   return await ctx.store.update(async (current, commit) => {
     if (!current) return { result: current };
     const tx = openTx(ctx, current, commit);

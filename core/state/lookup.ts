@@ -1,7 +1,8 @@
 /**
  * Finding a partition in the state document: what `show`, `dtb` and `console`
  * need, without the lifecycle's modules (core/partition/lifecycle.ts re-exports
- * these).
+ * these); and whether a document has anything to converge, which read-only
+ * commands ask before they load the transaction's modules.
  *
  * @module
  */
@@ -31,6 +32,23 @@ export function findPartition(doc: StateDocument | undefined, name: string): Par
 /** One partition of `doc` with the board it lives on. */
 export function partitionIn(doc: StateDocument | undefined, name: string): PartitionInState {
   return { record: findPartition(doc, name), board: doc!.board, backend: doc!.backend, doc: doc! };
+}
+
+/**
+ * True for a record whose definition must be settled: it does not run and has a
+ * next one or is transient (see core/partition/definition.ts).
+ */
+export function unsettled(record: PartitionRecord): boolean {
+  return record.state !== "running" && !record.pending &&
+    (record.next !== undefined || record.transient === true);
+}
+
+/**
+ * True when `doc` has something to converge: an interrupted operation's intent or
+ * a definition to settle (core/partition/transaction.ts's `convergedState`).
+ */
+export function needsConvergence(doc: StateDocument | undefined): boolean {
+  return doc?.partitions.some((p) => !!p.pending || unsettled(p)) ?? false;
 }
 
 /** One partition with the board it lives on, from the state dir's document. */
