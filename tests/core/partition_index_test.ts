@@ -4,7 +4,6 @@
  * and a board whose references made the pruning loop for ever before.
  */
 import assert from "node:assert/strict";
-import type { Board } from "../../core/model.ts";
 import { findNode, node } from "../../core/devicetree/tree.ts";
 import { cells, empty, str, u32 } from "../../core/devicetree/values.ts";
 import { partitionTree, partitionTreeOf } from "../../core/devicetree/partition.ts";
@@ -12,17 +11,7 @@ import { BoardIndex } from "../../core/devicetree/board_index.ts";
 import { readFdt, scanFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import { syntheticBoard } from "../../scripts/synthetic_board.ts";
 import { loadBoardYaml } from "../../core/board/load.ts";
-
-const device = (name: string, path: string) => ({
-  name,
-  compatible: [],
-  reg: [],
-  interrupts: [],
-  sharing: "exclusive" as const,
-  default: false,
-  console: false,
-  path,
-});
+import { pathDevice, twoCoreBoard } from "./partition_helpers.ts";
 
 Deno.test("pruning from the scanned index writes the same DTB as from the tree", () => {
   const synthetic = syntheticBoard("synthetic-256", 256, 2000);
@@ -106,16 +95,7 @@ Deno.test("a node removed because it needs a gone node is not brought back for e
     reservations: [],
     bootCpuidPhys: 0,
   };
-  const board: Board = {
-    name: "t",
-    description: "t",
-    arch: "armv8",
-    monitor: { conduit: "smc", interface: "psci" },
-    cores: [{ id: 0, hwid: 0 }, { id: 1, hwid: 1 }],
-    memory: [{ name: "ram", base: 0x40000000, size: 2 ** 30 }],
-    devices: [device("g0", "/soc/g@1000")],
-    reserved: [],
-  };
+  const board = twoCoreBoard([pathDevice("g0", "/soc/g@1000")]);
   const result = partitionTree(tree, {
     board,
     allocation: {

@@ -5,32 +5,19 @@
  * partition tree is also given to dtc (when installed), which must not warn.
  */
 import assert from "node:assert/strict";
-import type { Board, BoardDevice as Device } from "../../core/model.ts";
+import type { BoardDevice as Device } from "../../core/model.ts";
 import { findNode, getProp, node } from "../../core/devicetree/tree.ts";
 import type { FdtNode, FdtProperty, FdtTree } from "../../core/devicetree/tree.ts";
-import { cells, empty, readU32s, str, u32 } from "../../core/devicetree/values.ts";
+import { cells, empty, str, u32 } from "../../core/devicetree/values.ts";
 import { partitionTree } from "../../core/devicetree/partition.ts";
 import { writeFdt } from "../../plugins/fdt/mod.ts";
 import { TOOLS } from "../plugins/fdt/tools.ts";
+import { pathDevice, twoCoreBoard, u32sOf } from "./partition_helpers.ts";
 
 const INTC = 1, GPIO_A = 2, GPIO_B = 3, EP_CONNECTOR = 4, EP_ENCODER = 5, EP_PANEL = 6;
 
 const prop = (name: string, value: Uint8Array): FdtProperty => ({ name, value });
 const reg = (base: number) => prop("reg", cells([base, 0x1000], [1, 1]));
-
-/** A device of the board description at `path`. */
-function device(name: string, path: string): Device {
-  return {
-    name,
-    compatible: [],
-    reg: [],
-    interrupts: [],
-    sharing: "exclusive",
-    default: false,
-    console: false,
-    path,
-  };
-}
 
 /** A GPIO controller that is also an interrupt controller of 2 cells. */
 function gpio(name: string, base: number, phandle: number, children: FdtNode[] = []): FdtNode {
@@ -86,16 +73,7 @@ function boardTree(extra: FdtNode[]): FdtTree {
 
 /** The board: GPIO B and the `extra` devices are board devices; `given` go to the partition. */
 function prune(extra: FdtNode[], devices: Device[], given: string[]): FdtTree {
-  const board: Board = {
-    name: "t",
-    description: "t",
-    arch: "armv8",
-    monitor: { conduit: "smc", interface: "psci" },
-    cores: [{ id: 0, hwid: 0 }, { id: 1, hwid: 1 }],
-    memory: [{ name: "ram", base: 0x40000000, size: 2 ** 30 }],
-    devices: [device("gpiob", "/gpio@3000"), ...devices],
-    reserved: [],
-  };
+  const board = twoCoreBoard([pathDevice("gpiob", "/gpio@3000"), ...devices]);
   return partitionTree(boardTree(extra), {
     board,
     allocation: {
@@ -122,11 +100,6 @@ async function dtcWarnings(tree: FdtTree): Promise<string[]> {
   const { code, stderr } = await child.output();
   assert.equal(code, 0, "dtc reads the tree");
   return new TextDecoder().decode(stderr).split("\n").filter((l) => l.trim() !== "");
-}
-
-function u32sOf(n: FdtNode | undefined, name: string): number[] | undefined {
-  const p = n && getProp(n, name);
-  return p ? readU32s(p.value) : undefined;
 }
 
 // --- graph_child_address -------------------------------------------------------------------------
@@ -171,7 +144,7 @@ function graphBoard(): FdtNode[] {
 }
 
 Deno.test("graph: a node left with port@0 alone loses its cells; port@0 becomes port", async () => {
-  const tree = prune(graphBoard(), [device("panel", "/panel@4000")], []);
+  const tree = prune(graphBoard(), [pathDevice("panel", "/panel@4000")], []);
   const encoder = findNode(tree, "/encoder@4800");
   assert.ok(encoder, "the encoder stays, as the connector's endpoint names its port 0");
   assert.equal(getProp(encoder, "#address-cells"), undefined);
@@ -190,7 +163,7 @@ Deno.test("graph: a node left with port@0 alone loses its cells; port@0 becomes 
 });
 
 Deno.test("graph: a graph node the pruning left whole keeps its cells", () => {
-  const tree = prune(graphBoard(), [device("panel", "/panel@4000")], ["panel"]);
+  const tree = prune(graphBoard(), [pathDevice("panel", "/panel@4000")], ["panel"]);
   const encoder = findNode(tree, "/encoder@4800");
   assert.deepEqual(encoder?.children.map((c) => c.name), ["port@0", "port@1"]);
   assert.ok(getProp(encoder!, "#address-cells"));
@@ -251,7 +224,7 @@ function gpioBoard(): FdtNode[] {
 }
 
 Deno.test("gpios: entries naming a removed controller become <0>, in place", async () => {
-  const tree = prune(gpioBoard(), [device("spi", "/spi@5000")], ["spi"]);
+  const tree = prune(gpioBoard(), [pathDevice("spi", "/spi@5000")], ["spi"]);
   const spi = findNode(tree, "/spi@5000");
   assert.ok(findNode(tree, "/gpio@2000"), "GPIO A is pulled in, past the empty entry");
   assert.equal(findNode(tree, "/gpio@3000"), undefined);
@@ -299,9 +272,9 @@ function interruptBoard(): FdtNode[] {
 
 Deno.test("interrupts: going to a removed interrupt parent, own or inherited, they go", async () => {
   const devices = [
-    device("sensor", "/sensor@6000"),
-    device("dev", "/bus/dev@7000"),
-    device("uart", "/uart@8000"),
+    pathDevice("sensor", "/sensor@6000"),
+    pathDevice("dev", "/bus/dev@7000"),
+    pathDevice("uart", "/uart@8000"),
   ];
   const tree = prune(interruptBoard(), devices, ["sensor", "dev", "uart"]);
   const sensor = findNode(tree, "/sensor@6000")!;

@@ -3,18 +3,11 @@ import { riscv } from "../../arch/riscv/mod.ts";
 import { loadBoardYaml } from "../../core/board/load.ts";
 import type { Board } from "../../core/model.ts";
 import { findNode, getProp, node, phandleMap } from "../../core/devicetree/tree.ts";
-import type { FdtNode, FdtTree } from "../../core/devicetree/tree.ts";
-import {
-  cells,
-  empty,
-  readStrings,
-  readU32s,
-  str,
-  strs,
-  u32,
-} from "../../core/devicetree/values.ts";
+import type { FdtTree } from "../../core/devicetree/tree.ts";
+import { cells, empty, readStrings, str, strs, u32 } from "../../core/devicetree/values.ts";
 import { partitionTree } from "../../core/devicetree/partition.ts";
 import { readFdt, writeFdt } from "../../plugins/fdt/mod.ts";
+import { pathDevice, twoCoreBoard, u32sOf } from "./partition_helpers.ts";
 
 const GPIO = 5, SOC = 6, CPU1 = 7, INTC = 8;
 
@@ -80,47 +73,11 @@ function boardTree(): FdtTree {
   };
 }
 
-const board: Board = {
-  name: "t",
-  description: "t",
-  arch: "armv8",
-  monitor: { conduit: "smc", interface: "psci" },
-  cores: [{ id: 0, hwid: 0 }, { id: 1, hwid: 1 }],
-  memory: [{ name: "ram", base: 0x40000000, size: 2 ** 30 }],
-  devices: [
-    {
-      name: "uart0",
-      compatible: [],
-      reg: [],
-      interrupts: [],
-      sharing: "exclusive",
-      default: false,
-      console: true,
-      path: "/soc/uart@9000000",
-    },
-    {
-      name: "rtc0",
-      compatible: [],
-      reg: [],
-      interrupts: [],
-      sharing: "exclusive",
-      default: false,
-      console: false,
-      path: "/soc/rtc@9010000",
-    },
-    {
-      name: "gpio0",
-      compatible: [],
-      reg: [],
-      interrupts: [],
-      sharing: "exclusive",
-      default: false,
-      console: false,
-      path: "/soc/gpio@9030000",
-    },
-  ],
-  reserved: [],
-};
+const board: Board = twoCoreBoard([
+  pathDevice("uart0", "/soc/uart@9000000", true),
+  pathDevice("rtc0", "/soc/rtc@9010000"),
+  pathDevice("gpio0", "/soc/gpio@9030000"),
+]);
 
 Deno.test("pruning: a key on another partition's GPIO goes alone; its bus and our UART stay", () => {
   const tree = partitionTree(boardTree(), {
@@ -165,12 +122,6 @@ Deno.test("pruning: with the GPIO given, the key stays", () => {
 // --- Positional lists -------------------------------------------------------------------------
 
 const NC = 0xffffffff;
-
-/** A property's u32 cells, or undefined when the node lacks it. */
-function u32sOf(n: FdtNode | undefined, name: string): number[] | undefined {
-  const prop = n && getProp(n, name);
-  return prop ? readU32s(prop.value) : undefined;
-}
 
 const RISCV_BOARD = loadBoardYaml(
   await Deno.readTextFile(new URL("../../boards/qemu-virt-riscv64.yaml", import.meta.url)),
