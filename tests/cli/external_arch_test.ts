@@ -6,7 +6,7 @@
  * finds its cpus in.
  */
 import assert from "node:assert/strict";
-import { ROOT, vmanctl, withTempDir } from "./helpers.ts";
+import { arm64Image, ROOT, vmanctl, withTempDir } from "./helpers.ts";
 import { readFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import { setProp } from "../../core/devicetree/tree.ts";
 import { strs } from "../../core/devicetree/values.ts";
@@ -14,16 +14,6 @@ import { strs } from "../../core/devicetree/values.ts";
 type Json = Record<string, unknown>;
 
 const DIR = `${ROOT}/tests/fixtures/plugins/arch-arm64-variant`;
-
-/** A minimal arm64 Image: the 64-byte header (text_offset 0, image_size 1 MiB) and zeros. */
-function arm64Image(): Uint8Array {
-  const bytes = new Uint8Array(64 * 1024);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(0x10, 0x10_0000n, true); // image_size
-  view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
-  view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
-  return bytes;
-}
 
 /** qemu-virt-arm64's device tree with every cpu made an `acme,alt-a53`. */
 async function acmeDtb(): Promise<Uint8Array> {

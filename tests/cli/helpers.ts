@@ -97,3 +97,13 @@ async function removeDir(dir: string): Promise<void> {
     }
   }
 }
+
+/** A minimal arm64 Image: the 64-byte header (text_offset 0, image_size 1 MiB) and zeros. */
+export function arm64Image(): Uint8Array {
+  const bytes = new Uint8Array(64 * 1024);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0x10, 0x10_0000n, true); // image_size
+  view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
+  view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
+  return bytes;
+}

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { buildRegistry } from "../../core/registry/discover.ts";
 import { BUILTIN_TABLE, builtinPlugins, commandPlugins } from "../../main.ts";
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../../scripts/permissions.ts";
-import { ROOT, vmanctl, withTempDir } from "./helpers.ts";
+import { arm64Image, ROOT, vmanctl, withTempDir } from "./helpers.ts";
 import { type CommandSpec, parseArgs } from "../../core/cli/args.ts";
 import type { CliContext } from "../../core/cli/context.ts";
 import { GLOBAL_OPTIONS } from "../../core/cli/app.ts";
@@ -59,16 +59,6 @@ Deno.test("the commands that only read load no zod, no YAML parser, no Node time
     }
   });
 });
-
-/** A minimal arm64 Image: the 64-byte header (image_size 1 MiB) and zeros. */
-function arm64Image(): Uint8Array {
-  const bytes = new Uint8Array(64 * 1024);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(0x10, 0x10_0000n, true); // image_size
-  view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
-  view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
-  return bytes;
-}
 
 /**
  * The built-in plugin modules (main.ts's table) a module list holds, as `kind/name`;
