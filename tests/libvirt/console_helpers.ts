@@ -15,6 +15,7 @@ import type { MonitorPlugin, Plugin } from "../../core/registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
 import { Driver, LibvirtServer } from "../../plugins/libvirt/mod.ts";
+import type { PowerOptions } from "../../plugins/libvirt/power.ts";
 import {
   decodeHeader,
   finishFrame,
@@ -218,14 +219,26 @@ export interface InProcessDaemon {
   stop(): Promise<void>;
 }
 
+/** More of an in-process daemon's set-up. */
+export interface InProcessOptions {
+  /** Its board (default qemu-virt-arm64). */
+  board?: string;
+  /** How shutdowns are awaited (default the driver's). */
+  power?: PowerOptions;
+  /** How often the server polls for changes (default the server's). */
+  pollMs?: number;
+}
+
 /**
- * Starts the daemon in this process on `dir` with `backend` (board qemu-virt-arm64),
- * its driver reaching the monitor plugins of the registry (built-ins and `extra`).
+ * Starts the daemon in this process on `dir` with `backend` (board qemu-virt-arm64
+ * unless `options` names another), its driver reaching the monitor plugins of the
+ * registry (built-ins and `extra`).
  */
 export async function startInProcessDaemon(
   dir: string,
   backend: string,
   extra: Plugin[] = [],
+  options: InProcessOptions = {},
 ): Promise<InProcessDaemon> {
   const logs: string[] = [];
   const host: CliHost = {
@@ -237,7 +250,7 @@ export async function startInProcessDaemon(
   const stateDir = `${dir}/state`;
   const ctx = new CliContext(host, {
     stateDir,
-    board: "qemu-virt-arm64",
+    board: options.board ?? "qemu-virt-arm64",
     backend,
     pluginDirs: [],
     json: false,
@@ -248,6 +261,7 @@ export async function startInProcessDaemon(
       const registry = await ctx.registry({ boards: false });
       return registry.has("monitor", name) ? registry.get("monitor", name) : undefined;
     },
+    power: options.power,
   });
   const socket = `${dir}/sock`;
   const roSocket = `${dir}/sock-ro`;
@@ -258,6 +272,7 @@ export async function startInProcessDaemon(
     version: "0.1.0",
     hostUuid: "00000000-0000-4000-8000-000000000001",
     log: (line) => logs.push(line),
+    pollMs: options.pollMs,
   });
   await server.listen();
   const uri = (path: string) => `vmanager+unix:///system?socket=${path}`;

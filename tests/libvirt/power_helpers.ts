@@ -6,16 +6,13 @@
  *
  * @module
  */
-import { CliContext, type CliHost } from "../../core/cli/context.ts";
 import type { RuntimeObservation } from "../../core/model.ts";
 import { DryRunMonitor } from "../../core/monitor/dry_run.ts";
 import type { Monitor } from "../../core/monitor/monitor.ts";
 import type { MonitorPlugin, Plugin } from "../../core/registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
-import { builtinBoards, builtinPlugins } from "../../main.ts";
-import { Driver, LibvirtServer } from "../../plugins/libvirt/mod.ts";
 import type { PowerOptions } from "../../plugins/libvirt/power.ts";
-import type { InProcessDaemon } from "./console_helpers.ts";
+import { type InProcessDaemon, startInProcessDaemon } from "./console_helpers.ts";
 
 /** What a fake guest that powered off looks like to its backend. */
 export const POWERED_OFF: RuntimeObservation = {
@@ -86,56 +83,15 @@ export class FakeGuests {
  * driver reaching the monitor plugins of the registry (built-ins and `extra`) and
  * awaiting shutdowns with `power`.
  */
-export async function startPowerDaemon(
+export function startPowerDaemon(
   dir: string,
   options: { board?: string; backend: string; extra?: Plugin[]; power?: PowerOptions },
 ): Promise<InProcessDaemon> {
-  const logs: string[] = [];
-  const host: CliHost = {
-    io: { out: (t) => logs.push(t), err: (t) => logs.push(t) },
-    env: (name) => name === "VMAN_PLUGIN_PATH" ? "" : Deno.env.get(name),
-    builtins: async () => [...await builtinPlugins(), ...(options.extra ?? [])],
-    boardFiles: builtinBoards,
-  };
-  const stateDir = `${dir}/state`;
-  const ctx = new CliContext(host, {
-    stateDir,
-    board: options.board ?? "qemu-virt-arm64",
-    backend: options.backend,
-    pluginDirs: [],
-    json: false,
-    verbose: false,
-  });
-  const driver = new Driver(await ctx.lifecycle(), {
-    monitorPlugin: async (name) => {
-      const registry = await ctx.registry({ boards: false });
-      return registry.has("monitor", name) ? registry.get("monitor", name) : undefined;
-    },
+  return startInProcessDaemon(dir, options.backend, options.extra, {
+    board: options.board,
     power: options.power,
-  });
-  const socket = `${dir}/sock`;
-  const roSocket = `${dir}/sock-ro`;
-  const server = new LibvirtServer({
-    driver,
-    socket,
-    roSocket,
-    version: "0.1.0",
-    hostUuid: "00000000-0000-4000-8000-000000000001",
-    log: (line) => logs.push(line),
     pollMs: 50,
   });
-  await server.listen();
-  const uri = (path: string) => `vmanager+unix:///system?socket=${path}`;
-  return {
-    stateDir,
-    socket,
-    roSocket,
-    uri: uri(socket),
-    roUri: uri(roSocket),
-    server,
-    logs,
-    stop: () => server.close(),
-  };
 }
 
 /** The record of `name` in the state dir's document, as written. */
