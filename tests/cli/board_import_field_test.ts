@@ -7,28 +7,11 @@
  * own DTB does not have.
  */
 import assert from "node:assert/strict";
-import { hasTool, vmanctl, withTempDir } from "./helpers.ts";
-import { fixturesDir } from "../../scripts/cache.ts";
+import { debianArm64Dtbs, hasTool, vmanctl, withTempDir } from "./helpers.ts";
 
 const DTC = hasTool("dtc");
 
-/** The arm64 kernel package's DTB directory in the fixtures, if fetched. */
-function arm64Dtbs(): string | undefined {
-  const pkgs = `${fixturesDir()}/pkgs`;
-  try {
-    for (const pkg of Deno.readDirSync(pkgs)) {
-      if (!/^linux-image-.*-arm64$/.test(pkg.name)) continue;
-      for (const lib of Deno.readDirSync(`${pkgs}/${pkg.name}/usr/lib`)) {
-        if (lib.name.startsWith("linux-image-")) return `${pkgs}/${pkg.name}/usr/lib/${lib.name}`;
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return undefined;
-}
-
-const DEBIAN = arm64Dtbs();
+const DEBIAN = debianArm64Dtbs();
 if (!DEBIAN) console.log("skipping Debian board DTBs: run scripts/fetch-fixtures.sh");
 if (!DTC) console.log("skipping board import field tests: install device-tree-compiler");
 

@@ -7,6 +7,7 @@
 import { runCli } from "../../core/cli/app.ts";
 import { BUILTIN_TABLE, builtinBoards, builtinPlugins } from "../../main.ts";
 import { VMANCTL_PERMISSIONS } from "../../scripts/permissions.ts";
+import { fixturesDir } from "../../scripts/cache.ts";
 
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -106,4 +107,34 @@ export function arm64Image(): Uint8Array {
   view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
   view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
   return bytes;
+}
+
+/** The arm64 kernel package's DTB directory in the fixtures, if fetched. */
+export function debianArm64Dtbs(): string | undefined {
+  const pkgs = `${fixturesDir()}/pkgs`;
+  try {
+    for (const pkg of Deno.readDirSync(pkgs)) {
+      if (!/^linux-image-.*-arm64$/.test(pkg.name)) continue;
+      for (const lib of Deno.readDirSync(`${pkgs}/${pkg.name}/usr/lib`)) {
+        if (lib.name.startsWith("linux-image-")) return `${pkgs}/${pkg.name}/usr/lib/${lib.name}`;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return undefined;
+}
+
+/** The i.MX8MQ EVK's DTB from the arm64 kernel package in the fixtures, if fetched. */
+export function debianImx8mqEvk(): string | undefined {
+  const dtbs = debianArm64Dtbs();
+  if (!dtbs) return undefined;
+  const file = `${dtbs}/freescale/imx8mq-evk.dtb`;
+  try {
+    Deno.statSync(file);
+    return file;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return undefined;
+  }
 }

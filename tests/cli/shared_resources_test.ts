@@ -6,27 +6,13 @@
  * boards get neither.
  */
 import assert from "node:assert/strict";
-import { vmanctl, withTempDir } from "./helpers.ts";
-import { fixturesDir } from "../../scripts/cache.ts";
+import { debianImx8mqEvk, vmanctl, withTempDir } from "./helpers.ts";
 
 const CCM = "/soc@0/bus@30000000/clock-controller@30380000";
 const PROTECTION = "clk_ignore_unused pd_ignore_unused";
 const SPEC = ["p", "--cpus", "1", "--memory", "256M", "--device", "gpu0"];
 
-async function findImx8mq(): Promise<string | undefined> {
-  try {
-    for await (const pkg of Deno.readDir(`${fixturesDir()}/pkgs`)) {
-      if (!pkg.name.startsWith("linux-image-") || !pkg.name.endsWith("-arm64")) continue;
-      const file = `${fixturesDir()}/pkgs/${pkg.name}/usr/lib/${pkg.name}/freescale/imx8mq-evk.dtb`;
-      if (await Deno.stat(file).then(() => true, () => false)) return file;
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return undefined;
-}
-
-const IMX8MQ = await findImx8mq();
+const IMX8MQ = debianImx8mqEvk();
 if (!IMX8MQ) console.log("skipping the i.MX8MQ EVK CLI tests: run scripts/fetch-fixtures.sh");
 
 /** Imports the EVK into `dir`; returns the board YAML's path. */

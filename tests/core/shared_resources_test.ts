@@ -25,7 +25,7 @@ import { armv8 } from "../../arch/armv8/mod.ts";
 import { loadBoardYaml } from "../../core/board/load.ts";
 import { boardProblems } from "../../core/board/rules.ts";
 import { readFdt } from "../../plugins/fdt/mod.ts";
-import { fixturesDir } from "../../scripts/cache.ts";
+import { debianImx8mqEvk } from "../cli/helpers.ts";
 
 const CCM = 1, PINCTRL = 2, UART_PINS = 3, OSC = 4, SRC = 5;
 const PROTECTION = "clk_ignore_unused pd_ignore_unused";
@@ -238,21 +238,8 @@ for (const name of ["qemu-virt-arm", "qemu-virt-arm64", "qemu-virt-riscv64"]) {
   });
 }
 
-const IMX8MQ = await findImx8mq();
+const IMX8MQ = debianImx8mqEvk();
 if (!IMX8MQ) console.log("skipping the i.MX8MQ EVK tests: run scripts/fetch-fixtures.sh");
-
-async function findImx8mq(): Promise<string | undefined> {
-  try {
-    for await (const pkg of Deno.readDir(`${fixturesDir()}/pkgs`)) {
-      if (!pkg.name.startsWith("linux-image-") || !pkg.name.endsWith("-arm64")) continue;
-      const file = `${fixturesDir()}/pkgs/${pkg.name}/usr/lib/${pkg.name}/freescale/imx8mq-evk.dtb`;
-      if (await Deno.stat(file).then(() => true, () => false)) return file;
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return undefined;
-}
 
 const CCM_PATH = "/soc@0/bus@30000000/clock-controller@30380000";
 
