@@ -11,7 +11,7 @@
  * Usage: deno task bench --only daemon_memory [--runs N] [--cycles N]
  */
 import { mib, runsFlag, targetLine, uptime, vmanctlArgs } from "./measure.ts";
-import { must, rssKiB, type Served, startPeer } from "./libvirt_peers.ts";
+import { daemonServed, must, rssKiB, type Served, startPeer, waitFor } from "./libvirt_peers.ts";
 
 const RUNS = runsFlag(20);
 const at = Deno.args.indexOf("--cycles");
@@ -40,29 +40,8 @@ async function startDaemon(): Promise<Served> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let i = 0;; i++) {
-    try {
-      (await Deno.connect({ transport: "unix", path: socket })).close();
-      break;
-    } catch (error) {
-      if (i === 300) {
-        child.kill("SIGKILL");
-        await child.status;
-        throw new Error(`vmanctl daemon did not listen on ${socket}: ${error}`);
-      }
-      await sleep(100);
-    }
-  }
-  return {
-    uri: `vmanager+unix:///system?socket=${socket}`,
-    domain: "b0",
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  await waitFor(socket, child, "vmanctl daemon");
+  return daemonServed(socket, child, dir);
 }
 
 /** `count` samples of a process's resident set in bytes, `everyMs` apart. */

@@ -21,7 +21,8 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-async function waitFor(path: string, child: Deno.ChildProcess, what: string): Promise<void> {
+/** Waits until `path` takes connections; kills `child` and throws if it does not within 30 s. */
+export async function waitFor(path: string, child: Deno.ChildProcess, what: string): Promise<void> {
   let exited = false;
   child.status.then(() => (exited = true));
   for (let i = 0; i < 300 && !exited; i++) {
@@ -70,7 +71,8 @@ export async function startVmanager(domains = 3): Promise<Served> {
     stderr: "null",
   }).spawn();
   await waitFor(socket, child, "vmanctl daemon");
-  const uri = `vmanager+unix:///system?socket=${socket}`;
+  const served = daemonServed(socket, child, dir);
+  const uri = served.uri;
   for (let i = 0; i < domains; i++) {
     const file = `${dir}/b${i}.xml`;
     await Deno.writeTextFile(
@@ -81,8 +83,13 @@ export async function startVmanager(domains = 3): Promise<Served> {
     await must("virsh", ["-c", uri, "define", file]);
   }
   await must("virsh", ["-c", uri, "start", "b0"]);
+  return served;
+}
+
+/** A listening `vmanctl daemon` on `socket` as a {@linkcode Served} (domain b0); its stop removes `dir`. */
+export function daemonServed(socket: string, child: Deno.ChildProcess, dir: string): Served {
   return {
-    uri,
+    uri: `vmanager+unix:///system?socket=${socket}`,
     domain: "b0",
     pid: child.pid,
     async stop() {
