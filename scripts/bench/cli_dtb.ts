@@ -16,6 +16,7 @@
  */
 import {
   interleave,
+  loadAverage,
   ms,
   processTimer,
   runsFlag,
@@ -165,7 +166,7 @@ try {
   const synthetic = syntheticBoard("synthetic-256", 256, 2000);
   const state = await setUp(dtDir, synthetic);
   const doc = JSON.parse(await Deno.readTextFile(`${state}/state.json`)) as StateDocument;
-  const load = Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
+  const load = loadAverage();
   console.log(
     `Device trees: synthetic board of 256 cores, ${synthetic.nodes} nodes, ` +
       `${synthetic.dtb.length} bytes; partition of cores ${CORES} and ${DEVICES.join(", ")} ` +

@@ -31,6 +31,11 @@ export function vmanctlArgs(state: string, ...args: string[]): string[] {
   ];
 }
 
+/** The load averages (1, 5, 15 minutes), two decimals each, e.g. `0.52 0.61 0.70`. */
+export function loadAverage(): string {
+  return Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
+}
+
 /** `uptime`'s line (the load the numbers were taken under). */
 export async function uptime(): Promise<string> {
   const out = await new Deno.Command("uptime", { stdout: "piped" }).output();

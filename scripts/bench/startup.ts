@@ -15,7 +15,14 @@
  * Usage: deno task bench --only startup [--runs N]
  * @module
  */
-import { interleave, processTimer, runsFlag, targetLine, type Timer } from "./measure.ts";
+import {
+  interleave,
+  loadAverage,
+  processTimer,
+  runsFlag,
+  targetLine,
+  type Timer,
+} from "./measure.ts";
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { loadedModules, moduleCosts } from "./module_load.ts";
 import { runCli } from "../../core/cli/app.ts";
@@ -68,7 +75,7 @@ try {
 
   console.log(
     `Start-up: whole process, ${RUNS} interleaved runs each (Deno ${Deno.version.deno}; ` +
-      `load ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")})\n`,
+      `load ${loadAverage()})\n`,
   );
   const runs = await interleave(timers, { runs: RUNS, warmup: 3 });
   const floor = { label: "floor (deno run empty.ts)", samples: runs.floor };
