@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { readConfigLines } from "../../core/config_lines.ts";
 import { loadConfig } from "../../core/config.ts";
 import { withTempDir } from "../cli/helpers.ts";
+import { random } from "./random.ts";
 
 const NAMES: Record<string, string> = {
   board: "board",
@@ -104,17 +105,6 @@ const VALUES = [
   "a+b@c",
 ];
 const EXTRA = ["", "# note", "  # note", "---", "...", "- a", "  board: a", "\t", "%YAML 1.1"];
-
-/** A small deterministic generator (xorshift), so that a failure repeats. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 Deno.test("whatever it reads, it reads as the YAML parser does (made-up files)", () => {
   const next = random(0xc0f1);

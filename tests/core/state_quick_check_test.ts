@@ -10,6 +10,7 @@ import { fitsStateSchema, type Rule, STATE_RULE } from "../../core/state/quick_c
 import { stateSchema } from "../../core/state/schema.ts";
 import { checkState, StateDocumentError } from "../../core/state/check.ts";
 import { vmanctl, withTempDir } from "../cli/helpers.ts";
+import { random } from "./random.ts";
 
 type Json = Record<string, unknown>;
 
@@ -87,17 +88,6 @@ Deno.test("the rules beyond the schema apply on the quick path too", async () =>
     (e) => e instanceof StateDocumentError && e.path === "partitions[1].name",
   );
 });
-
-/** A small deterministic generator (xorshift), so that a failure repeats. */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const VALUES: unknown[] = [
   null,
