@@ -24,6 +24,7 @@ import {
   getVcpusFlags,
   nodeGetCpuMap,
   totalCpuNs,
+  unsupportedFlags,
 } from "./stats.ts";
 import { getDomainCapabilities } from "./domain_capabilities.ts";
 import { interfaceAddresses } from "./interfaces.ts";
@@ -205,13 +206,7 @@ const POWER_GUEST_AGENT = 1 << 1;
  * is refused as the qemu driver's flag check does (INVALID_ARG).
  */
 function powerFlags(flags: number, fn: string): void {
-  const unknown = (flags & ~(POWER_ACPI_BUTTON | POWER_GUEST_AGENT)) >>> 0;
-  if (unknown) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: unsupported flags (0x${unknown.toString(16)}) in function ${fn}`,
-    );
-  }
+  unsupportedFlags(flags, POWER_ACPI_BUTTON | POWER_GUEST_AGENT, fn);
   if ((flags & POWER_GUEST_AGENT) && !(flags & POWER_ACPI_BUTTON)) {
     throw new RpcError(
       ErrorCode.ARGUMENT_UNSUPPORTED,
@@ -441,15 +436,7 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
     mutates: true,
     run: async (ctx, r) => {
       const dom = readDomain(r);
-      const flags = r.uint();
-      if (flags) {
-        throw new RpcError(
-          ErrorCode.INVALID_ARG,
-          `invalid argument: unsupported flags (0x${
-            flags.toString(16)
-          }) in function virDomainReset`,
-        );
-      }
+      unsupportedFlags(r.uint(), 0, "virDomainReset");
       await ctx.driver.reset(await ctx.driver.resolve(dom));
     },
   }],
