@@ -4,7 +4,7 @@
  * ABI knows it, the plugin's `abiArch`.
  */
 import assert from "node:assert/strict";
-import { ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { arm64Image, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 
 // The helper stays loaded for the process (as in vmanctl): load it before the tests,
@@ -14,16 +14,6 @@ loadHelper();
 type Json = Record<string, unknown>;
 
 const DIR = `${ROOT}/tests/fixtures/plugins/arch-arm64-variant`;
-
-/** A minimal arm64 Image: the 64-byte header (text_offset 0, image_size 1 MiB) and zeros. */
-function arm64Image(): Uint8Array {
-  const bytes = new Uint8Array(64 * 1024);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(0x10, 0x10_0000n, true); // image_size
-  view.setBigUint64(0x18, 0xan, true); // little-endian, 4 KiB pages, anywhere
-  view.setUint32(0x38, 0x644d5241, true); // "ARM\x64"
-  return bytes;
-}
 
 Deno.test("an external arch plugin's partition starts on the sim, which knows it by its abiArch", async () => {
   await withTempDir(async (dir) => {
