@@ -15,7 +15,6 @@
  * @module
  */
 import type { CommandSpec, OptionSpec } from "./args.ts";
-import type { ReservedNames } from "../registry/registry.ts";
 
 /** What a command line says before the command table is known. */
 export interface CommandLineScan {
@@ -74,17 +73,6 @@ export function needsPluginCommands<C>(
 ): boolean {
   if (scan.word === undefined) return scan.help && !scan.version;
   return !commands.some((c) => c.name.split(" ")[0] === scan.word);
-}
-
-/** What plugins' commands may not take: the built-in commands' names and the global options. */
-export function reservedNames<C>(
-  commands: readonly CommandSpec<C>[],
-  globals: readonly OptionSpec[],
-): ReservedNames {
-  return {
-    commands: commands.map((c) => c.name),
-    options: globals.flatMap((o) => [o.name, ...(o.short ? [o.short] : [])]),
-  };
 }
 
 /** The built-in commands with the plugins' commands inserted before `before` (else at the end). */
