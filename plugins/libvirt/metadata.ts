@@ -37,15 +37,11 @@ import { extractNamespace, injectNamespace, isNcName } from "./metadata_xml.ts";
 import type { CallContext } from "./procedures.ts";
 import { readDomain } from "./procedures.ts";
 import { ErrorCode, MAX_STRING } from "./protocol.ts";
-import { unsupportedFlags } from "./stats.ts";
+import { AFFECT_CONFIG, AFFECT_LIVE, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `virDomainMetadataType`. */
 export const MetadataType = { DESCRIPTION: 0, TITLE: 1, ELEMENT: 2 } as const;
-
-// virDomainModificationImpact.
-const AFFECT_LIVE = 1;
-const AFFECT_CONFIG = 2;
 
 /** A change of one kind of metadata: the new value, or undefined to remove it. */
 export interface MetadataChange {

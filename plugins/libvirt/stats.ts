@@ -19,6 +19,7 @@ import { RpcError } from "./errors.ts";
 import type { CallContext } from "./procedures.ts";
 import { listed, readDomain, stateOf, writeDomain } from "./procedures.ts";
 import { ErrorCode, MAX_DOMAINS } from "./protocol.ts";
+import { notRunning } from "./transactions.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `REMOTE_VCPUINFO_MAX`: most vCPU infos (and cpumaps) in one call. */
@@ -227,13 +228,10 @@ export function unsupportedFlags(flags: number, known: number, fn: string): void
   }
 }
 
-function notRunning(message = "domain is not running"): RpcError {
-  return new RpcError(ErrorCode.OPERATION_INVALID, `Requested operation is not valid: ${message}`);
-}
-
-// virDomainModificationImpact.
-const AFFECT_LIVE = 1;
-const AFFECT_CONFIG = 2;
+/** `virDomainModificationImpact`: the live definition. */
+export const AFFECT_LIVE = 1;
+/** `virDomainModificationImpact`: the persistent definition. */
+export const AFFECT_CONFIG = 2;
 
 /** The checks of `VIR_DOMAIN_AFFECT_*` flags, as libvirt's `virDomainObjGetDefs`. */
 function affect(record: ObservedRecord, flags: number): void {

@@ -43,12 +43,12 @@ import { NoDomainError } from "./driver.ts";
 import { RpcError } from "./errors.ts";
 import { ErrorCode } from "./protocol.ts";
 
-/** libvirt's refusal of an operation on a domain that does not run (OPERATION_INVALID). */
-export function notRunning(): RpcError {
-  return new RpcError(
-    ErrorCode.OPERATION_INVALID,
-    "Requested operation is not valid: domain is not running",
-  );
+/**
+ * libvirt's refusal of an operation on a domain that does not run (OPERATION_INVALID),
+ * saying `message`.
+ */
+export function notRunning(message = "domain is not running"): RpcError {
+  return new RpcError(ErrorCode.OPERATION_INVALID, `Requested operation is not valid: ${message}`);
 }
 
 /**
