@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { hasTool, vmanctlProcess } from "../cli/helpers.ts";
 import {
+  bootStaying,
   bootTest,
   createGuest,
-  type Guest,
   GUESTS,
   missing,
   ok,
@@ -24,12 +24,6 @@ import {
 import { Tmux } from "./tmux.ts";
 
 const PROMPT = /vmanager-guest# $/m;
-
-async function bootStaying(state: string, guest: Guest): Promise<void> {
-  await createGuest(state, guest, "p", "1", "256M", true);
-  await ok(state, "start", "p");
-  await waitForConsole(state, "p", /vmanager-guest: staying up/);
-}
 
 /** Attaches under tmux, waits for the greeting and the shell's prompt. */
 async function attach(state: string, ...flags: string[]): Promise<Tmux> {

@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  bootStaying,
   bootTest,
-  createGuest,
   type Guest,
   GUESTS,
   missing,
@@ -92,9 +92,7 @@ for (const { guest, power } of ARM) {
     `${guest.board}: the guest loads its button's modules; the button (QMP system_powerdown) powers it off`,
     why !== undefined,
     async (state) => {
-      await createGuest(state, guest, "p", "1", "256M", true, { args: WITH_BUTTON });
-      await ok(state, "start", "p");
-      const console = await waitForConsole(state, "p", /vmanager-guest: staying up/);
+      const console = await bootStaying(state, guest, { args: WITH_BUTTON });
       // Its devices need them; with no virtio device, no virtio module.
       assert.deepEqual(await loadedModules(state, "p", console), power);
       const devices = await typeIntoConsole(
@@ -115,12 +113,7 @@ for (const { guest, power } of ARM) {
     `${guest.board}: a guest booted with vmanager.ignore-power takes the press and keeps running`,
     why !== undefined,
     async (state) => {
-      await createGuest(state, guest, "p", "1", "256M", true, {
-        args: WITH_BUTTON,
-        cmdline: "vmanager.ignore-power",
-      });
-      await ok(state, "start", "p");
-      await waitForConsole(state, "p", /vmanager-guest: staying up/);
+      await bootStaying(state, guest, { args: WITH_BUTTON, cmdline: "vmanager.ignore-power" });
       const before = await buttonInterrupts(state, "p");
       await pressPowerButton(state, "p");
       await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -141,11 +134,7 @@ bootTest(
   async (state) => {
     const disk = `${state}/disk.img`;
     await Deno.writeFile(disk, new Uint8Array(1 << 20));
-    await createGuest(state, riscv, "p", "1", "256M", true, {
-      args: ["--net", "user", "--disk", disk],
-    });
-    await ok(state, "start", "p");
-    const console = await waitForConsole(state, "p", /vmanager-guest: staying up/);
+    const console = await bootStaying(state, riscv, { args: ["--net", "user", "--disk", disk] });
     // virtio_mmio, then what its devices need, each after what it depends on; with a
     // disk, the file system's module (ext4, for ext2/3/4) and what it needs.
     assert.deepEqual(await loadedModules(state, "p", console), [

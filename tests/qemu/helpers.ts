@@ -114,6 +114,20 @@ export async function createGuest(
 }
 
 /**
+ * Creates `p` on `guest` (core 1, 256 MiB, `vmanager.stay`, and `more`), starts it
+ * and waits for the guest's `staying up`; returns the console.
+ */
+export async function bootStaying(
+  state: string,
+  guest: Guest,
+  more: { cmdline?: string; args?: string[] } = {},
+): Promise<string> {
+  await createGuest(state, guest, "p", "1", "256M", true, more);
+  await ok(state, "start", "p");
+  return await waitForConsole(state, "p", /vmanager-guest: staying up/);
+}
+
+/**
  * Waits until the partition's console has `count` lines matching `pattern` (the
  * capture goes on across starts); returns the console.
  */

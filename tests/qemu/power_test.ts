@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import { vmanctlProcess } from "../cli/helpers.ts";
 import {
+  bootStaying,
   bootTest,
-  createGuest,
   type Guest,
   GUESTS,
   missing,
@@ -28,12 +28,10 @@ async function bootWith(
   options: { button?: boolean; cmdline?: string; flags?: string[] } = {},
 ): Promise<void> {
   const devices = options.button ? ["--device", "uart0", "--device", "gpio0"] : [];
-  await createGuest(state, guest, "p", "1", "256M", true, {
+  await bootStaying(state, guest, {
     cmdline: options.cmdline,
     args: [...devices, ...(options.flags ?? [])],
   });
-  await ok(state, "start", "p");
-  await waitForConsole(state, "p", /vmanager-guest: staying up/);
 }
 
 async function show(state: string): Promise<Record<string, unknown>> {
