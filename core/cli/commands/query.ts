@@ -105,11 +105,11 @@ export const planCommand: CommandSpec<CliContext> = {
     const name = input.args.NAME;
     const hasSpec = specOptions.some((o) => input.options[o.name] !== undefined);
     const store = await ctx.store();
-    const { getPartition, planSpec, planStart, prepare, summary } = await loadLifecycle();
+    const { partitionIn, planSpec, planStart, prepare, summary } = await loadLifecycle();
     if (name !== undefined && !hasSpec) {
       const doc = await store.read();
       if (doc?.partitions.some((p) => p.name === name)) {
-        const { record, board, backend, doc } = await getPartition(store, name);
+        const { record, board, backend } = partitionIn(doc, name);
         const boot = await prepare(await ctx.lifecycle(), record, board);
         const shared = await sharedView(ctx, board, record, doc.partitions);
         printWarnings(ctx, shared.warnings);
