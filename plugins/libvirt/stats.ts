@@ -217,6 +217,29 @@ function cpumap(maplen: number, cpu: number): Uint8Array {
   return map;
 }
 
+/** One cpumap of `maplen` bytes per core of `cores`, each with that core's bit, back to back. */
+function cpumaps(cores: readonly number[], maplen: number): Uint8Array {
+  const maps = new Uint8Array(cores.length * maplen);
+  cores.forEach((core, i) => maps.set(cpumap(maplen, core), i * maplen));
+  return maps;
+}
+
+/**
+ * The limits of a call asking for `count` cpumaps (`name`, its argument) of `maplen`
+ * bytes, as libvirt's remote driver checks them (INTERNAL_ERROR).
+ */
+function cpumapLimits(count: number, maplen: number, name: string): void {
+  if (count > VCPUINFO_MAX) {
+    throw new RpcError(ErrorCode.INTERNAL_ERROR, `internal error: ${name} > REMOTE_VCPUINFO_MAX`);
+  }
+  if (maplen < 0 || count * maplen > CPUMAPS_MAX) {
+    throw new RpcError(
+      ErrorCode.INTERNAL_ERROR,
+      "internal error: maxinfo * maplen > REMOTE_CPUMAPS_MAX",
+    );
+  }
+}
+
 /** Refuses flags outside `known` as libvirt's `virCheckFlags` does (INVALID_ARG, naming `fn`). */
 export function unsupportedFlags(flags: number, known: number, fn: string): void {
   const unknown = (flags & ~known) >>> 0;
@@ -264,15 +287,7 @@ export async function getVcpus(ctx: CallContext, r: XdrReader, w: XdrWriter): Pr
   const dom = readDomain(r);
   const maxinfo = r.int();
   const maplen = r.int();
-  if (maxinfo > VCPUINFO_MAX) {
-    throw new RpcError(ErrorCode.INTERNAL_ERROR, "internal error: maxinfo > REMOTE_VCPUINFO_MAX");
-  }
-  if (maplen < 0 || maxinfo * maplen > CPUMAPS_MAX) {
-    throw new RpcError(
-      ErrorCode.INTERNAL_ERROR,
-      "internal error: maxinfo * maplen > REMOTE_CPUMAPS_MAX",
-    );
-  }
+  cpumapLimits(maxinfo, maplen, "maxinfo");
   positive(maxinfo, "maxinfo", "virDomainGetVcpus");
   const record = await ctx.driver.resolve(dom);
   if (record.state !== "running") {
@@ -284,9 +299,7 @@ export async function getVcpus(ctx: CallContext, r: XdrReader, w: XdrWriter): Pr
   cores.forEach((core, i) => {
     w.uint(i).int(VCPU_RUNNING).uhyper(BigInt(Math.round(times[i] ?? 0))).int(core);
   });
-  const maps = new Uint8Array(cores.length * maplen);
-  cores.forEach((core, i) => maps.set(cpumap(maplen, core), i * maplen));
-  w.opaque(maps);
+  w.opaque(cpumaps(cores, maplen));
 }
 
 // virDomainVcpuFlags.
@@ -329,24 +342,14 @@ export async function getVcpuPinInfo(ctx: CallContext, r: XdrReader, w: XdrWrite
   const ncpumaps = r.int();
   const maplen = r.int();
   const flags = r.uint();
-  if (ncpumaps > VCPUINFO_MAX) {
-    throw new RpcError(ErrorCode.INTERNAL_ERROR, "internal error: ncpumaps > REMOTE_VCPUINFO_MAX");
-  }
-  if (maplen < 0 || ncpumaps * maplen > CPUMAPS_MAX) {
-    throw new RpcError(
-      ErrorCode.INTERNAL_ERROR,
-      "internal error: maxinfo * maplen > REMOTE_CPUMAPS_MAX",
-    );
-  }
+  cpumapLimits(ncpumaps, maplen, "ncpumaps");
   positive(ncpumaps, "ncpumaps", "virDomainGetVcpuPinInfo");
   positive(maplen, "maplen", "virDomainGetVcpuPinInfo");
   unsupportedFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, "virDomainGetVcpuPinInfo");
   const record = await ctx.driver.resolve(dom);
   affect(record, flags);
   const cores = record.allocation.cores.slice(0, ncpumaps);
-  const maps = new Uint8Array(cores.length * maplen);
-  cores.forEach((core, i) => maps.set(cpumap(maplen, core), i * maplen));
-  w.opaque(maps).int(cores.length);
+  w.opaque(cpumaps(cores, maplen)).int(cores.length);
 }
 
 /** The host CPUs as libvirt counts them: the board's core ids, so one past the highest. */
