@@ -424,15 +424,21 @@ export function summary(boot: PreparedBoot | undefined): BootSummary | undefined
 /**
  * Plans a partition from a spec without recording it: the allocation it would get
  * next to the existing partitions and the calls its start would make (and, for a
- * new state dir, the board's device tree).
+ * new state dir, the board's device tree), with the document it was planned on.
  */
 export async function planSpec(
   ctx: LifecycleContext,
   spec: PartitionSpec,
-): Promise<
-  { record: PartitionRecord; board: Board; calls: MonitorCall[]; devicetree?: Uint8Array }
-> {
-  const { doc, devicetree } = await documentOf(ctx, await ctx.store.read());
+): Promise<{
+  record: PartitionRecord;
+  board: Board;
+  calls: MonitorCall[];
+  devicetree?: Uint8Array;
+  /** The state dir's document as read (undefined for a new state dir). */
+  stored?: StateDocument;
+}> {
+  const stored = await ctx.store.read();
+  const { doc, devicetree } = await documentOf(ctx, stored);
   const allocation = allocate(
     doc.board,
     holders(doc.partitions),
@@ -458,5 +464,6 @@ export async function planSpec(
     board: doc.board,
     calls: await planStart(doc.board, record, boot),
     devicetree, // a new state dir's board DTB, not written yet
+    stored,
   };
 }

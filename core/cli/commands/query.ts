@@ -137,8 +137,7 @@ export const planCommand: CommandSpec<CliContext> = {
     const { specFromInput } = await import("./spec_input.ts");
     const spec = await specFromInput(name, input.options);
     const lifecycle = await ctx.lifecycle();
-    const { record, board, calls, devicetree } = await planSpec(lifecycle, spec);
-    const doc = await store.read();
+    const { record, board, calls, devicetree, stored: doc } = await planSpec(lifecycle, spec);
     const backend = doc?.backend ?? ctx.globals.backend ?? (await ctx.config()).backend ??
       DEFAULT_BACKEND;
     const shared = await sharedView(ctx, board, record, doc?.partitions ?? [], devicetree);
