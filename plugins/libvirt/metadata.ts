@@ -28,11 +28,10 @@ import {
 } from "../../core/model.ts";
 import { setRecord, uuidOf } from "../../core/partition/lifecycle.ts";
 import { transact } from "../../core/partition/transaction.ts";
-import type { StateDocument } from "../../core/state/store.ts";
 import { VMANAGER_NS } from "./domain_xml.ts";
-import { type Driver, NoDomainError } from "./driver.ts";
+import type { Driver } from "./driver.ts";
 import { RpcError } from "./errors.ts";
-import { notRunning } from "./transactions.ts";
+import { byUuid, notRunning } from "./transactions.ts";
 import { extractNamespace, injectNamespace, isNcName } from "./metadata_xml.ts";
 import type { CallContext } from "./procedures.ts";
 import { readDomain } from "./procedures.ts";
@@ -143,17 +142,6 @@ export function changedRecord(record: PartitionRecord, change: MetadataChange): 
   return { ...record, spec: changedSpec(record.spec, change), ...(next ? { next } : {}) };
 }
 
-/** Finds the partition with `uuid` in a state document: NO_DOMAIN when it is not there. */
-function locate(uuid: string): (doc: StateDocument | undefined) => PartitionRecord {
-  return (doc) => {
-    const record = doc?.partitions.find((p) => uuidOf(p) === uuid);
-    if (!record) {
-      throw new NoDomainError(`Domain not found: no domain with matching uuid '${uuid}'`);
-    }
-    return record;
-  };
-}
-
 /**
  * Makes `change` to the spec of the partition with `record`'s UUID, under the state
  * lock, checking `flags` against its state there.
@@ -166,7 +154,7 @@ export async function setDomainMetadata(
 ): Promise<PartitionRecord> {
   try {
     return await transact(driver.lc, {
-      locate: locate(uuidOf(record)),
+      locate: byUuid(uuidOf(record)),
       check: (current) => live(current, flags),
       apply: (tx, current) => setRecord(tx, changedRecord(current, change)),
     });

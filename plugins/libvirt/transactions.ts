@@ -68,7 +68,7 @@ export function cannotAsk(name: string, why: string): RpcError {
 }
 
 /** Finds the partition with `uuid`: libvirt's NO_DOMAIN when there is none. */
-function byUuid(uuid: string): (doc: StateDocument | undefined) => PartitionRecord {
+export function byUuid(uuid: string): (doc: StateDocument | undefined) => PartitionRecord {
   return (doc) => {
     const record = doc?.partitions.find((p) => uuidOf(p) === uuid);
     if (!record) {
