@@ -8,6 +8,23 @@
 import { DEFAULT_POLICIES, type EndPolicy, type PartitionRecord } from "../model.ts";
 import { formatRange } from "../ranges.ts";
 import { formatSize } from "../units.ts";
+import type { CliContext } from "./context.ts";
+
+/**
+ * What a command that changed a partition prints: `text`, or with `--json` the
+ * partition's view (and the warnings, when there are any). Exit code 0.
+ */
+export function reportPartition(
+  ctx: CliContext,
+  record: PartitionRecord,
+  text: string,
+  warnings: readonly string[] = [],
+): number {
+  if (ctx.globals.json) {
+    ctx.json({ ...partitionView(record), ...(warnings.length > 0 ? { warnings } : {}) });
+  } else ctx.io.out(text);
+  return 0;
+}
 
 /** Lays out rows under headers, columns padded to their widest cell. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {

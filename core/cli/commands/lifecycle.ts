@@ -5,7 +5,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
-import { partitionView } from "../output.ts";
+import { reportPartition } from "../output.ts";
 import type { PartitionRecord } from "../../model.ts";
 import { specOptions } from "./spec_options.ts";
 import { printWarnings, sharedView } from "../shared_resources.ts";
@@ -13,18 +13,6 @@ import { stage, stopTimingStages, timeStages } from "../../boot/stages.ts";
 
 // Commands load what they run on demand, so that `vmanctl list` starts fast.
 const loadLifecycle = () => import("../../partition/lifecycle.ts");
-
-function report(
-  ctx: CliContext,
-  record: PartitionRecord,
-  text: string,
-  warnings: readonly string[] = [],
-): number {
-  if (ctx.globals.json) {
-    ctx.json({ ...partitionView(record), ...(warnings.length > 0 ? { warnings } : {}) });
-  } else ctx.io.out(text);
-  return 0;
-}
 
 /** `create NAME [-f SPEC.yaml] [--cpus N | --cpu-ids 2,3] …` */
 export const createCommand: CommandSpec<CliContext> = {
@@ -40,7 +28,7 @@ export const createCommand: CommandSpec<CliContext> = {
     const doc = await (await ctx.store()).read();
     const shared = await sharedView(ctx, doc!.board, record, doc!.partitions);
     printWarnings(ctx, shared.warnings);
-    return report(
+    return reportPartition(
       ctx,
       shared.record,
       `Partition ${record.name} defined: cores ${record.allocation.cores.join(",")}, ` +
@@ -63,7 +51,7 @@ export const startCommand: CommandSpec<CliContext> = {
       const lifecycle = await loadLifecycle();
       stage("load lifecycle");
       const record = await lifecycle.startPartition(await ctx.lifecycle(), input.args.NAME!);
-      const code = report(ctx, record, `Partition ${record.name} started`);
+      const code = reportPartition(ctx, record, `Partition ${record.name} started`);
       for (const line of clock?.lines() ?? []) ctx.io.err(line);
       return code;
     } finally {
@@ -83,7 +71,7 @@ export const stopCommand: CommandSpec<CliContext> = {
       await ctx.lifecycle(),
       input.args.NAME!,
     );
-    return report(ctx, record, `Partition ${record.name} stopped`);
+    return reportPartition(ctx, record, `Partition ${record.name} stopped`);
   },
 };
 
@@ -98,7 +86,7 @@ export const destroyCommand: CommandSpec<CliContext> = {
       await ctx.lifecycle(),
       input.args.NAME!,
     );
-    return report(
+    return reportPartition(
       ctx,
       { ...record, state: "destroyed" as PartitionRecord["state"] },
       `Partition ${record.name} destroyed`,

@@ -6,17 +6,10 @@
  */
 import type { CommandSpec } from "../args.ts";
 import type { CliContext } from "../context.ts";
-import { partitionView } from "../output.ts";
+import { reportPartition } from "../output.ts";
 import { InputError } from "../../errors.ts";
-import type { PartitionRecord } from "../../model.ts";
 
 const loadPower = () => import("../../partition/power.ts");
-
-function report(ctx: CliContext, record: PartitionRecord, text: string): number {
-  if (ctx.globals.json) ctx.json(partitionView(record));
-  else ctx.io.out(text);
-  return 0;
-}
 
 /** `--timeout S` in milliseconds (default: the power module's). */
 function timeoutOf(value: unknown): number | undefined {
@@ -48,7 +41,7 @@ export const shutdownCommand: CommandSpec<CliContext> = {
       { timeoutMs, force: input.options.force === true },
     );
     const how = record.reason === "shutdown" ? "shut down" : "stopped (forced)";
-    return report(ctx, record, `Partition ${record.name} ${how}`);
+    return reportPartition(ctx, record, `Partition ${record.name} ${how}`);
   },
 };
 
@@ -64,7 +57,7 @@ export const rebootCommand: CommandSpec<CliContext> = {
       input.args.NAME!,
       { timeoutMs: timeoutOf(input.options.timeout), force: input.options.force === true },
     );
-    return report(ctx, record, `Partition ${record.name} rebooted`);
+    return reportPartition(ctx, record, `Partition ${record.name} rebooted`);
   },
 };
 
@@ -79,7 +72,7 @@ export const resetCommand: CommandSpec<CliContext> = {
       await ctx.lifecycle(),
       input.args.NAME!,
     );
-    return report(ctx, record, `Partition ${record.name} reset`);
+    return reportPartition(ctx, record, `Partition ${record.name} reset`);
   },
 };
 
