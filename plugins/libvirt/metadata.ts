@@ -36,7 +36,7 @@ import { extractNamespace, injectNamespace, isNcName } from "./metadata_xml.ts";
 import type { CallContext } from "./procedures.ts";
 import { readDomain } from "./procedures.ts";
 import { ErrorCode, MAX_STRING } from "./protocol.ts";
-import { AFFECT_CONFIG, AFFECT_LIVE, unsupportedFlags } from "./stats.ts";
+import { AFFECT_CONFIG, AFFECT_LIVE, invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `virDomainMetadataType`. */
@@ -52,10 +52,6 @@ export interface MetadataChange {
   uri?: string;
 }
 
-function invalid(message: string): RpcError {
-  return new RpcError(ErrorCode.INVALID_ARG, `invalid argument: ${message}`);
-}
-
 /** `AFFECT_LIVE` names a running domain's definition: refused for one that does not run. */
 function live(record: PartitionRecord, flags: number): void {
   if ((flags & AFFECT_LIVE) && record.state !== "running") {
@@ -69,15 +65,17 @@ function byteLength(text: string): number {
 
 function boundedText(value: string, max: number, what: string): string {
   const size = byteLength(value);
-  if (size > max) throw invalid(`the ${what} is ${size} bytes; the limit is ${max}`);
+  if (size > max) throw invalidArgument(`the ${what} is ${size} bytes; the limit is ${max}`);
   return value;
 }
 
 /** The namespace URI of an ELEMENT call: given, and not vmanager's own. */
 function elementUri(uri: string | undefined): string {
-  if (!uri) throw invalid("uri in virDomainSetMetadata must not be NULL");
+  if (!uri) throw invalidArgument("uri in virDomainSetMetadata must not be NULL");
   if (uri === VMANAGER_NS) {
-    throw invalid(`'${uri}' is vmanager's own namespace: dumpxml writes it from the partition`);
+    throw invalidArgument(
+      `'${uri}' is vmanager's own namespace: dumpxml writes it from the partition`,
+    );
   }
   return boundedText(uri, MAX_METADATA_ELEMENT, "namespace URI");
 }
@@ -93,7 +91,7 @@ async function readChange(r: XdrReader): Promise<MetadataChange & { flags: numbe
   const value = metadata === "" ? undefined : metadata;
   switch (type) {
     case MetadataType.TITLE:
-      if (value?.includes("\n")) throw invalid("metadata title can't contain newlines");
+      if (value?.includes("\n")) throw invalidArgument("metadata title can't contain newlines");
       return { type, value: value && boundedText(value, MAX_TITLE, "title"), flags };
     case MetadataType.DESCRIPTION:
       return { type, value: value && boundedText(value, MAX_DESCRIPTION, "description"), flags };
@@ -101,12 +99,12 @@ async function readChange(r: XdrReader): Promise<MetadataChange & { flags: numbe
       const ns = elementUri(uri);
       if (metadata === undefined) return { type, uri: ns, flags };
       if (!key || !isNcName(key)) {
-        throw invalid("failed to validate prefix for a new XML namespace");
+        throw invalidArgument("failed to validate prefix for a new XML namespace");
       }
       return { type, uri: ns, value: await injectNamespace(metadata, key, ns), flags };
     }
     default:
-      throw invalid(`unknown metadata type '${type}'`);
+      throw invalidArgument(`unknown metadata type '${type}'`);
   }
 }
 
@@ -123,7 +121,7 @@ export function changedSpec(spec: PartitionSpec, change: MetadataChange): Partit
   delete elements[change.uri!];
   if (change.value !== undefined) {
     if (Object.keys(elements).length >= MAX_METADATA_ELEMENTS) {
-      throw invalid(`a partition keeps at most ${MAX_METADATA_ELEMENTS} metadata elements`);
+      throw invalidArgument(`a partition keeps at most ${MAX_METADATA_ELEMENTS} metadata elements`);
     }
     elements[change.uri!] = change.value;
   }
@@ -195,13 +193,15 @@ export async function getMetadata(ctx: CallContext, r: XdrReader, w: XdrWriter):
   const flags = r.uint();
   unsupportedFlags(flags, AFFECT_LIVE | AFFECT_CONFIG, "virDomainGetMetadata");
   if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) {
-    throw invalid(
+    throw invalidArgument(
       "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
     );
   }
-  if (type < 0 || type > MetadataType.ELEMENT) throw invalid(`unknown metadata type '${type}'`);
+  if (type < 0 || type > MetadataType.ELEMENT) {
+    throw invalidArgument(`unknown metadata type '${type}'`);
+  }
   if (type === MetadataType.ELEMENT && !uri) {
-    throw invalid("uri in virDomainGetMetadata must not be NULL");
+    throw invalidArgument("uri in virDomainGetMetadata must not be NULL");
   }
   const record = await ctx.driver.resolve(dom);
   live(record, flags);

@@ -13,10 +13,8 @@
 import { assignable } from "../../core/board/assignable.ts";
 import type { Board, PartitionRecord, Range } from "../../core/model.ts";
 import { subtractRanges } from "../../core/ranges.ts";
-import { RpcError } from "./errors.ts";
 import type { CallContext } from "./procedures.ts";
-import { ErrorCode } from "./protocol.ts";
-import { unsupportedFlags } from "./stats.ts";
+import { invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `REMOTE_NODE_MEMORY_STATS_MAX`. */
@@ -40,10 +38,6 @@ export function freeBytes(board: Board, records: readonly PartitionRecord[]): nu
 /** Bytes of the board's RAM (what `nodeinfo` reports). */
 export function totalBytes(board: Board): number {
   return board.memory.reduce((sum, m) => sum + m.size, 0);
-}
-
-function invalid(message: string): RpcError {
-  return new RpcError(ErrorCode.INVALID_ARG, `invalid argument: ${message}`);
 }
 
 async function free(ctx: CallContext): Promise<number> {
@@ -71,9 +65,9 @@ export async function nodeGetCellsFreeMemory(
   const start = r.int();
   const max = r.int();
   if (max <= 0 || max > NODE_MAX_CELLS) {
-    throw invalid(`maxCells ${max} must be between 1 and ${NODE_MAX_CELLS}`);
+    throw invalidArgument(`maxCells ${max} must be between 1 and ${NODE_MAX_CELLS}`);
   }
-  if (start !== 0) throw invalid(`start cell ${start} out of range (0-0)`);
+  if (start !== 0) throw invalidArgument(`start cell ${start} out of range (0-0)`);
   w.uint(1).uhyper(BigInt(await free(ctx)));
 }
 
@@ -94,9 +88,9 @@ export async function nodeGetMemoryStats(
   const cell = r.int();
   unsupportedFlags(r.uint(), 0, "virNodeGetMemoryStats");
   if (nparams < 0 || nparams > NODE_MEMORY_STATS_MAX) {
-    throw invalid(`nparams ${nparams} must be between 0 and ${NODE_MEMORY_STATS_MAX}`);
+    throw invalidArgument(`nparams ${nparams} must be between 0 and ${NODE_MEMORY_STATS_MAX}`);
   }
-  if (cell !== ALL_CELLS && cell !== 0) throw invalid(`Invalid cell number ${cell}`);
+  if (cell !== ALL_CELLS && cell !== 0) throw invalidArgument(`Invalid cell number ${cell}`);
   const board = await ctx.driver.board();
   const stats: [string, number][] = [
     ["total", totalBytes(board)],

@@ -240,14 +240,16 @@ function cpumapLimits(count: number, maplen: number, name: string): void {
   }
 }
 
+/** libvirt's INVALID_ARG refusal saying `message`. */
+export function invalidArgument(message: string): RpcError {
+  return new RpcError(ErrorCode.INVALID_ARG, `invalid argument: ${message}`);
+}
+
 /** Refuses flags outside `known` as libvirt's `virCheckFlags` does (INVALID_ARG, naming `fn`). */
 export function unsupportedFlags(flags: number, known: number, fn: string): void {
   const unknown = (flags & ~known) >>> 0;
   if (unknown) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: unsupported flags (0x${unknown.toString(16)}) in function ${fn}`,
-    );
+    throw invalidArgument(`unsupported flags (0x${unknown.toString(16)}) in function ${fn}`);
   }
 }
 
@@ -259,10 +261,8 @@ export const AFFECT_CONFIG = 2;
 /** The checks of `VIR_DOMAIN_AFFECT_*` flags, as libvirt's `virDomainObjGetDefs`. */
 function affect(record: ObservedRecord, flags: number): void {
   if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG)) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      "invalid argument: Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' " +
-        "are mutually exclusive",
+    throw invalidArgument(
+      "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
     );
   }
   if ((flags & AFFECT_LIVE) && record.state !== "running") throw notRunning();
@@ -270,10 +270,7 @@ function affect(record: ObservedRecord, flags: number): void {
 
 function positive(value: number, name: string, fn: string): void {
   if (value <= 0) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: ${name} in ${fn} must be greater than zero`,
-    );
+    throw invalidArgument(`${name} in ${fn} must be greater than zero`);
   }
 }
 
