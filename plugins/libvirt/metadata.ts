@@ -32,7 +32,7 @@ import { VMANAGER_NS } from "./domain_xml.ts";
 import type { Driver } from "./driver.ts";
 import { RpcError } from "./errors.ts";
 import { byUuid, notRunning } from "./transactions.ts";
-import { extractNamespace, injectNamespace, isNcName } from "./metadata_xml.ts";
+import { byteLength, extractNamespace, injectNamespace, isNcName } from "./metadata_xml.ts";
 import type { CallContext } from "./procedures.ts";
 import { readDomain } from "./procedures.ts";
 import { ErrorCode, MAX_STRING } from "./protocol.ts";
@@ -57,10 +57,6 @@ function live(record: PartitionRecord, flags: number): void {
   if ((flags & AFFECT_LIVE) && record.state !== "running") {
     throw notRunning();
   }
-}
-
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).length;
 }
 
 function boundedText(value: string, max: number, what: string): string {

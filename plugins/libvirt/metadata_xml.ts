@@ -126,7 +126,8 @@ function rootElement(nodes: readonly OrderedNode[], where: string): OrderedNode 
   return elements[0];
 }
 
-function byteLength(text: string): number {
+/** The length of `text` in UTF-8 bytes. */
+export function byteLength(text: string): number {
   return new TextEncoder().encode(text).length;
 }
 
