@@ -13,6 +13,7 @@ import type { MonitorPlugin, Plugin } from "../../core/registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../../core/registry/plugin.ts";
 import type { PowerOptions } from "../../plugins/libvirt/power.ts";
 import { type InProcessDaemon, startInProcessDaemon } from "./console_helpers.ts";
+import { domainXml } from "./helpers.ts";
 
 /** What a fake guest that powered off looks like to its backend. */
 export const POWERED_OFF: RuntimeObservation = {
@@ -115,13 +116,9 @@ export interface EventWatcher {
 
 /**
  * Starts `virsh event --loop --all` on `uri` and returns once it hears events: a
- * probe domain is defined and undefined (with `probeXml`) until its events come.
+ * probe domain is defined (from `dir`/probe.xml) and undefined until its events come.
  */
-export async function watchEvents(
-  uri: string,
-  probeXml: string,
-  dir: string,
-): Promise<EventWatcher> {
+export async function watchEvents(uri: string, dir: string): Promise<EventWatcher> {
   const child = new Deno.Command("virsh", {
     args: ["-c", uri, "event", "--loop", "--all"],
     stdin: "null",
@@ -161,7 +158,7 @@ export async function watchEvents(
   const virsh = (...args: string[]) =>
     new Deno.Command("virsh", { args: ["-c", uri, ...args], stdout: "null", stderr: "null" })
       .output();
-  await Deno.writeTextFile(`${dir}/probe.xml`, probeXml);
+  await Deno.writeTextFile(`${dir}/probe.xml`, domainXml("probe"));
   let registered = false;
   try {
     for (let i = 0; i < 40 && !registered; i++) {

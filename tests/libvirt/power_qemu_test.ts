@@ -15,7 +15,6 @@ import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { GUESTS, missing, typeIntoConsole, waitForConsole } from "../qemu/helpers.ts";
 import {
   type ClientResult,
-  domainXml,
   HAVE_PYTHON_LIBVIRT,
   HAVE_VIRSH,
   linuxDomainXml,
@@ -91,7 +90,7 @@ Deno.test({
         waitForConsole(d.stateDir, "p", /vmanager-guest: staying up/, 120_000, n);
       const reboots = () => count(events!.text(), /event 'reboot' for domain '?p'?/);
       try {
-        events = await watchEvents(d.uri, domainXml("probe"), dir);
+        events = await watchEvents(d.uri, dir);
         await Deno.writeTextFile(
           `${dir}/p.xml`,
           linuxXml("p", "1", "<on_crash>restart</on_crash>", true),
@@ -168,7 +167,7 @@ Deno.test({
       const d = await startDaemon(dir, ["--backend", "qemu"]);
       let events: EventWatcher | undefined;
       try {
-        events = await watchEvents(d.uri, domainXml("probe"), dir);
+        events = await watchEvents(d.uri, dir);
         await Deno.writeTextFile(
           `${dir}/c.xml`,
           linuxXml("c", "2", "<on_crash>preserve</on_crash>", false),

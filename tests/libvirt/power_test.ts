@@ -40,7 +40,7 @@ async function withGuests(
     });
     let events: EventWatcher | undefined;
     try {
-      events = await watchEvents(d.uri, domainXml("probe"), dir);
+      events = await watchEvents(d.uri, dir);
       await fn(d, guests, events, dir);
     } finally {
       await events?.stop();
