@@ -18,7 +18,7 @@ const policyNames: Record<string, string> = {
 };
 
 /** A memory map as a table. */
-export function memoryMapTable(regions: readonly MapRegion[]): string {
+function memoryMapTable(regions: readonly MapRegion[]): string {
   return table(
     ["Region", "Start", "End", "Size", "Content"],
     regions.map((
@@ -34,7 +34,7 @@ export function memoryMapTable(regions: readonly MapRegion[]): string {
 }
 
 /** Monitor calls, one per line: `core_start partition=1 hwid=0x2 entry=0x50000000 context=0x0`. */
-export function callLines(calls: readonly MonitorCall[]): string {
+function callLines(calls: readonly MonitorCall[]): string {
   if (calls.length === 0) return "  (none)";
   return calls.map((c) =>
     `  ${c.call} ` +
@@ -85,7 +85,7 @@ export function backingViews(record: PartitionRecord, board: Board): BackingView
 }
 
 /** One backing in words: `virtio0: net user, tcp 127.0.0.1:8080 -> 80`. */
-export function backingText(b: BackingView): string {
+function backingText(b: BackingView): string {
   if (b.kind === "disk") return `${b.device}: disk ${b.file}${b.readonly ? " (read-only)" : ""}`;
   if (b.mode === "network") return `${b.device}: net on board network ${b.network}`;
   const forwards = (b.forward ?? []).map((f) => `tcp 127.0.0.1:${f.host} -> ${f.guest}`);

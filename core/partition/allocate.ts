@@ -249,7 +249,7 @@ function allocateDevices(board: Board, owners: Owners, spec: PartitionSpec): str
 }
 
 /** The compatible string of a virtio-mmio transport, the slots backings go on. */
-export const VIRTIO_MMIO = "virtio,mmio";
+const VIRTIO_MMIO = "virtio,mmio";
 
 /** Whether board device `name` is a virtio-mmio slot. */
 export function isVirtioSlot(board: Board, name: string): boolean {

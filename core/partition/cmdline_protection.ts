@@ -17,7 +17,7 @@ import { validateCmdline } from "./cmdline.ts";
 import { type SharedProvider, sharedProviders } from "./shared_resources.ts";
 
 /** The arguments added, in order. */
-export const PROTECTION_ARGS: readonly string[] = ["clk_ignore_unused", "pd_ignore_unused"];
+const PROTECTION_ARGS: readonly string[] = ["clk_ignore_unused", "pd_ignore_unused"];
 
 /** Whether `shared` holds a clock or power-domain provider another user shares. */
 export function needsProtection(shared: readonly SharedProvider[]): boolean {

@@ -172,7 +172,7 @@ export function specFromText(name: string, values: SpecText): PartitionSpec {
 }
 
 /** Most backings of each kind one partition may have. */
-export const MAX_BACKINGS = 16;
+const MAX_BACKINGS = 16;
 
 function parsePort(text: string, what: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {

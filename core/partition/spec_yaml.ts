@@ -18,7 +18,7 @@ function sizeText(bytes: number): string {
 }
 
 /** A `--net` value of a backing. */
-export function netText(net: NetBacking): string {
+function netText(net: NetBacking): string {
   const head = net.mode === "user" ? "user" : `network=${net.network}`;
   const forwards = (net.forward ?? []).map((f) => `forward=tcp:${f.host}:${f.guest}`);
   const device = net.device !== undefined ? [`device=${net.device}`] : [];
@@ -26,7 +26,7 @@ export function netText(net: NetBacking): string {
 }
 
 /** A `--disk` value of a backing. */
-export function diskText(disk: DiskBacking): string {
+function diskText(disk: DiskBacking): string {
   const options = [
     ...(disk.readonly ? ["ro"] : []),
     ...(disk.device ? [`device=${disk.device}`] : []),

@@ -323,7 +323,7 @@ async function restartEnded(
  * its images loaded again; `preserve` marks it stopped (or crashed) and keeps its
  * memory and console untouched; `destroy` clears it and marks it stopped.
  */
-export async function applyEnding(
+async function applyEnding(
   tx: Tx,
   record: PartitionRecord,
   seen: RuntimeObservation,

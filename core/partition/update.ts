@@ -46,7 +46,7 @@ export function holders(partitions: readonly PartitionRecord[], except?: string)
  * The allocation `spec` gets on `board` next to the other partitions, preferring
  * the cores and window `before` has when the spec leaves them to the allocator.
  */
-export function reallocate(
+function reallocate(
   board: Board,
   others: readonly Holder[],
   spec: PartitionSpec,

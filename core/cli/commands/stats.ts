@@ -44,7 +44,7 @@ export interface StatsView {
 }
 
 /** The statistics view of `record` from what the backend measured (`undefined`: nothing). */
-export function statsView(
+function statsView(
   record: ObservedRecord,
   backend: string,
   measured: PartitionStats | undefined,
@@ -89,7 +89,7 @@ function reasonOf(record: ObservedRecord): string | null {
 }
 
 /** `1h 02m 03s`, `2m 05s`, `42s`. */
-export function formatUptime(seconds: number): string {
+function formatUptime(seconds: number): string {
   const s = Math.floor(seconds);
   const [d, h, m, r] = [
     Math.floor(s / 86400),
@@ -105,7 +105,7 @@ export function formatUptime(seconds: number): string {
 }
 
 /** CPU time for people: `3.214 s`; `-` when not measured. */
-export function formatCpu(ns: number | null): string {
+function formatCpu(ns: number | null): string {
   return ns === null ? "-" : `${(ns / 1e9).toFixed(3)} s`;
 }
 
