@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
-import { GUESTS, missing } from "../qemu/helpers.ts";
+import { GUESTS, missing, waitForConsole } from "../qemu/helpers.ts";
 import {
   domainXml,
   HAVE_PYTHON_LIBVIRT,
@@ -443,12 +443,7 @@ Deno.test({
         assert.equal((await virsh(d.uri, "define", `${dir}/hot.xml`)).code, 0);
         const start = await virsh(d.uri, "start", "hot");
         assert.equal(start.code, 0, start.stderr);
-        let text = "";
-        const deadline = Date.now() + 120_000;
-        while (!/vmanager-guest: staying up/.test(text) && Date.now() < deadline) {
-          await sleep(500);
-          text = (await vmanctlProcess([...cli, "console", "--log", "hot"])).stdout;
-        }
+        const text = await waitForConsole(d.stateDir, "hot", /vmanager-guest: staying up/);
         assert.match(text, /vmanager-guest: staying up/);
         // As a script types it: `echo LINE | vmanctl console hot`.
         const typed = await typeLine(d.stateDir, "hot", "while :; do :; done &");
