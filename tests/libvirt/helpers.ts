@@ -179,6 +179,11 @@ export function python(script: string, ...args: string[]): Promise<ClientResult>
   return run(PYTHON, ["-", ...args], script);
 }
 
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** The daemon's resident set size in KiB. */
 export async function rssKiB(pid: number): Promise<number> {
   // ps (procps), as Deno lets only --allow-all read /proc/<pid>; NaN without it.

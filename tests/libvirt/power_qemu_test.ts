@@ -19,6 +19,7 @@ import {
   HAVE_VIRSH,
   linuxDomainXml,
   python,
+  sleep,
   startDaemon,
   virsh,
 } from "./helpers.ts";
@@ -43,8 +44,6 @@ function linuxXml(name: string, cpuset: string, extra: string, button: boolean):
     devices: button ? ["uart0", "gpio0"] : [],
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function ok(result: ClientResult, what: string): string {
   assert.equal(result.code, 0, `${what}: ${result.stderr}`);

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { withTempDir } from "../cli/helpers.ts";
-import { domainXml, HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, python, virsh } from "./helpers.ts";
+import { domainXml, HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, python, sleep, virsh } from "./helpers.ts";
 import type { InProcessDaemon } from "./console_helpers.ts";
 import {
   type EventWatcher,
@@ -22,8 +22,6 @@ import {
 
 const skip = !HAVE_VIRSH || !HAVE_PYTHON_LIBVIRT;
 if (skip) console.log("skipping the libvirt power tests: virsh or python3-libvirt is missing");
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `fn` with a daemon on the fake backend (guests power off after 500 ms) and an event watcher. */
 async function withGuests(

@@ -15,6 +15,7 @@ import {
   HAVE_VIRSH,
   linuxDomainXml,
   python,
+  sleep,
   startDaemon,
   virsh,
 } from "./helpers.ts";
@@ -406,8 +407,6 @@ function whyNot(): string | undefined {
 }
 const skipQemu = whyNot();
 if (skipQemu) console.log(`skipping libvirt statistics on the qemu backend: ${skipQemu}`);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `echo LINE | vmanctl console NAME`: what the console printed until it was quiet. */
 async function typeLine(stateDir: string, name: string, line: string): Promise<string> {

@@ -6,12 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { withTempDir } from "../cli/helpers.ts";
-import { domainXml, HAVE_VIRSH, virsh } from "./helpers.ts";
+import { domainXml, HAVE_VIRSH, sleep, virsh } from "./helpers.ts";
 import { FakeGuests, startPowerDaemon, stateRecord } from "./power_helpers.ts";
 
 if (!HAVE_VIRSH) console.log("skipping the transient power tests: virsh is missing");
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls the state dir until `test` holds of `name`'s record (undefined: none); returns it. */
 async function until(
