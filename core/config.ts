@@ -36,6 +36,8 @@ export interface VmanConfig {
  */
 export async function loadConfig(path: string | undefined): Promise<VmanConfig> {
   const file = path ?? DEFAULT_CONFIG;
+  // Most hosts have no default file: said by one status call, without opening it.
+  if (path === undefined && !exists(file)) return {};
   let text: string;
   try {
     text = await readRegularTextFile(file, MAX_CONFIG_BYTES, "the configuration");
@@ -80,4 +82,15 @@ export async function loadConfig(path: string | undefined): Promise<VmanConfig> 
     }
   }
   return config;
+}
+
+/** Whether anything is at `file` (a status call does not block, whatever the file is). */
+function exists(file: string): boolean {
+  try {
+    Deno.lstatSync(file);
+    return true;
+  } catch (error) {
+    // Any other error: the read says what is wrong.
+    return !(error instanceof Deno.errors.NotFound);
+  }
 }

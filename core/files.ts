@@ -126,6 +126,48 @@ export async function statRegularFile(path: string, limit: number, what: string)
 }
 
 /**
+ * Reads a file of vmanager's own state dir (mode 0700, its files written only by
+ * vmanager and replaced by rename) synchronously: the same checks as
+ * {@linkcode readRegularFile} on its status, then one read. No open timeout: only
+ * a process of the state dir's owner could swap a FIFO in between. About 0.3 ms
+ * against 2 ms for the asynchronous read in a fresh process, which every command
+ * that reads the state pays.
+ */
+export function readOwnFileSync(path: string, limit: number, what: string): Uint8Array {
+  return readOwn(path, limit, what, Deno.readFileSync);
+}
+
+/** {@linkcode readOwnFileSync} decoded as UTF-8 (by Deno, without a decoder in JS). */
+export function readOwnTextFileSync(path: string, limit: number, what: string): string {
+  return readOwn(path, limit, what, Deno.readTextFileSync);
+}
+
+function readOwn<T extends { length: number }>(
+  path: string,
+  limit: number,
+  what: string,
+  read: (path: string) => T,
+): T {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    throw osError(what, path, error);
+  }
+  if (!info.isFile) throw notRegular(what, path, info);
+  if (info.size > limit) throw tooLarge(what, path, limit, info.size);
+  let data: T;
+  try {
+    data = read(path);
+  } catch (error) {
+    throw osError(what, path, error);
+  }
+  // A file that grew between the two calls (a text's characters are at most its bytes).
+  if (data.length > limit) throw tooLarge(what, path, limit);
+  return data;
+}
+
+/**
  * Opens `path` for reading, giving up after `timeoutMs`: opening a FIFO blocks
  * until a writer comes, so a file swapped for one between the check and the open
  * must not hang the caller (which may hold the state lock). A late open is closed

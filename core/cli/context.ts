@@ -264,7 +264,7 @@ export class CliContext {
       prepareBoot: async (record, board, devicetree) => {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
-        const boardDtb = devicetree ?? await store.readFile(BOARD_DTB);
+        const boardDtb = devicetree ?? store.readFile(BOARD_DTB);
         const prepare = async (request: RegistryRequest) =>
           await prepareBoot(await this.registry(request), board, boardDtb, record);
         try {

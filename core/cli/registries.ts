@@ -114,7 +114,7 @@ export class Registries {
       const { dirs, isDefault } = await this.pluginDirs();
       if (!isDefault) return true;
       try {
-        await Deno.stat(dirs[0]);
+        Deno.statSync(dirs[0]); // one status call: cheaper synchronous in a fresh process
         return true;
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return false;

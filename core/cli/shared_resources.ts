@@ -29,7 +29,7 @@ export async function boardTreeOf(
   board: Board,
   devicetree?: Uint8Array,
 ): Promise<FdtTree | undefined> {
-  const blob = devicetree ?? await (await ctx.store()).readFile(BOARD_DTB);
+  const blob = devicetree ?? (await ctx.store()).readFile(BOARD_DTB);
   if (!blob) return undefined;
   const { codecOf, DeviceTreeError } = await import("../devicetree/build.ts");
   const codec = codecOf(await ctx.registry({ kinds: ["feature"] }));

@@ -22,8 +22,8 @@ import {
   FileInputError,
   MAX_DTB_BYTES,
   MAX_STATE_BYTES,
-  readRegularFile,
-  readRegularTextFile,
+  readOwnFileSync,
+  readOwnTextFileSync,
 } from "../files.ts";
 import type { Board, PartitionRecord } from "../model.ts";
 import { checkState } from "./check.ts";
@@ -79,7 +79,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Whether process `pid` lives (process.ts loads only when a temporary file asks). */
 const alive = async (pid: number) => (await import("../process.ts")).processAlive(pid);
 
-/** Reads and atomically updates the state document of one state directory. */
+/** Removes a file; one that is gone already, or cannot be removed, is left to the next sweep. */
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // gone, or not ours to remove
+  }
+}
+
+/**
+ * Reads and atomically updates the state document of one state directory. Its
+ * file calls are synchronous but for the two `fsync`s: each is a few microseconds,
+ * where an asynchronous call costs 0.1–0.5 ms in a fresh process, which every
+ * command pays; the `fsync`s may take milliseconds, which a daemon should not
+ * block on.
+ */
 export class StateStore {
   /** The state directory. */
   readonly dir: string;
@@ -99,7 +114,7 @@ export class StateStore {
   async read(): Promise<StateDocument | undefined> {
     let text: string;
     try {
-      text = await readRegularTextFile(this.file, MAX_STATE_BYTES, "the state");
+      text = readOwnTextFileSync(this.file, MAX_STATE_BYTES, "the state");
     } catch (error) {
       if (error instanceof FileInputError && error.problem === "missing") return undefined;
       throw new StateStoreError((error as Error).message, this.file, { cause: error });
@@ -123,7 +138,7 @@ export class StateStore {
       result: T;
     },
   ): Promise<T> {
-    await this.ensureDir();
+    this.ensureDir();
     using lock = await this.lock();
     void lock;
     await this.removeStaleTemps();
@@ -139,9 +154,9 @@ export class StateStore {
   }
 
   /** Reads a file of the state dir; undefined when it does not exist. */
-  async readFile(name: string): Promise<Uint8Array | undefined> {
+  readFile(name: string): Uint8Array | undefined {
     try {
-      return await readRegularFile(`${this.dir}/${name}`, MAX_DTB_BYTES, name);
+      return readOwnFileSync(`${this.dir}/${name}`, MAX_DTB_BYTES, name);
     } catch (error) {
       if (error instanceof FileInputError && error.problem === "missing") return undefined;
       throw new StateStoreError((error as Error).message, this.dir, { cause: error });
@@ -185,9 +200,9 @@ export class StateStore {
     return await checkState(doc, this.file);
   }
 
-  private async ensureDir(): Promise<void> {
+  private ensureDir(): void {
     try {
-      await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw new StateStoreError(
         `cannot create the state dir: ${(error as Error).message}`,
@@ -204,7 +219,7 @@ export class StateStore {
     const path = `${this.dir}/state.lock`;
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { create: true, read: true, write: true, mode: 0o600 });
+      file = Deno.openSync(path, { create: true, read: true, write: true, mode: 0o600 });
     } catch (error) {
       throw new StateStoreError(`cannot open the state lock: ${(error as Error).message}`, path, {
         cause: error,
@@ -212,13 +227,13 @@ export class StateStore {
     }
     try {
       await this.waitForLock(file, path);
-      await file.truncate(0);
+      file.truncateSync(0);
       const holder: LockHolder = {
         pid: Deno.pid,
         command: this.options.holder ?? `pid ${Deno.pid}`,
         since: new Date().toISOString(),
       };
-      await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
+      file.writeSync(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
     } catch (error) {
       file.close();
       if (error instanceof StateStoreError) throw error;
@@ -239,7 +254,7 @@ export class StateStore {
     const timeout = this.options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT;
     const deadline = Date.now() + timeout;
     let pause = 5;
-    while (!(await file.tryLock(true))) {
+    while (!file.tryLockSync(true)) {
       if (Date.now() >= deadline) {
         throw new StateBusyError(
           `the state is busy: ${await this.describeHolder(path)}; waited ${timeout / 1000} s ` +
@@ -266,13 +281,13 @@ export class StateStore {
 
   /** Removes the temporary files of writers that died (under the lock). */
   private async removeStaleTemps(): Promise<void> {
-    for await (const entry of Deno.readDir(this.dir)) {
+    for (const entry of Deno.readDirSync(this.dir)) {
       const match = TEMP_FILE.exec(entry.name);
       if (!match) continue;
       // state.json and board.dtb are written only under this lock: any is stale. The
       // sim writes monitor.json under its own lock: only a dead writer's is.
       if (match[1] === "monitor.json" && await alive(Number(match[2]))) continue;
-      await Deno.remove(`${this.dir}/${entry.name}`).catch(() => {});
+      removeQuietly(`${this.dir}/${entry.name}`);
     }
   }
 
@@ -286,21 +301,21 @@ export class StateStore {
   private async writeAtomically(path: string, data: Uint8Array): Promise<void> {
     const temp = `${path}.${Deno.pid}.tmp`;
     try {
-      using file = await Deno.open(temp, {
+      using file = Deno.openSync(temp, {
         create: true,
         write: true,
         truncate: true,
         mode: 0o600,
       });
       let written = 0;
-      while (written < data.length) written += await file.write(data.subarray(written));
+      while (written < data.length) written += file.writeSync(data.subarray(written));
       await file.sync();
-      await Deno.rename(temp, path);
+      Deno.renameSync(temp, path);
       // The rename itself is durable once the directory is synced.
-      using dir = await Deno.open(this.dir);
+      using dir = Deno.openSync(this.dir);
       await dir.sync();
     } catch (error) {
-      await Deno.remove(temp).catch(() => {});
+      removeQuietly(temp);
       throw new StateStoreError(`cannot write the state: ${(error as Error).message}`, this.file, {
         cause: error,
       });

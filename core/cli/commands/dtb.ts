@@ -26,7 +26,7 @@ export const dtbCommand: CommandSpec<CliContext> = {
     const { getPartition } = await import("../../state/lookup.ts");
     const { record, board } = await getPartition(store, input.args.NAME!);
     const { BOARD_DTB } = await import("../../state/store.ts");
-    const boardDtb = await store.readFile(BOARD_DTB);
+    const boardDtb = store.readFile(BOARD_DTB);
     if (!boardDtb) {
       throw new InputError(`board ${board.name} of this state dir has no device tree`, store.dir);
     }
