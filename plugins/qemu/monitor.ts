@@ -120,15 +120,19 @@ export class QemuMonitor implements Monitor {
       stage("qemu: sim core start, stub");
       const qemu = qemuCommand(board, arch, id, files, memoryFile(this.options.stateDir));
       // QEMU and the console broker start together; QEMU waits paused for `cont`.
-      const times = await launchTogether(files, qemu, {
+      const launched = await launchTogether(files, qemu, {
         command: this.options.broker,
         logLimit: this.options.consoleLogLimit,
         hook: this.options.endHook,
       }, timeouts.start);
       stage("qemu: launch QEMU and broker");
-      stageApart("QEMU start", times.qemu);
-      stageApart("console broker start", times.broker);
-      await qmpCommand(files.qmp, "cont");
+      stageApart("QEMU start", launched.qemu);
+      stageApart("console broker start", launched.broker);
+      try {
+        await launched.qmp.command("cont");
+      } finally {
+        launched.qmp.close();
+      }
       stage("qemu: cont");
     } catch (error) {
       await kill(files);

@@ -15,6 +15,7 @@
 import { MonitorError } from "../../core/errors.ts";
 import type { QemuFiles } from "./files.ts";
 import type { BrokerConfig } from "./console_broker.ts";
+import { QmpSession } from "./qmp.ts";
 
 /** The shell that supervises QEMU: `sh -c SCRIPT sh EXIT LOG LOCK QEMU ARGS…`. */
 const SUPERVISOR = 'exit_file=$1; log=$2; exec 9>>"$3"; shift 3; flock -n 9 || exit 75; ' +
@@ -214,39 +215,46 @@ export async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
   throw new MonitorError(`the console broker did not come up (${why})${said ? `: ${said}` : ""}`);
 }
 
-/** How long QEMU and the broker took to come up, in milliseconds, from their launch. */
-export interface LaunchTimes {
-  /** From QEMU's launch to its QMP socket. */
+/** QEMU and the broker up: how long each took from the launch, and QEMU's QMP session. */
+export interface Launched {
+  /** From QEMU's launch to its first answer on QMP (it has started: its main loop runs). */
   qemu: number;
   /** From the broker's launch to its socket. */
   broker: number;
+  /** The QMP session that negotiated with QEMU, open for `cont`; the caller closes it. */
+  qmp: QmpSession;
 }
 
 /**
  * Launches QEMU and the console broker at once and waits for both: the broker
  * connects to QEMU's sockets as soon as they are served, and QEMU waits paused
- * (`-S`) for `cont`, so nothing the partition prints is lost. When either fails
- * the error is QEMU's when it has one; the caller kills QEMU, and a broker left
- * waiting gives up once QEMU's exit is recorded.
+ * (`-S`) for `cont`, so nothing the partition prints is lost. QEMU is up when it
+ * answers on QMP (it serves the socket before it has finished starting). When
+ * either fails the error is QEMU's when it has one; the caller kills QEMU, and a
+ * broker left waiting gives up once QEMU's exit is recorded.
  */
 export async function launchTogether(
   files: QemuFiles,
   qemu: { binary: string; args: string[] },
   broker: BrokerLaunch,
   ms: number,
-): Promise<LaunchTimes> {
+): Promise<Launched> {
   await clearRunFiles(files);
   const begin = performance.now();
   await spawnQemu(files, qemu.binary, qemu.args);
   await spawnBroker(files, broker);
   const since = () => performance.now() - begin;
   const [up, served] = await Promise.allSettled([
-    waitQemu(files, qemu.binary, ms).then(since),
+    waitQemu(files, qemu.binary, ms).then(() => QmpSession.open(files.qmp, ms))
+      .then((qmp) => ({ qmp, ms: since() })),
     waitBroker(files, ms).then(since),
   ]);
   if (up.status === "rejected") throw up.reason;
-  if (served.status === "rejected") throw served.reason;
-  return { qemu: up.value, broker: served.value };
+  if (served.status === "rejected") {
+    up.value.qmp.close();
+    throw served.reason;
+  }
+  return { qemu: up.value.ms, broker: served.value, qmp: up.value.qmp };
 }
 
 /** Waits until QEMU has exited and its supervisor recorded the status. */

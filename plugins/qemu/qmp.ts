@@ -1,6 +1,8 @@
 /**
  * A minimal QMP client (QEMU Machine Protocol, JSON lines over a UNIX socket):
- * enough to negotiate capabilities and run a command such as `cont` or `quit`.
+ * enough to negotiate capabilities and run a command such as `cont` or `quit`,
+ * on a connection of its own ({@linkcode qmpCommand}) or on one kept open
+ * ({@linkcode QmpSession}).
  *
  * @example
  * ```ts
@@ -36,68 +38,106 @@ export class JsonLines {
 }
 
 /**
- * Connects to the QMP socket at `path`, negotiates capabilities and runs
- * `command`, returning its `return` value. Events QEMU sends meanwhile are
- * skipped. A connection that closes after `quit` counts as success. A QEMU that
- * does not answer within `timeoutMs` is a `MonitorError` (the connection is
- * closed), so a hung QEMU cannot hold the caller — and the state lock — for ever.
+ * One QMP connection, its capabilities negotiated: QEMU has answered a command, so
+ * it has finished starting (QEMU serves its QMP socket, and greets, before its
+ * main loop runs; it answers only from there). Events QEMU sends are skipped.
  */
-export async function qmpCommand(
-  path: string,
-  command: string,
-  args?: Record<string, unknown>,
-  timeoutMs = 5000,
-): Promise<unknown> {
-  let conn: Deno.Conn | undefined;
-  let timedOut = false;
-  const close = () => {
-    try {
-      conn?.close();
-    } catch {
-      // already closed
-    }
-    conn = undefined;
-  };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    close();
-  }, timeoutMs);
-  try {
+export class QmpSession {
+  private constructor(
+    private readonly conn: Deno.Conn,
+    private readonly lines: JsonLines,
+    private readonly path: string,
+  ) {}
+
+  /**
+   * Connects to the QMP socket at `path` and negotiates capabilities. A QEMU that
+   * does not answer within `timeoutMs` is a `MonitorError` naming `purpose` (the
+   * command the session is opened for, if not the negotiation itself).
+   */
+  static async open(
+    path: string,
+    timeoutMs = 5000,
+    purpose = "qmp_capabilities",
+  ): Promise<QmpSession> {
+    let conn: Deno.Conn;
     try {
       conn = await Deno.connect({ transport: "unix", path });
     } catch (error) {
-      throw new MonitorError(
-        `cannot reach QEMU's QMP socket: ${(error as Error).message}`,
-        path,
-        { cause: error },
-      );
-    }
-    return await exchange(conn, command, args);
-  } catch (error) {
-    if (timedOut) {
-      throw new MonitorError(`QEMU did not answer ${command} within ${timeoutMs} ms`, path, {
+      throw new MonitorError(`cannot reach QEMU's QMP socket: ${(error as Error).message}`, path, {
         cause: error,
       });
     }
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    close();
+    const session = new QmpSession(conn, new JsonLines(conn), path);
+    try {
+      await session.within(purpose, timeoutMs, async () => {
+        await session.lines.next(); // the greeting
+        await session.exchange("qmp_capabilities");
+      });
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    return session;
   }
-}
 
-async function exchange(
-  conn: Deno.Conn,
-  command: string,
-  args: Record<string, unknown> | undefined,
-): Promise<unknown> {
-  const encoder = new TextEncoder();
-  const lines = new JsonLines(conn);
-  const send = async (execute: string, arguments_?: Record<string, unknown>) => {
-    const message = arguments_ ? { execute, arguments: arguments_ } : { execute };
-    await conn.write(encoder.encode(JSON.stringify(message) + "\n"));
+  /**
+   * Runs `command` and returns its `return` value. A connection that closes after
+   * `quit` counts as success. No answer within `timeoutMs` is a `MonitorError`
+   * (the connection is closed), so a hung QEMU cannot hold the caller — and the
+   * state lock — for ever.
+   */
+  async command(
+    command: string,
+    args?: Record<string, unknown>,
+    timeoutMs = 5000,
+  ): Promise<unknown> {
+    return await this.within(command, timeoutMs, async () => {
+      try {
+        return await this.exchange(command, args);
+      } catch (error) {
+        // QEMU closes the connection as it quits.
+        if (command === "quit" && !(error instanceof MonitorError)) return {};
+        throw error;
+      }
+    });
+  }
+
+  /** Closes the connection (again is fine). */
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Runs `work`, closing the connection when it takes longer than `timeoutMs`. */
+  private async within<T>(command: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.close();
+    }, timeoutMs);
+    try {
+      return await work();
+    } catch (error) {
+      if (timedOut) {
+        throw new MonitorError(`QEMU did not answer ${command} within ${timeoutMs} ms`, this.path, {
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends one command and reads until its answer. */
+  private async exchange(execute: string, args?: Record<string, unknown>): Promise<unknown> {
+    const message = args ? { execute, arguments: args } : { execute };
+    await this.conn.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
     while (true) {
-      const reply = await lines.next();
+      const reply = await this.lines.next();
       if ("return" in reply) return reply.return;
       if ("error" in reply) {
         const error = reply.error as { desc?: string };
@@ -105,14 +145,26 @@ async function exchange(
       }
       // An event ({"event": …}): not ours.
     }
-  };
-  await lines.next(); // the greeting
-  await send("qmp_capabilities");
+  }
+}
+
+/**
+ * Connects to the QMP socket at `path`, negotiates capabilities and runs
+ * `command`, returning its `return` value ({@linkcode QmpSession}), all within
+ * `timeoutMs`; then closes the connection.
+ */
+export async function qmpCommand(
+  path: string,
+  command: string,
+  args?: Record<string, unknown>,
+  timeoutMs = 5000,
+): Promise<unknown> {
+  const begin = performance.now();
+  const session = await QmpSession.open(path, timeoutMs, command);
   try {
-    return await send(command, args);
-  } catch (error) {
-    // QEMU closes the connection as it quits.
-    if (command === "quit" && !(error instanceof MonitorError)) return {};
-    throw error;
+    const left = Math.max(1, timeoutMs - (performance.now() - begin));
+    return await session.command(command, args, left);
+  } finally {
+    session.close();
   }
 }

@@ -187,7 +187,9 @@ async function qemuSection(scratch: string): Promise<void> {
       }),
     );
     if (qemu.length) {
-      console.log(targetLine("  QEMU's own start (launch to QMP)", qemu, undefined, {}));
+      console.log(
+        targetLine("  QEMU's own start (launch to its first QMP answer)", qemu, undefined, {}),
+      );
     }
     if (broker.length) {
       console.log(targetLine("  console broker start (launch to socket)", broker, undefined, {}));
