@@ -38,8 +38,6 @@ import { observeQemu, QemuMonitor } from "./monitor.ts";
 import type { Timeouts } from "./process.ts";
 import type { ConsoleOpenOptions, ConsoleSession } from "../../core/monitor/console.ts";
 import { consoleLogFiles, DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
-import { openBrokerConsole } from "./console_client.ts";
-import { qemuStats } from "./stats.ts";
 
 export { DEFAULT_CONSOLE_LOG_LIMIT } from "./console_log.ts";
 
@@ -126,20 +124,23 @@ export function qemuMonitor(options: QemuOptions): MonitorPlugin {
     consoleLog(context: MonitorContext, id: number): string[] {
       return consoleLogFiles(qemuFiles(context.stateDir, id).console);
     },
-    stats(
+    // Statistics and console sessions load their modules when asked (not at every start).
+    async stats(
       context: MonitorContext,
       id: number,
       cores: readonly number[],
     ): Promise<PartitionStats> {
-      return qemuStats(context.stateDir, context.board, id, cores);
+      const { qemuStats } = await import("./stats.ts");
+      return await qemuStats(context.stateDir, context.board, id, cores);
     },
-    openConsole(
+    async openConsole(
       context: MonitorContext,
       id: number,
       open: ConsoleOpenOptions,
     ): Promise<ConsoleSession> {
       const name = open.name ?? `id ${id}`;
-      return openBrokerConsole(qemuFiles(context.stateDir, id).consoleSocket, name, open);
+      const { openBrokerConsole } = await import("./console_client.ts");
+      return await openBrokerConsole(qemuFiles(context.stateDir, id).consoleSocket, name, open);
     },
   };
 }
