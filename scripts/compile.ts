@@ -10,7 +10,7 @@
  *
  * Usage: deno task compile [--target x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu]...
  */
-import { VMANCTL_PERMISSIONS } from "./permissions.ts";
+import { V8_FLAGS, VMANCTL_PERMISSIONS } from "./permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
@@ -51,6 +51,7 @@ for (const target of targets) {
       "--target",
       target,
       ...VMANCTL_PERMISSIONS, // baked into the binary
+      `--v8-flags=${V8_FLAGS}`, // as `deno run` has them (permissions.ts)
       "--include",
       helper,
       "--output",

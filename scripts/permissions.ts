@@ -19,9 +19,23 @@ export const VMANCTL_PERMISSIONS: readonly string[] = [
 ];
 
 /**
- * The other `deno run` flags of vmanctl (not `deno compile`'s). Deno prepares the
- * whole graph of a program's statically named dynamic imports before it runs
- * (every plugin, board, zod…: about 6 ms); lazily, it prepares each when it is
- * imported. `deno compile` must not have it: it would leave them out of the binary.
+ * vmanctl's V8 flags, for `deno run` and `deno compile` alike. `--no-lazy`: V8
+ * compiles every function of a module when it compiles the module, so the code
+ * cache Deno keeps of each module holds them all; lazily, each function a command
+ * calls is parsed and compiled again in every process (`list` 2.4 ms, `dtb` 4.6 ms
+ * of a 20–45 ms run; `deno task bench --only startup`).
  */
-export const VMANCTL_RUN_FLAGS: readonly string[] = ["--unstable-lazy-dynamic-imports"];
+export const V8_FLAGS = "--no-lazy";
+
+/**
+ * The other `deno run` flags of vmanctl: its V8 flags ({@linkcode V8_FLAGS}, which
+ * `deno compile` bakes in too), and `--unstable-lazy-dynamic-imports`. Deno
+ * prepares the whole graph of a program's statically named dynamic imports before
+ * it runs (every plugin, board, zod…: about 6 ms); lazily, it prepares each when
+ * it is imported. `deno compile` must not have that one: it would leave them out
+ * of the binary.
+ */
+export const VMANCTL_RUN_FLAGS: readonly string[] = [
+  "--unstable-lazy-dynamic-imports",
+  `--v8-flags=${V8_FLAGS}`,
+];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PERMISSIONS, ROOT, withTempDir } from "./cli/helpers.ts";
+import { ROOT, VMANCTL_FLAGS, withTempDir } from "./cli/helpers.ts";
 
 const decoder = new TextDecoder();
 
@@ -32,7 +32,7 @@ Deno.test("deno task bundle makes one JS file that runs every command away from 
     const vmanctl = (...args: string[]) =>
       run(Deno.execPath(), [
         "run",
-        ...PERMISSIONS,
+        ...VMANCTL_FLAGS,
         "--no-config",
         bundle,
         "--state-dir",

@@ -8,7 +8,7 @@
  * at their line, and a broken state.json is one line naming the field.
  */
 import assert from "node:assert/strict";
-import { PERMISSIONS, ROOT, withTempDir } from "./helpers.ts";
+import { ROOT, VMANCTL_FLAGS, withTempDir } from "./helpers.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
 /** What a run produced, and how long it took. */
@@ -26,7 +26,7 @@ async function run(args: string[], cwd?: string): Promise<Run> {
   const started = performance.now();
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, ...args],
+      args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, ...args],
       cwd,
       env: { VMAN_PLUGIN_PATH: "" },
       stdout: "piped",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { StateDocument } from "../../core/state/store.ts";
-import { PERMISSIONS, ROOT, withTempDir } from "./helpers.ts";
+import { ROOT, VMANCTL_FLAGS, withTempDir } from "./helpers.ts";
 
 const WORKERS = 8;
 const EACH = 20;
@@ -14,7 +14,7 @@ Deno.test(`${WORKERS} processes each create ${EACH} and destroy ${EACH / 2} part
       new Deno.Command(Deno.execPath(), {
         args: [
           "run",
-          ...PERMISSIONS,
+          ...VMANCTL_FLAGS,
           `${ROOT}/tests/fixtures/churn.ts`,
           state,
           plugins,

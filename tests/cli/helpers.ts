@@ -6,7 +6,7 @@
  */
 import { runCli } from "../../core/cli/app.ts";
 import { BUILTIN_TABLE, builtinBoards, builtinPlugins } from "../../main.ts";
-import { VMANCTL_PERMISSIONS } from "../../scripts/permissions.ts";
+import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../../scripts/permissions.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
 /** The repository root. */
@@ -40,8 +40,8 @@ export async function vmanctl(
   return { code, stdout: out.join(""), stderr: err.join("") };
 }
 
-/** Permissions vmanctl runs with. */
-export const PERMISSIONS = VMANCTL_PERMISSIONS;
+/** The `deno run` flags vmanctl runs with (as `deno task vmanctl`): permissions, run flags. */
+export const VMANCTL_FLAGS: readonly string[] = [...VMANCTL_PERMISSIONS, ...VMANCTL_RUN_FLAGS];
 
 /** True when `name --version` runs: a tool a test needs is installed. */
 export function hasTool(name: string): boolean {
@@ -59,7 +59,7 @@ export async function vmanctlProcess(
   env: Record<string, string> = {},
 ): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, ...args],
+    args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, ...args],
     env: { VMAN_PLUGIN_PATH: "", ...env },
     stdout: "piped",
     stderr: "piped",

@@ -6,7 +6,7 @@
  * @module
  */
 import { GUESTS } from "../qemu/helpers.ts";
-import { hasTool, PERMISSIONS, ROOT } from "../cli/helpers.ts";
+import { hasTool, ROOT, VMANCTL_FLAGS } from "../cli/helpers.ts";
 
 /** The Python that imports Debian's python3-libvirt. */
 export const PYTHON = "/usr/bin/python3";
@@ -64,7 +64,7 @@ export async function startDaemon(
     args: [
       ...prefix,
       "run",
-      ...PERMISSIONS,
+      ...VMANCTL_FLAGS,
       `${ROOT}/main.ts`,
       "--state-dir",
       stateDir,

@@ -7,7 +7,7 @@
  * busy-looping in a partition, its CPU time growing in `virsh domstats`.
  */
 import assert from "node:assert/strict";
-import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { ROOT, VMANCTL_FLAGS, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { GUESTS, missing, waitForConsole } from "../qemu/helpers.ts";
 import {
   domainXml,
@@ -411,7 +411,7 @@ if (skipQemu) console.log(`skipping libvirt statistics on the qemu backend: ${sk
 /** `echo LINE | vmanctl console NAME`: what the console printed until it was quiet. */
 async function typeLine(stateDir: string, name: string, line: string): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", stateDir, "console", name],
+    args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, "--state-dir", stateDir, "console", name],
     env: { VMAN_PLUGIN_PATH: "" },
     stdin: "piped",
     stdout: "piped",

@@ -10,7 +10,7 @@
  * operation (real ENOSPC).
  */
 import assert from "node:assert/strict";
-import { PERMISSIONS, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { ROOT, VMANCTL_FLAGS, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { GUESTS, missing } from "./helpers.ts";
 import { faultLibrary, monitorView } from "../fixtures/fault/mod.ts";
 
@@ -308,7 +308,7 @@ Deno.test({
       await prepare(state, "sim", "start");
       // A start stopped (SIGSTOP) before its first durable write holds the state lock.
       const stuck = new Deno.Command(Deno.execPath(), {
-        args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, "start", "p"],
+        args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, "--state-dir", state, "start", "p"],
         env: {
           LD_PRELOAD: await fault(),
           VMAN_FAULT_RENAME: `${state}/`,

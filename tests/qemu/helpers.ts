@@ -4,7 +4,7 @@
  * console line, and the guest's own report.
  */
 import assert from "node:assert/strict";
-import { hasTool, PERMISSIONS, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { hasTool, ROOT, vmanctl, VMANCTL_FLAGS, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
@@ -262,7 +262,7 @@ export async function typeIntoConsole(
   timeoutMs = 60_000,
 ): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${ROOT}/main.ts`, "--state-dir", state, "console", name],
+    args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, "--state-dir", state, "console", name],
     env: { VMAN_PLUGIN_PATH: "" },
     stdin: "piped",
     stdout: "piped",

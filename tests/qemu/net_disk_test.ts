@@ -9,7 +9,7 @@
  * management side, which reaches them too.
  */
 import assert from "node:assert/strict";
-import { hasTool, PERMISSIONS, ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { hasTool, ROOT, vmanctl, VMANCTL_FLAGS, withTempDir } from "../cli/helpers.ts";
 import {
   bootTest,
   createGuest,
@@ -346,7 +346,7 @@ Deno.test("a board network is a bridge with a tap per interface; names fit in 15
         "-U",
         Deno.execPath(),
         "run",
-        ...PERMISSIONS,
+        ...VMANCTL_FLAGS,
         `${ROOT}/main.ts`,
         "--state-dir",
         state,

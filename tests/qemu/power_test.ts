@@ -161,12 +161,12 @@ for (const daemon of [false, true]) {
 
 /** A `vmanctl daemon` on the state dir, as an orchestrator would run it. */
 async function startDaemon(state: string): Promise<Deno.ChildProcess> {
-  const { PERMISSIONS, ROOT } = await import("../cli/helpers.ts");
+  const { VMANCTL_FLAGS, ROOT } = await import("../cli/helpers.ts");
   const socket = `${state}/daemon.sock`;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...PERMISSIONS,
+      ...VMANCTL_FLAGS,
       `${ROOT}/main.ts`,
       "--state-dir",
       state,

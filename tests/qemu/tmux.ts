@@ -2,7 +2,7 @@
  * A terminal a test types into as a person would: a tmux session on a private
  * server (send-keys to type, capture-pane to read the screen).
  */
-import { PERMISSIONS, ROOT } from "../cli/helpers.ts";
+import { ROOT, VMANCTL_FLAGS } from "../cli/helpers.ts";
 
 let sessions = 0;
 
@@ -21,7 +21,7 @@ export class Tmux {
 
   /** The shell command that runs vmanctl with `args`, then prints its exit code and waits. */
   static vmanctl(args: string[]): string {
-    const quoted = [Deno.execPath(), "run", ...PERMISSIONS, `${ROOT}/main.ts`, ...args]
+    const quoted = [Deno.execPath(), "run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, ...args]
       .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
     return `stty -g > /dev/null; ${quoted}; echo "EXIT=$?"; stty -a | grep -o -- '-\\?icanon' ` +
       `| sed 's/^/TTY /'; exec sleep 600`;
