@@ -4,7 +4,8 @@
  * boot of the same kernel, initramfs and command line with the same cores and
  * memory, to the same marker, in the same run (interleaved). Target ≤ 1.1×.
  *
- * Usage: deno task bench --only boot [--runs N]   (default 20 boots each)
+ * Usage: deno task bench --only boot [--runs N] [--board NAME]
+ *   (default 20 boots each, on every board; --board measures one of them)
  */
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { fixturesDir } from "../cache.ts";
@@ -12,6 +13,7 @@ import { interleave, runsFlag, targetLine } from "./measure.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const RUNS = runsFlag(20);
+const BOARD = Deno.args.includes("--board") ? Deno.args[Deno.args.indexOf("--board") + 1] : "";
 const FIXTURES = fixturesDir();
 const MARKER = "vmanager-guest: up";
 
@@ -127,13 +129,18 @@ async function plainBoot(guest: typeof GUESTS[number]): Promise<number> {
   }
 }
 
+if (BOARD && !GUESTS.some((g) => g.board === BOARD)) {
+  console.error(`boot: no board ${BOARD} (boards: ${GUESTS.map((g) => g.board).join(", ")})`);
+  Deno.exit(2);
+}
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 console.log(
   `Boot to userspace (${RUNS} boots each, interleaved): partition on cores {${CORES}} with ` +
     `${MEMORY_MIB} MiB vs plain QEMU -kernel with -smp 2 -m ${MEMORY_MIB}M`,
 );
-for (const guest of GUESTS) {
+for (const guest of GUESTS.filter((g) => !BOARD || g.board === BOARD)) {
   const missing = [guest.kernel, guest.initrd].filter((f) => {
     try {
       Deno.statSync(`${FIXTURES}/${f}`);
