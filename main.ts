@@ -48,7 +48,7 @@ export const BUILTIN_TABLE: readonly BuiltinLoader[] = [
   {
     kind: "monitor",
     name: "sim",
-    load: async () => (await import("./core/monitor/sim.ts")).simMonitor(),
+    load: async () => (await import("./core/monitor/sim.ts")).simMonitor(simOptions()),
   },
   {
     kind: "monitor",
@@ -70,7 +70,7 @@ async function qemuPlugin(): Promise<Plugin> {
     import("./plugins/qemu/mod.ts"),
     import("./scripts/permissions.ts"),
   ]);
-  const sim = simMonitor();
+  const sim = simMonitor(simOptions());
   const self = (first: string) =>
     selfCommand(first, [...run.VMANCTL_PERMISSIONS, ...run.VMANCTL_RUN_FLAGS]);
   return qemuMonitor({
@@ -80,6 +80,14 @@ async function qemuPlugin(): Promise<Plugin> {
     endHook: (stateDir) => [...self("--state-dir"), stateDir, "__converge"],
     consoleLogLimit: await consoleLogLimit(),
   });
+}
+
+/**
+ * The sim's options from the environment: `VMAN_MEMORY_DIR`, where a state dir's
+ * physical memory file is made (a RAM-backed directory such as `/dev/shm`).
+ */
+function simOptions(): { memoryDir?: string } {
+  return { memoryDir: Deno.env.get("VMAN_MEMORY_DIR") || undefined };
 }
 
 /** `VMAN_CONSOLE_LOG_LIMIT` (a size, e.g. `256K`): one console capture file's size. */

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { MonitorError } from "../errors.ts";
+import { InputError, MonitorError } from "../errors.ts";
+import { osReason } from "../files.ts";
 import type { Board } from "../model.ts";
 import type { MonitorPlugin } from "../registry/plugin.ts";
 import { PLUGIN_API_VERSION } from "../registry/plugin.ts";
@@ -20,12 +21,17 @@ import type { MonitorHelper } from "./helper.ts";
 import { loadHelper } from "./helper.ts";
 import type { MonitorContext } from "./monitor.ts";
 import type { MemoryImage, PlatformOptions } from "./platform.ts";
-import { memoryImage, platformJson } from "./platform.ts";
+import { memoryImage, placeMemoryFile, platformJson } from "./platform.ts";
 
 /** Options of the sim. */
 export interface SimOptions extends PlatformOptions {
   /** The helper to use (default: {@linkcode loadHelper}'s). */
   helper?: MonitorHelper;
+  /**
+   * Where a state dir's physical memory file is made, when it has none yet
+   * ({@linkcode placeMemoryFile}); default: in the state dir.
+   */
+  memoryDir?: string;
 }
 
 /** One core as the sim's table records it. */
@@ -91,6 +97,7 @@ export class SimMonitor extends AbiMonitor {
     this.platform = platformJson(context.board, { abiArch: context.arch?.abiArch, ...options });
     this.memory = memoryImage(context.stateDir, context.board);
     this.family = context.board.monitor.interface === "sbi" ? "sbi" : "psci";
+    if (options.memoryDir) this.placeMemory(options.memoryDir);
     this.use(({ helper, handle }) => {
       const version = versionStruct();
       const result = helper.request(handle, REQUEST.VERSION, version.bytes);
@@ -103,6 +110,18 @@ export class SimMonitor extends AbiMonitor {
         throw new MonitorError(`the sim answers in other codes than the board's`, this.stateDir);
       }
     });
+  }
+
+  private placeMemory(dir: string): void {
+    try {
+      placeMemoryFile(this.memory.path, dir);
+    } catch (error) {
+      throw new InputError(
+        `cannot place the memory file in ${dir}: ${osReason(error)}`,
+        "VMAN_MEMORY_DIR",
+        { cause: error },
+      );
+    }
   }
 
   /** Opens the sim for one call and closes it after. */

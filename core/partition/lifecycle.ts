@@ -223,7 +223,10 @@ export async function startRecord(
   const before = tx.doc;
   await recordIntent(tx, record, { op: "start", boot: summary(boot) });
   stage("intent write");
-  const backend = await tx.monitor();
+  const backend = await tx.monitor().catch(async (error) => {
+    await tx.commit(before).catch(() => {}); // a backend that cannot open changed nothing
+    throw error;
+  });
   const monitor = new RecordingMonitor(backend);
   stage("monitor open");
   try {
