@@ -4,8 +4,10 @@
  * boot of the same kernel, initramfs and command line with the same cores and
  * memory, to the same marker, in the same run (interleaved). Target ≤ 1.1×.
  *
- * Usage: deno task bench --only boot [--runs N] [--board NAME]
- *   (default 20 boots each, on every board; --board measures one of them)
+ * Usage: deno task bench --only boot [--runs N] [--board NAME] [--memory-dir DIR]
+ *   (default 20 boots each, on every board; --board measures one of them;
+ *   --memory-dir DIR runs vmanctl with VMAN_MEMORY_DIR=DIR: /dev/shm measures
+ *   a tmpfs-backed memory file; by default it is in the state dir, in the temp dir)
  */
 import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { fixturesDir } from "../cache.ts";
@@ -13,7 +15,10 @@ import { interleave, runsFlag, targetLine } from "./measure.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const RUNS = runsFlag(20);
-const BOARD = Deno.args.includes("--board") ? Deno.args[Deno.args.indexOf("--board") + 1] : "";
+const flag = (name: string) =>
+  Deno.args.includes(name) ? Deno.args[Deno.args.indexOf(name) + 1] : undefined;
+const BOARD = flag("--board") ?? "";
+const MEMORY_DIR = flag("--memory-dir");
 const FIXTURES = fixturesDir();
 const MARKER = "vmanager-guest: up";
 
@@ -57,6 +62,7 @@ async function vmanctl(state: string, ...args: string[]): Promise<void> {
       state,
       ...args,
     ],
+    env: MEMORY_DIR ? { VMAN_MEMORY_DIR: MEMORY_DIR } : {},
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -134,11 +140,21 @@ if (BOARD && !GUESTS.some((g) => g.board === BOARD)) {
   Deno.exit(2);
 }
 
+/**
+ * Removes the memory file a state dir's link names, when it has one (made in
+ * `--memory-dir`): by `rm`, as Deno asks for every permission to touch `/dev`.
+ */
+async function removeMemoryFile(state: string): Promise<void> {
+  const target = await Deno.readLink(`${state}/memory.img`).catch(() => undefined);
+  if (target) await new Deno.Command("rm", { args: ["-f", "--", target] }).output();
+}
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 console.log(
   `Boot to userspace (${RUNS} boots each, interleaved): partition on cores {${CORES}} with ` +
-    `${MEMORY_MIB} MiB vs plain QEMU -kernel with -smp 2 -m ${MEMORY_MIB}M`,
+    `${MEMORY_MIB} MiB vs plain QEMU -kernel with -smp 2 -m ${MEMORY_MIB}M; ` +
+    `memory file in ${MEMORY_DIR ?? "the state dir (temp dir)"}`,
 );
 for (const guest of GUESTS.filter((g) => !BOARD || g.board === BOARD)) {
   const missing = [guest.kernel, guest.initrd].filter((f) => {
@@ -189,6 +205,7 @@ for (const guest of GUESTS.filter((g) => !BOARD || g.board === BOARD)) {
     );
   } finally {
     await vmanctl(state, "destroy", "p").catch(() => {});
+    await removeMemoryFile(state);
     await Deno.remove(state, { recursive: true });
   }
 }
