@@ -19,13 +19,18 @@ export const VMANCTL_PERMISSIONS: readonly string[] = [
 ];
 
 /**
- * vmanctl's V8 flags, for `deno run` and `deno compile` alike. `--no-lazy`: V8
- * compiles every function of a module when it compiles the module, so the code
- * cache Deno keeps of each module holds them all; lazily, each function a command
- * calls is parsed and compiled again in every process (`list` 2.4 ms, `dtb` 4.6 ms
- * of a 20–45 ms run; `deno task bench --only startup`).
+ * vmanctl's V8 flags, for `deno run` and `deno compile` alike:
+ * - `--no-lazy`: V8 compiles every function of a module when it compiles the
+ *   module, so the code cache Deno keeps of each module holds them all; lazily,
+ *   each function a command calls is parsed and compiled again in every process
+ *   (`list` 2.4 ms, `dtb` 4.6 ms of a 20–45 ms run; `deno task bench --only startup`).
+ * - `--max-semi-space-size=1` (MiB): a small young generation. The daemon's grew
+ *   with its request rate to tens of MiB that it kept; with 1 MiB it serves
+ *   define/start/destroy/undefine cycles faster too (240 against 160 a second).
+ * - `--expose-gc`: the daemon collects its garbage while it serves calls
+ *   (plugins/libvirt/call_gc.ts).
  */
-export const V8_FLAGS = "--no-lazy";
+export const V8_FLAGS = "--no-lazy,--max-semi-space-size=1,--expose-gc";
 
 /**
  * The other `deno run` flags of vmanctl: its V8 flags ({@linkcode V8_FLAGS}, which

@@ -20,6 +20,7 @@ import {
   type SocketLimits,
 } from "./connection.ts";
 import { bind } from "./socket.ts";
+import { CallCollector } from "./call_gc.ts";
 
 export { DaemonError } from "./socket.ts";
 export { errorOf } from "./errors.ts";
@@ -82,6 +83,7 @@ export class LibvirtServer implements ConnectionHost {
   private timer?: ReturnType<typeof setInterval>;
   private readonly done: Promise<void>[] = [];
   private stopping = false;
+  private readonly collector = new CallCollector();
 
   /** Makes the daemon (call {@linkcode listen}). */
   constructor(private readonly options: ServerOptions) {}
@@ -93,6 +95,7 @@ export class LibvirtServer implements ConnectionHost {
 
   /** The context of a call on `session`. */
   context(session: Session): CallContext {
+    this.collector.note();
     return {
       driver: this.options.driver,
       session,
@@ -124,7 +127,10 @@ export class LibvirtServer implements ConnectionHost {
       await this.close();
       throw error;
     }
-    this.timer = setInterval(() => this.refresh(), this.options.pollMs ?? 200);
+    this.timer = setInterval(() => {
+      void this.refresh();
+      this.collector.tick();
+    }, this.options.pollMs ?? 200);
   }
 
   /**
