@@ -57,15 +57,19 @@ async function rssSamples(pid: number, count: number, everyMs = 50): Promise<num
 /**
  * The cycles, in Python: one connection, each cycle defines a domain, starts it,
  * destroys it and undefines it; every `step` cycles it prints the cycle and the
- * daemon's VmRSS in KiB (from /proc). Errors end it with their message.
+ * daemon's VmRSS, RssAnon and RssFile in KiB (from /proc). Errors end it with
+ * their message.
  */
 const CYCLE_SCRIPT = `
 import sys, libvirt
 uri, pid, cycles, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def rss():
+    kib = {}
     for line in open("/proc/%s/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+        key = line.split(":")[0]
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            kib[key] = line.split()[1]
+    return " ".join([kib["VmRSS"], kib["RssAnon"], kib["RssFile"]])
 conn = libvirt.open(uri)
 print(0, rss(), flush=True)
 for i in range(1, cycles + 1):
@@ -81,8 +85,18 @@ for i in range(1, cycles + 1):
 conn.close()
 `;
 
-/** Runs the cycles against `daemon`; returns [cycle, RSS bytes] checkpoints. */
-async function cycle(daemon: Served): Promise<[number, number][]> {
+/** A checkpoint of the cycles: the cycle, and the daemon's resident memory in bytes. */
+interface Checkpoint {
+  cycle: number;
+  rss: number;
+  /** Anonymous resident memory (the heaps). */
+  anon: number;
+  /** File-backed resident memory (the pages of the deno binary and libraries it touched). */
+  file: number;
+}
+
+/** Runs the cycles against `daemon`; returns its checkpoints. */
+async function cycle(daemon: Served): Promise<Checkpoint[]> {
   const step = Math.max(1, Math.floor(CYCLES / 10));
   const out = await new Deno.Command(PYTHON, {
     args: ["-c", CYCLE_SCRIPT, daemon.uri, String(daemon.pid), String(CYCLES), String(step)],
@@ -94,8 +108,8 @@ async function cycle(daemon: Served): Promise<[number, number][]> {
     throw new Error(`the cycles failed: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
   return text.split("\n").map((line) => {
-    const [n, kib] = line.split(" ").map(Number);
-    return [n, kib * 1024];
+    const [cycle, rss, anon, file] = line.split(" ").map(Number);
+    return { cycle, rss: rss * 1024, anon: anon * 1024, file: file * 1024 };
   });
 }
 
@@ -147,9 +161,11 @@ async function main(): Promise<void> {
       `${CYCLES} define/start/destroy/undefine cycles (python3-libvirt, one connection, ` +
         `dry-run): ${seconds.toFixed(1)} s, ${(CYCLES / seconds).toFixed(0)} cycles/s`,
     );
-    console.log(
-      `  RSS by cycle: ${checkpoints.map(([n, b]) => `${n}: ${mib(b)}`).join(", ")}`,
-    );
+    const by = (field: "rss" | "anon" | "file") =>
+      checkpoints.map((c) => `${c.cycle}: ${mib(c[field])}`).join(", ");
+    console.log(`  RSS by cycle: ${by("rss")}`);
+    console.log(`    of which anonymous (heaps): ${by("anon")}`);
+    console.log(`    of which file-backed (the binary's pages it touched): ${by("file")}`);
     console.log(
       targetLine(
         `daemon RSS after ${CYCLES} cycles`,
@@ -164,12 +180,12 @@ async function main(): Promise<void> {
     );
     // The same growth from the first checkpoint on: what warming up (V8 compiling the
     // hot paths, its young generation sized to the request rate) does not explain.
-    const warm = checkpoints.find(([n]) => n > 0);
+    const warm = checkpoints.find((c) => c.cycle > 0);
     if (warm) {
       const last = checkpoints.at(-1)!;
       console.log(
-        `  from cycle ${warm[0]} (${mib(warm[1])}) to ${last[0]} (${mib(last[1])}): ` +
-          `${((last[1] / warm[1] - 1) * 100).toFixed(1)}%`,
+        `  from cycle ${warm.cycle} (${mib(warm.rss)}) to ${last.cycle} (${mib(last.rss)}): ` +
+          `${((last.rss / warm.rss - 1) * 100).toFixed(1)}%`,
       );
     }
   } finally {
