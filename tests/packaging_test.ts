@@ -123,3 +123,12 @@ Deno.test("deno task compile builds the binary or says how to give it the runtim
     assert.match(wrong.err, /no Deno runtime for riscv64gc-unknown-linux-gnu/);
   });
 });
+
+Deno.test("deno task vmanctl runs main.ts with vmanctl's permissions and run flags", async () => {
+  const { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } = await import("../scripts/permissions.ts");
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  assert.equal(
+    config.tasks.vmanctl,
+    ["deno run", ...VMANCTL_PERMISSIONS, ...VMANCTL_RUN_FLAGS, "main.ts"].join(" "),
+  );
+});
