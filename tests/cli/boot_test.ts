@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { vmanctl, withTempDir } from "./helpers.ts";
+import { isFile } from "../monitor/files.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 
 type Json = Record<string, unknown>;
@@ -15,15 +16,8 @@ interface Region {
 }
 
 const KERNELS = `${fixturesDir()}/kernels`;
-const exists = (path: string) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-};
 const HAVE = ["arm64/Image", "arm64/Image.gz", "armhf/zImage", "riscv64/Image"].every((k) =>
-  exists(`${KERNELS}/${k}`)
+  isFile(`${KERNELS}/${k}`)
 );
 if (!HAVE) {
   console.log(`skipping boots of real kernels: none in ${KERNELS} (run scripts/fetch-fixtures.sh)`);

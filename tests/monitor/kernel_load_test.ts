@@ -9,6 +9,7 @@ import { kernelLoads } from "../../core/boot/sources.ts";
 import type { BootPlan, KernelImage } from "../../core/boot/types.ts";
 import { describeSource } from "../../core/monitor/monitor.ts";
 import { vmanctl, withTempDir } from "../cli/helpers.ts";
+import { isFile } from "./files.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 
@@ -16,14 +17,7 @@ loadHelper(); // once per process, before the tests (the sanitizer counts a libr
 
 const IMAGE = `${fixturesDir()}/kernels/arm64/Image`;
 const INITRD = `${fixturesDir()}/initramfs/arm64.cpio.gz`;
-const exists = (path: string) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-};
-const HAVE = exists(IMAGE) && exists(INITRD);
+const HAVE = isFile(IMAGE) && isFile(INITRD);
 if (!HAVE) console.log(`skipping the sim load of a real Image: no ${IMAGE} or ${INITRD}`);
 
 function image(bytes: Uint8Array, head?: number): KernelImage {

@@ -8,30 +8,12 @@
 import assert from "node:assert/strict";
 import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
+import { isFile, readAt } from "./files.ts";
 
 const KERNEL = `${fixturesDir()}/kernels/arm64/Image`;
 const RAM_BASE = 0x40000000;
-const have = (() => {
-  try {
-    return Deno.statSync(KERNEL).isFile;
-  } catch {
-    return false;
-  }
-})();
+const have = isFile(KERNEL);
 if (!have) console.log(`skipping the VMAN_MEMORY_DIR tests: no ${KERNEL} (fetch-fixtures)`);
-
-async function readAt(file: string, offset: number, length: number): Promise<Uint8Array> {
-  using f = await Deno.open(file);
-  await f.seek(offset, Deno.SeekMode.Start);
-  const out = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const n = await f.read(out.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return out.subarray(0, got);
-}
 
 /** A partition `p` with the arm64 kernel on the sim backend in `state`. */
 async function define(state: string): Promise<void> {

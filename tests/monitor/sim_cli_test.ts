@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { vmanctl, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { isFile, readAt } from "./files.ts";
 import type { SimPartition } from "../../core/monitor/sim.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
@@ -19,13 +20,6 @@ import { RNG_SEED_BYTES } from "../../core/boot/prepare.ts";
 loadHelper();
 
 const KERNELS = `${fixturesDir()}/kernels`;
-const exists = (path: string) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-};
 
 interface Region {
   name: string;
@@ -33,23 +27,6 @@ interface Region {
   size: number;
 }
 type Call = { call: string; args: Record<string, number | string> };
-
-async function readAt(file: string, offset: number, length: number): Promise<Uint8Array> {
-  const f = await Deno.open(file);
-  try {
-    await f.seek(offset, Deno.SeekMode.Start);
-    const out = new Uint8Array(length);
-    let got = 0;
-    while (got < length) {
-      const n = await f.read(out.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    return out.subarray(0, got);
-  } finally {
-    f.close();
-  }
-}
 
 function table(dir: string): SimPartition[] {
   return JSON.parse(Deno.readTextFileSync(`${dir}/monitor.json`)).partitions;
@@ -62,7 +39,7 @@ const CASES = [
 
 for (const c of CASES) {
   const kernel = `${KERNELS}/${c.kernel}`;
-  const have = exists(kernel);
+  const have = isFile(kernel);
   if (!have) console.log(`skipping the sim start with ${c.kernel}: no ${kernel} (fetch-fixtures)`);
   Deno.test({
     name: `sim, ${c.board}: start puts ${c.kernel}, initrd and DTB into memory.img where planned`,
