@@ -11,7 +11,7 @@
  * @module
  */
 import { InputError } from "./errors.ts";
-import { FileInputError, MAX_CONFIG_BYTES, readRegularTextFile } from "./files.ts";
+import { existsSync, FileInputError, MAX_CONFIG_BYTES, readRegularTextFile } from "./files.ts";
 import { readConfigLines } from "./config_lines.ts";
 
 /** Where the configuration file is unless `--config` says otherwise. */
@@ -37,7 +37,7 @@ export interface VmanConfig {
 export async function loadConfig(path: string | undefined): Promise<VmanConfig> {
   const file = path ?? DEFAULT_CONFIG;
   // Most hosts have no default file: said by one status call, without opening it.
-  if (path === undefined && !exists(file)) return {};
+  if (path === undefined && !existsSync(file)) return {};
   let text: string;
   try {
     text = await readRegularTextFile(file, MAX_CONFIG_BYTES, "the configuration");
@@ -82,15 +82,4 @@ export async function loadConfig(path: string | undefined): Promise<VmanConfig> 
     }
   }
   return config;
-}
-
-/** Whether anything is at `file` (a status call does not block, whatever the file is). */
-function exists(file: string): boolean {
-  try {
-    Deno.lstatSync(file);
-    return true;
-  } catch (error) {
-    // Any other error: the read says what is wrong.
-    return !(error instanceof Deno.errors.NotFound);
-  }
 }

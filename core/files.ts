@@ -126,6 +126,21 @@ export async function statRegularFile(path: string, limit: number, what: string)
 }
 
 /**
+ * Whether anything (a file, a directory, a link, a socket…) is at `path`: one
+ * `lstat`, which never blocks, whatever is there. Only "nothing there" is false;
+ * any other error is true, for the caller's next step on the path to say what is
+ * wrong.
+ */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
+}
+
+/**
  * Reads a file of vmanager's own state dir (mode 0700, its files written only by
  * vmanager and replaced by rename) synchronously: the same checks as
  * {@linkcode readRegularFile} on its status, then one read. No open timeout: only

@@ -5,6 +5,7 @@
  * @module
  */
 import { StateError } from "../../core/errors.ts";
+import { existsSync } from "../../core/files.ts";
 import {
   ConsoleBusyError,
   type ConsoleEnd,
@@ -14,15 +15,6 @@ import {
 import type { BrokerHello, BrokerReply } from "./console_broker.ts";
 
 const REPLY_LIMIT = 4096;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let done = 0;
@@ -111,7 +103,7 @@ function brokerSession(conn: Deno.UnixConn, socket: string, first: Uint8Array): 
       if (n !== null) return controller.enqueue(chunk.slice(0, n));
       controller.close();
       // The broker removes its socket before it hangs up when the partition stops.
-      const why: ConsoleEnd = closed ? "closed" : await exists(socket) ? "taken-over" : "stopped";
+      const why: ConsoleEnd = closed ? "closed" : existsSync(socket) ? "taken-over" : "stopped";
       close();
       finish(why);
     },

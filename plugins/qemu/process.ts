@@ -13,6 +13,7 @@
  * @module
  */
 import { MonitorError } from "../../core/errors.ts";
+import { existsSync } from "../../core/files.ts";
 import type { QemuFiles } from "./files.ts";
 import type { BrokerConfig } from "./console_broker.ts";
 import { QmpSession } from "./qmp.ts";
@@ -33,15 +34,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How often a launch looks whether QEMU and the broker are up. */
 const POLL_MS = 5;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function readText(path: string): Promise<string | undefined> {
   try {
@@ -146,7 +138,7 @@ export async function waitQemu(files: QemuFiles, binary: string, ms: number): Pr
         `${describeStatus(binary, status)} at start${said ? `: ${said}` : ""}`,
       );
     }
-    if (await exists(files.qmp) && await qemuPid(files) !== undefined && await running(files)) {
+    if (existsSync(files.qmp) && await qemuPid(files) !== undefined && await running(files)) {
       return;
     }
     await sleep(POLL_MS);
@@ -206,12 +198,12 @@ export async function spawnBroker(files: QemuFiles, broker: BrokerLaunch): Promi
 export async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (await exists(files.consoleSocket)) return;
-    if (await exists(files.exit)) break;
+    if (existsSync(files.consoleSocket)) return;
+    if (existsSync(files.exit)) break;
     await sleep(POLL_MS);
   }
   const said = (await lastLines(files.brokerMessages, 2)).join("; ");
-  const why = await exists(files.exit) ? "QEMU exited first" : `not within ${ms} ms`;
+  const why = existsSync(files.exit) ? "QEMU exited first" : `not within ${ms} ms`;
   throw new MonitorError(`the console broker did not come up (${why})${said ? `: ${said}` : ""}`);
 }
 
