@@ -39,7 +39,7 @@ export function memoryImage(stateDir: string, board: Board): MemoryImage {
  * `dir`'s filesystem: a RAM-backed one (tmpfs, `/dev/shm`) makes the guests of
  * the qemu backend as fast as with QEMU's own RAM, where on a disk filesystem
  * each first write to a guest page allocates a block and dirty pages are written
- * back (riscv64 boots about 12 % slower; docs/qemu.md). A memory file that exists
+ * back (riscv64 boots about 10 % slower; docs/qemu.md). A memory file that exists
  * stays where it is; the sim makes the link's target (again after a reboot
  * emptied `dir`).
  */
