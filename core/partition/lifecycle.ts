@@ -220,15 +220,13 @@ export async function startRecord(
   const record = startingRecord(withoutIntent(located), reason, live);
   stage("lock, state, checks");
   const boot = await prepare(tx.ctx, record, tx.doc.board);
+  // Opened before the intent: a backend that cannot open fails with nothing written.
+  const backend = await tx.monitor();
+  const monitor = new RecordingMonitor(backend);
+  stage("monitor open");
   const before = tx.doc;
   await recordIntent(tx, record, { op: "start", boot: summary(boot) });
   stage("intent write");
-  const backend = await tx.monitor().catch(async (error) => {
-    await tx.commit(before).catch(() => {}); // a backend that cannot open changed nothing
-    throw error;
-  });
-  const monitor = new RecordingMonitor(backend);
-  stage("monitor open");
   try {
     await clearMonitor(tx, record);
     await startSequence(monitor, tx.doc.board, record, boot);
