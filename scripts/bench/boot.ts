@@ -9,11 +9,9 @@
  *   --memory-dir DIR runs vmanctl with VMAN_MEMORY_DIR=DIR: /dev/shm measures
  *   a tmpfs-backed memory file; by default it is in the state dir, in the temp dir)
  */
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 import { fixturesDir } from "../cache.ts";
-import { interleave, runsFlag, targetLine } from "./measure.ts";
+import { interleave, runsFlag, sleep, targetLine, vmanctlArgs } from "./measure.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const RUNS = runsFlag(20);
 const flag = (name: string) =>
   Deno.args.includes(name) ? Deno.args[Deno.args.indexOf(name) + 1] : undefined;
@@ -48,20 +46,11 @@ const GUESTS = [
 const CORES = "2,3";
 const MEMORY_MIB = 512;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const decoder = new TextDecoder();
 
 async function vmanctl(state: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...VMANCTL_RUN_FLAGS,
-      ...VMANCTL_PERMISSIONS,
-      `${ROOT}/main.ts`,
-      "--state-dir",
-      state,
-      ...args,
-    ],
+    args: vmanctlArgs(state, ...args),
     env: MEMORY_DIR ? { VMAN_MEMORY_DIR: MEMORY_DIR } : {},
     stdout: "null",
     stderr: "piped",

@@ -35,6 +35,7 @@ import { scanFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import type { StateDocument } from "../../core/state/store.ts";
 import { syntheticBoard } from "../synthetic_board.ts";
 import { buildFdtPeer, fdtPeerTimer } from "./peers/fdt_prune.ts";
+import { dtcWarnings } from "../dtc.ts";
 
 const RUNS = runsFlag(20);
 /** Calls (and peer rounds) per in-process sample. */
@@ -147,13 +148,9 @@ async function wholeProcessLine(dir: string, state: string): Promise<string> {
 /** Whether dtc reads the partition's DTB back without a warning. */
 async function dtcLine(file: string): Promise<string> {
   try {
-    const out = await new Deno.Command("dtc", {
-      args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    const warnings = new TextDecoder().decode(out.stderr).trim();
-    return out.code === 0
+    const { code, lines } = await dtcWarnings(file);
+    const warnings = lines.join("; ");
+    return code === 0
       ? `  dtc reads vmanctl's DTB: ${warnings ? `with warnings: ${warnings}` : "yes, no warning"}`
       : `  dtc refuses vmanctl's DTB: ${warnings}`;
   } catch {

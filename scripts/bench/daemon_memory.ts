@@ -10,16 +10,14 @@
  *
  * Usage: deno task bench --only daemon_memory [--runs N] [--cycles N]
  */
-import { mib, runsFlag, targetLine, uptime, vmanctlArgs } from "./measure.ts";
-import { daemonServed, must, rssKiB, type Served, startPeer, waitFor } from "./libvirt_peers.ts";
+import { mib, runsFlag, sleep, targetLine, uptime, vmanctlArgs } from "./measure.ts";
+import { must, rssKiB, type Served, spawnDaemon, startPeer } from "./libvirt_peers.ts";
 
 const RUNS = runsFlag(20);
 const at = Deno.args.indexOf("--cycles");
 const CYCLES = at >= 0 ? Number(Deno.args[at + 1]) : 10_000;
 const PYTHON = "/usr/bin/python3";
 const IDLE_TARGET = 64 * 1048576;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `vmanctl daemon` as it runs day to day: on a state dir that has its board and
@@ -32,16 +30,7 @@ async function startDaemon(): Promise<Served> {
     Deno.execPath(),
     vmanctlArgs(state, "--board", "qemu-virt-arm64", "create", "b0", "--memory", "64M"),
   );
-  const socket = `${dir}/sock`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: vmanctlArgs(state, "daemon", "--socket", socket),
-    env: { VMAN_PLUGIN_PATH: "" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await waitFor(socket, child, "vmanctl daemon");
-  return daemonServed(socket, child, dir);
+  return await spawnDaemon(dir, state);
 }
 
 /** `count` samples of a process's resident set in bytes, `everyMs` apart. */

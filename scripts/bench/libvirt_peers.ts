@@ -5,9 +5,7 @@
  *
  * @module
  */
-import { VMANCTL_PERMISSIONS } from "../permissions.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+import { vmanctlArgs } from "./measure.ts";
 
 /** A server the clients are pointed at. */
 export interface Served {
@@ -22,7 +20,7 @@ export interface Served {
 }
 
 /** Waits until `path` takes connections; kills `child` and throws if it does not within 30 s. */
-export async function waitFor(path: string, child: Deno.ChildProcess, what: string): Promise<void> {
+async function waitFor(path: string, child: Deno.ChildProcess, what: string): Promise<void> {
   let exited = false;
   child.status.then(() => (exited = true));
   for (let i = 0; i < 300 && !exited; i++) {
@@ -48,30 +46,32 @@ export async function must(cmd: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-/** A `vmanctl daemon` on a new state dir with `domains` partitions b0, b1…, of which b0 runs. */
-export async function startVmanager(domains = 3): Promise<Served> {
-  const dir = await Deno.makeTempDir({ prefix: "vman-bench-libvirt-" });
+/**
+ * `vmanctl daemon` (with vmanctl's flags, as it runs day to day) on the state dir
+ * `state`, serving `<dir>/sock`, once it listens; `globals` go before `daemon`.
+ * Its stop removes `dir`.
+ */
+export async function spawnDaemon(
+  dir: string,
+  state: string,
+  ...globals: string[]
+): Promise<Served> {
   const socket = `${dir}/sock`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...VMANCTL_PERMISSIONS,
-      `${ROOT}/main.ts`,
-      "--state-dir",
-      `${dir}/state`,
-      "--board",
-      "qemu-virt-arm64",
-      "daemon",
-      "--socket",
-      socket,
-    ],
+    args: vmanctlArgs(state, ...globals, "daemon", "--socket", socket),
     env: { VMAN_PLUGIN_PATH: "" },
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
   await waitFor(socket, child, "vmanctl daemon");
-  const served = daemonServed(socket, child, dir);
+  return daemonServed(socket, child, dir);
+}
+
+/** A `vmanctl daemon` on a new state dir with `domains` partitions b0, b1…, of which b0 runs. */
+export async function startVmanager(domains = 3): Promise<Served> {
+  const dir = await Deno.makeTempDir({ prefix: "vman-bench-libvirt-" });
+  const served = await spawnDaemon(dir, `${dir}/state`, "--board", "qemu-virt-arm64");
   const uri = served.uri;
   for (let i = 0; i < domains; i++) {
     const file = `${dir}/b${i}.xml`;
@@ -87,7 +87,7 @@ export async function startVmanager(domains = 3): Promise<Served> {
 }
 
 /** A listening `vmanctl daemon` on `socket` as a {@linkcode Served} (domain b0); its stop removes `dir`. */
-export function daemonServed(socket: string, child: Deno.ChildProcess, dir: string): Served {
+function daemonServed(socket: string, child: Deno.ChildProcess, dir: string): Served {
   return {
     uri: `vmanager+unix:///system?socket=${socket}`,
     domain: "b0",

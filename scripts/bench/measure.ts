@@ -18,6 +18,10 @@ import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** A promise of `ms` milliseconds from now. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
 /** vmanctl's `deno run` command line on the state dir `state`, with `args` after. */
 export function vmanctlArgs(state: string, ...args: string[]): string[] {
   return [
