@@ -25,6 +25,7 @@ import type { FdtNode, FdtTree } from "../core/devicetree/tree.ts";
 import { readCells, readString } from "../core/devicetree/values.ts";
 import { cellCounts } from "../core/devicetree/partition.ts";
 import { treeMemory } from "../core/board/memory.ts";
+import { dtcWarnings } from "./dtc.ts";
 
 /** Where one DTB got to. */
 export type Stage = "out-of-scope" | "import" | "create" | "dtb" | "dtc" | "ok";
@@ -124,18 +125,6 @@ function ramGuesses(tree: FdtTree, own: readonly { base: number }[]): number[] {
   return [...new Set([...hints, ...COMMON_BASES])];
 }
 
-/** dtc's warnings on a DTB (file names cut), or its error. */
-async function dtcWarnings(file: string): Promise<{ ok: boolean; lines: string[] }> {
-  const r = await new Deno.Command("dtc", {
-    args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const lines = new TextDecoder().decode(r.stderr).split("\n").filter((l) => l.trim() !== "")
-    .map((l) => l.replace(/^[^:]*: (Warning|ERROR)/, "$1"));
-  return { ok: r.code === 0, lines };
-}
-
 /** A refusal's line with its particulars cut, so alike refusals group. */
 export function reasonOf(line: string): string {
   return line.split("\n")[0]
@@ -226,7 +215,7 @@ async function check(
   step("dtc");
   const [ours, theirs] = await Promise.all([dtcWarnings(`${dir}/p.dtb`), dtcWarnings(file)]);
   const added = ours.lines.filter((l) => !theirs.lines.includes(l));
-  if (!ours.ok || added.length > 0) {
+  if (ours.code !== 0 || added.length > 0) {
     const detail = added[0] ?? "dtc refuses";
     return { file: name, stage: "dtc", reason: detail.replace(/\/\S*/g, "/PATH"), memory, detail };
   }

@@ -8,24 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { debianArm64Dtbs, hasTool, vmanctl, withTempDir } from "./helpers.ts";
+import { dtcWarnings } from "../../scripts/dtc.ts";
 
 const DTC = hasTool("dtc");
 
 const DEBIAN = debianArm64Dtbs();
 if (!DEBIAN) console.log("skipping Debian board DTBs: run scripts/fetch-fixtures.sh");
 if (!DTC) console.log("skipping board import field tests: install device-tree-compiler");
-
-/** dtc's warnings on a DTB, without the file name. */
-async function dtcWarnings(file: string): Promise<{ code: number; lines: string[] }> {
-  const r = await new Deno.Command("dtc", {
-    args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const lines = new TextDecoder().decode(r.stderr).split("\n").filter((l) => l.trim() !== "")
-    .map((l) => l.replace(/^[^:]*: /, ""));
-  return { code: r.code, lines };
-}
 
 /**
  * Imports `dtb` (with `memory`), plans a partition of `cores` cores on it and

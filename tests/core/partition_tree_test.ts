@@ -8,6 +8,7 @@ import { cells, empty, readStrings, str, strs, u32 } from "../../core/devicetree
 import { partitionTree } from "../../core/devicetree/partition.ts";
 import { readFdt, writeFdt } from "../../plugins/fdt/mod.ts";
 import { pathDevice, twoCoreBoard, u32sOf } from "./partition_helpers.ts";
+import { dtcWarnings } from "../../scripts/dtc.ts";
 
 const GPIO = 5, SOC = 6, CPU1 = 7, INTC = 8;
 
@@ -189,20 +190,13 @@ for (const cores of [[1], [2, 3], [1, 2, 3]]) {
 }
 
 /** dtc's warnings for a blob, without the file name. */
-async function dtcWarnings(blob: Uint8Array): Promise<string[]> {
+async function blobWarnings(blob: Uint8Array): Promise<string[]> {
   const file = await Deno.makeTempFile({ suffix: ".dtb" });
   try {
     await Deno.writeFile(file, blob);
-    const r = await new Deno.Command("dtc", {
-      args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(r.stderr);
-    assert.equal(r.code, 0, text);
-    return text.split("\n").filter((l) => l.includes("Warning")).map((l) =>
-      l.replace(/^[^:]*: /, "")
-    );
+    const { code, lines } = await dtcWarnings(file);
+    assert.equal(code, 0, lines.join("\n"));
+    return lines.filter((l) => l.includes("Warning"));
   } finally {
     await Deno.remove(file);
   }
@@ -221,7 +215,7 @@ Deno.test({
   name: "riscv64: a partition DTB with not-connected entries gives dtc no new warning",
   ignore: !HAS_DTC,
   fn: async () => {
-    const known = new Set(await dtcWarnings(RISCV_DTB));
+    const known = new Set(await blobWarnings(RISCV_DTB));
     for (const cores of [[1], [2, 3]]) {
       const tree = partitionTree(readFdt(RISCV_DTB), {
         board: RISCV_BOARD,
@@ -232,7 +226,7 @@ Deno.test({
           devices: ["uart0"],
         },
       });
-      const added = (await dtcWarnings(writeFdt(tree))).filter((w) => !known.has(w));
+      const added = (await blobWarnings(writeFdt(tree))).filter((w) => !known.has(w));
       assert.deepEqual(added, [], `harts ${cores}`);
     }
   },
