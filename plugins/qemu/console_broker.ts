@@ -30,6 +30,7 @@
  */
 import { RotatingLog } from "./console_log.ts";
 import { PANIC_LINE, QemuEvents, recordEnd } from "./ending.ts";
+import { whileQemuStarts } from "./starting.ts";
 
 /** What a broker serves and where it writes. */
 export interface BrokerConfig {
@@ -286,25 +287,6 @@ export class ConsoleBroker {
   /** Sends bytes to the partition, in order. */
   private forward(bytes: Uint8Array): void {
     this.input = this.input.then(() => writeAll(this.serial, bytes)).catch(() => {});
-  }
-}
-
-/**
- * Connects with `connect`, retrying every 5 ms while QEMU sets its sockets up (the
- * broker starts with QEMU); gives up after `ms`, or at once when QEMU has exited
- * (its supervisor wrote `exit`): a QEMU that failed to start leaves no broker.
- */
-async function whileQemuStarts<T>(connect: () => Promise<T>, exit: string, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    try {
-      return await connect();
-    } catch (error) {
-      if (Date.now() > deadline || await Deno.lstat(exit).then(() => true, () => false)) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
   }
 }
 

@@ -237,7 +237,8 @@ export async function launchTogether(
   await spawnBroker(files, broker);
   const since = () => performance.now() - begin;
   const [up, served] = await Promise.allSettled([
-    waitQemu(files, qemu.binary, ms).then(() => QmpSession.open(files.qmp, ms))
+    waitQemu(files, qemu.binary, ms)
+      .then(() => QmpSession.open(files.qmp, ms, undefined, files.exit))
       .then((qmp) => ({ qmp, ms: since() })),
     waitBroker(files, ms).then(since),
   ]);

@@ -12,6 +12,7 @@
  * @module
  */
 import { MonitorError } from "../../core/errors.ts";
+import { whileQemuStarts } from "./starting.ts";
 
 /** Reads JSON objects, one per line, from a connection. */
 export class JsonLines {
@@ -52,16 +53,20 @@ export class QmpSession {
   /**
    * Connects to the QMP socket at `path` and negotiates capabilities. A QEMU that
    * does not answer within `timeoutMs` is a `MonitorError` naming `purpose` (the
-   * command the session is opened for, if not the negotiation itself).
+   * command the session is opened for, if not the negotiation itself). With
+   * `exit` (the file QEMU's supervisor writes when it exits), QEMU is starting: a
+   * socket not served yet is tried again until QEMU serves it or exits.
    */
   static async open(
     path: string,
     timeoutMs = 5000,
     purpose = "qmp_capabilities",
+    exit?: string,
   ): Promise<QmpSession> {
+    const connect = () => Deno.connect({ transport: "unix", path });
     let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ transport: "unix", path });
+      conn = await (exit ? whileQemuStarts(connect, exit, timeoutMs) : connect());
     } catch (error) {
       throw new MonitorError(`cannot reach QEMU's QMP socket: ${(error as Error).message}`, path, {
         cause: error,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
 import { SimMonitor } from "../../core/monitor/sim.ts";
 import { MonitorError } from "../../core/errors.ts";
-import { qmpCommand } from "../../plugins/qemu/qmp.ts";
+import { qmpCommand, QmpSession } from "../../plugins/qemu/qmp.ts";
 import {
   bootTest,
   createGuest,
@@ -218,6 +218,64 @@ Deno.test("qmp: a QEMU that accepts but never answers is a MonitorError after th
       await accepting.catch(() => {});
       for (const conn of held) conn.close();
     }
+  });
+});
+
+/**
+ * A stand-in for QEMU's QMP socket as QEMU sets it up: bound (the file is there)
+ * for `ms` before it listens, then a greeting and an answer to each command.
+ */
+function bindThenListen(path: string, ms: number): Deno.ChildProcess {
+  const script = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+time.sleep(float(sys.argv[2]) / 1000)
+s.listen(1)
+c, _ = s.accept()
+c.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\\n')
+f = c.makefile("rb")
+for line in f:
+    c.sendall(b'{"return": {}}\\n')
+`;
+  return new Deno.Command("python3", { args: ["-c", script, path, String(ms)] }).spawn();
+}
+
+Deno.test("qmp: a QMP socket bound but not yet listening is refused, and waited for while QEMU starts", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/qmp.sock`;
+    const exit = `${dir}/exit`;
+    const child = bindThenListen(path, 400);
+    try {
+      while (!(await Deno.lstat(path).then(() => true, () => false))) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await assert.rejects(QmpSession.open(path, 2000), (error: Error) => {
+        assert.ok(error instanceof MonitorError);
+        assert.match(error.message, /cannot reach QEMU's QMP socket: Connection refused/);
+        return true;
+      });
+      const session = await QmpSession.open(path, 5000, undefined, exit);
+      try {
+        assert.deepEqual(await session.command("cont"), {});
+      } finally {
+        session.close();
+      }
+    } finally {
+      child.kill();
+      await child.status;
+    }
+  });
+});
+
+Deno.test("qmp: while QEMU starts, a refused QMP socket is given up at once when QEMU has exited", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/qmp.sock`;
+    const exit = `${dir}/exit`;
+    await Deno.writeTextFile(exit, "1\n");
+    const started = Date.now();
+    await assert.rejects(QmpSession.open(path, 5000, undefined, exit), MonitorError);
+    assert.ok(Date.now() - started < 1000, "it waited although QEMU had exited");
   });
 });
 
