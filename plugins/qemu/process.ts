@@ -32,7 +32,7 @@ export interface Timeouts {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** How often a launch looks whether QEMU and the broker are up. */
+/** How often a launch looks whether the broker is up. */
 const POLL_MS = 5;
 
 async function readText(path: string): Promise<string | undefined> {
@@ -92,7 +92,7 @@ export function describeStatus(binary: string, status: number): string {
 }
 
 /** Removes what a previous run of the partition's QEMU and broker left, before either starts. */
-export async function clearRunFiles(files: QemuFiles): Promise<void> {
+async function clearRunFiles(files: QemuFiles): Promise<void> {
   const stale = [files.exit, files.pid, files.qmp, files.consoleSocket, files.ended];
   await Promise.all(stale.map((file) => Deno.remove(file).catch(() => {})));
 }
@@ -116,7 +116,7 @@ async function detached(args: string[], what: string): Promise<void> {
 }
 
 /** Starts QEMU detached under its supervisor (it starts paused, `-S`); does not wait for it. */
-export async function spawnQemu(files: QemuFiles, binary: string, args: string[]): Promise<void> {
+async function spawnQemu(files: QemuFiles, binary: string, args: string[]): Promise<void> {
   await detached(
     ["sh", "-c", SUPERVISOR, "sh", files.exit, files.messages, files.runLock, binary, ...args],
     binary,
@@ -124,13 +124,15 @@ export async function spawnQemu(files: QemuFiles, binary: string, args: string[]
 }
 
 /**
- * Waits until the QEMU {@linkcode spawnQemu} started serves its QMP socket. Throws
- * a `MonitorError` with QEMU's own last message when it exits first or does not
- * come up in time (and then kills it).
+ * Opens a QMP session on the QEMU {@linkcode spawnQemu} started, once QEMU serves
+ * its socket and answers on it. Throws a `MonitorError` with QEMU's own last
+ * message when it exits first, and one saying so when it does not come up in
+ * `ms` (the caller kills it).
  */
-export async function waitQemu(files: QemuFiles, binary: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
+async function qemuUp(files: QemuFiles, binary: string, ms: number): Promise<QmpSession> {
+  try {
+    return await QmpSession.open(files.qmp, ms, undefined, files.exit);
+  } catch (error) {
     const status = await exitStatus(files);
     if (status !== undefined) {
       const said = (await lastLines(files.messages, 3)).join("; ");
@@ -138,13 +140,12 @@ export async function waitQemu(files: QemuFiles, binary: string, ms: number): Pr
         `${describeStatus(binary, status)} at start${said ? `: ${said}` : ""}`,
       );
     }
-    if (existsSync(files.qmp) && await qemuPid(files) !== undefined && await running(files)) {
-      return;
-    }
-    await sleep(POLL_MS);
+    throw new MonitorError(
+      `${binary} did not come up within ${ms} ms: ${(error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
   }
-  await kill(files);
-  throw new MonitorError(`${binary} did not come up within ${ms} ms; killed it`);
 }
 
 /** How the console broker is run. */
@@ -162,7 +163,7 @@ export interface BrokerLaunch {
  * connects to QEMU's sockets as soon as QEMU serves them, so it may start with
  * QEMU. Does not wait for it.
  */
-export async function spawnBroker(files: QemuFiles, broker: BrokerLaunch): Promise<void> {
+async function spawnBroker(files: QemuFiles, broker: BrokerLaunch): Promise<void> {
   const [program, ...args] = broker.command;
   const config: BrokerConfig = {
     serial: files.serial,
@@ -195,7 +196,7 @@ export async function spawnBroker(files: QemuFiles, broker: BrokerLaunch): Promi
  * after `cont` is lost. Throws a `MonitorError` with the broker's last message when
  * it does not come up in time, or once QEMU has exited (the broker then gives up).
  */
-export async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
+async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (existsSync(files.consoleSocket)) return;
@@ -211,7 +212,7 @@ export async function waitBroker(files: QemuFiles, ms: number): Promise<void> {
 export interface Launched {
   /** From QEMU's launch to its first answer on QMP (it has started: its main loop runs). */
   qemu: number;
-  /** From the broker's launch to its socket. */
+  /** From the launch (of both) to the broker's socket. */
   broker: number;
   /** The QMP session that negotiated with QEMU, open for `cont`; the caller closes it. */
   qmp: QmpSession;
@@ -237,9 +238,7 @@ export async function launchTogether(
   await spawnBroker(files, broker);
   const since = () => performance.now() - begin;
   const [up, served] = await Promise.allSettled([
-    waitQemu(files, qemu.binary, ms)
-      .then(() => QmpSession.open(files.qmp, ms, undefined, files.exit))
-      .then((qmp) => ({ qmp, ms: since() })),
+    qemuUp(files, qemu.binary, ms).then((qmp) => ({ qmp, ms: since() })),
     waitBroker(files, ms).then(since),
   ]);
   if (up.status === "rejected") throw up.reason;

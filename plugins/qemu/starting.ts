@@ -8,7 +8,7 @@
 import { existsSync } from "../../core/files.ts";
 
 /** How often a refused connection is tried again. */
-export const RETRY_MS = 5;
+const RETRY_MS = 5;
 
 /** Whether `error` is a connection QEMU has not served yet (no socket, or not listening). */
 function notServedYet(error: unknown): boolean {
