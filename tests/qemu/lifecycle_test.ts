@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, vmanctl, withTempDir } from "../cli/helpers.ts";
+import { waitFor } from "../libvirt/console_helpers.ts";
+import { sleep } from "../libvirt/helpers.ts";
 import { SimMonitor } from "../../core/monitor/sim.ts";
 import { MonitorError } from "../../core/errors.ts";
 import { qmpCommand, QmpSession } from "../../plugins/qemu/qmp.ts";
@@ -130,6 +132,48 @@ for (
   });
 }
 
+Deno.test({
+  name: "qemu: a QEMU that refuses its arguments fails start with its own message; nothing runs",
+  ignore: why !== undefined,
+  fn: () =>
+    withTempDir(async (dir) => {
+      // The arm64 board, but with a CPU model QEMU does not know.
+      const yaml = (await Deno.readTextFile(`${ROOT}/boards/qemu-virt-arm64.yaml`))
+        .replace(/^name: .*$/m, "name: bad-cpu-arm64")
+        .replace(/^devicetree: .*$/m, `devicetree: ${ROOT}/boards/qemu-virt-arm64.dtb`)
+        .replace("-cpu, cortex-a53", "-cpu, no-such-cpu");
+      assert.match(yaml, /no-such-cpu/);
+      await Deno.writeTextFile(`${dir}/bad-cpu-arm64.yaml`, yaml);
+      const state = `${dir}/state`;
+      await ok(
+        state,
+        "--board",
+        `${dir}/bad-cpu-arm64.yaml`,
+        "--backend",
+        "qemu",
+        "create",
+        "p",
+        "--cpus",
+        "1",
+        "--memory",
+        "256M",
+        "--kernel",
+        guest.kernel,
+      );
+      const result = await vmanctl(["--state-dir", state, "start", "p"]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /qemu-system-aarch64 exited with status 1 at start: .*no-such-cpu/,
+      );
+      assert.equal((await qemuPids(state)).length, 0);
+      const list = JSON.parse(await ok(state, "--json", "list"));
+      assert.equal(list[0].state, "defined");
+      await ok(state, "destroy", "p");
+    }),
+});
+
 bootTest(
   "qemu: a killed QEMU is stopped (crashed, on_crash destroy) with its console; it starts again",
   why !== undefined,
@@ -223,14 +267,15 @@ Deno.test("qmp: a QEMU that accepts but never answers is a MonitorError after th
 
 /**
  * A stand-in for QEMU's QMP socket as QEMU sets it up: bound (the file is there)
- * for `ms` before it listens, then a greeting and an answer to each command.
+ * but not listening until a line comes on its stdin, then a greeting and an
+ * answer to each command.
  */
-function bindThenListen(path: string, ms: number): Deno.ChildProcess {
+function bindThenListen(path: string): Deno.ChildProcess {
   const script = `
-import socket, sys, time
+import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
-time.sleep(float(sys.argv[2]) / 1000)
+sys.stdin.readline()
 s.listen(1)
 c, _ = s.accept()
 c.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\\n')
@@ -238,30 +283,37 @@ f = c.makefile("rb")
 for line in f:
     c.sendall(b'{"return": {}}\\n')
 `;
-  return new Deno.Command("python3", { args: ["-c", script, path, String(ms)] }).spawn();
+  return new Deno.Command("python3", { args: ["-c", script, path], stdin: "piped" }).spawn();
 }
 
 Deno.test("qmp: a QMP socket bound but not yet listening is refused, and waited for while QEMU starts", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/qmp.sock`;
     const exit = `${dir}/exit`;
-    const child = bindThenListen(path, 400);
+    const child = bindThenListen(path);
+    const stdin = child.stdin.getWriter();
     try {
-      while (!(await Deno.lstat(path).then(() => true, () => false))) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await waitFor(
+        () => Deno.lstat(path).then(() => true, () => false),
+        10_000,
+        "the bound socket",
+      );
       await assert.rejects(QmpSession.open(path, 2000), (error: Error) => {
         assert.ok(error instanceof MonitorError);
         assert.match(error.message, /cannot reach QEMU's QMP socket: Connection refused/);
         return true;
       });
-      const session = await QmpSession.open(path, 5000, undefined, exit);
+      const opening = QmpSession.open(path, 5000, undefined, exit);
+      await sleep(50); // refused a few times meanwhile
+      await stdin.write(new TextEncoder().encode("listen\n"));
+      const session = await opening;
       try {
         assert.deepEqual(await session.command("cont"), {});
       } finally {
         session.close();
       }
     } finally {
+      await stdin.close().catch(() => {});
       child.kill();
       await child.status;
     }
