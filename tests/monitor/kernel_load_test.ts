@@ -9,7 +9,7 @@ import { kernelLoads } from "../../core/boot/sources.ts";
 import type { BootPlan, KernelImage } from "../../core/boot/types.ts";
 import { describeSource } from "../../core/monitor/monitor.ts";
 import { vmanctl, withTempDir } from "../cli/helpers.ts";
-import { isFile } from "./files.ts";
+import { isFile, readAt } from "./files.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 
@@ -101,11 +101,8 @@ Deno.test({
       const ramBase = 0x40000000; // qemu-virt-arm64's
       for (const [file, region] of [[IMAGE, "kernel"], [INITRD, "initrd"]]) {
         const want = await Deno.readFile(file);
-        using memory = await Deno.open(`${dir}/memory.img`);
-        await memory.seek(at(region) - ramBase, Deno.SeekMode.Start);
-        const got = new Uint8Array(want.length);
-        let done = 0;
-        while (done < got.length) done += (await memory.read(got.subarray(done)))!;
+        const got = await readAt(`${dir}/memory.img`, at(region) - ramBase, want.length);
+        assert.equal(got.length, want.length, `${region}: the memory file is too short`);
         assert.ok(got.every((b, i) => b === want[i]), `${region}: the file's bytes`);
       }
       assert.equal((await vmanctl([...s, "destroy", "p"])).code, 0);

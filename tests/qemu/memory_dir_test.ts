@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
-import { createGuest, destroyAll, GUESTS, missing, typeIntoConsole } from "./helpers.ts";
+import {
+  createGuest,
+  destroyAll,
+  GUESTS,
+  missing,
+  typeIntoConsole,
+  waitForConsole,
+} from "./helpers.ts";
 
 const guest = GUESTS.arm64;
 const why = missing(guest);
@@ -24,6 +31,7 @@ Deno.test({
           VMAN_MEMORY_DIR: ram,
         });
         assert.equal(started.code, 0, started.stderr);
+        await waitForConsole(state, "p", /vmanager-guest: staying up/);
         const answer = await typeIntoConsole(state, "p", "echo up-$((6*7))\n", /up-42/);
         assert.match(answer, /up-42/);
 
