@@ -10,11 +10,9 @@
  *   a tmpfs-backed memory file; by default it is in the state dir, in the temp dir)
  */
 import { fixturesDir } from "../cache.ts";
-import { interleave, runsFlag, sleep, targetLine, vmanctlArgs } from "./measure.ts";
+import { flag, interleave, runsFlag, sleep, targetLine, vmanctlArgs } from "./measure.ts";
 
 const RUNS = runsFlag(20);
-const flag = (name: string) =>
-  Deno.args.includes(name) ? Deno.args[Deno.args.indexOf(name) + 1] : undefined;
 const BOARD = flag("--board") ?? "";
 const MEMORY_DIR = flag("--memory-dir");
 const FIXTURES = fixturesDir();

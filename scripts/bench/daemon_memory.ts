@@ -10,12 +10,19 @@
  *
  * Usage: deno task bench --only daemon_memory [--runs N] [--cycles N]
  */
-import { mib, runsFlag, sleep, targetLine, uptime, vmanctlArgs } from "./measure.ts";
+import {
+  countFlag,
+  loadAverage,
+  mib,
+  runsFlag,
+  sleep,
+  targetLine,
+  vmanctlArgs,
+} from "./measure.ts";
 import { must, rssKiB, type Served, spawnDaemon, startPeer } from "./libvirt_peers.ts";
 
 const RUNS = runsFlag(20);
-const at = Deno.args.indexOf("--cycles");
-const CYCLES = at >= 0 ? Number(Deno.args[at + 1]) : 10_000;
+const CYCLES = countFlag("--cycles", 10_000);
 const PYTHON = "/usr/bin/python3";
 const IDLE_TARGET = 64 * 1048576;
 
@@ -135,7 +142,7 @@ async function idle(daemon: Served): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`uptime: ${await uptime()}`);
+  console.log(`load average: ${loadAverage()}`);
   const daemon = await startDaemon();
   try {
     await sleep(1000);

@@ -20,9 +20,9 @@ import { loadHelper } from "../../core/monitor/helper.ts";
 import { SimMonitor } from "../../core/monitor/sim.ts";
 import { buildRegistry } from "../../core/registry/discover.ts";
 import { builtinBoards, builtinPlugins } from "../../main.ts";
+import { runsFlag } from "./measure.ts";
 
-const runsFlag = Deno.args.indexOf("--runs");
-const RUNS = Math.min(10, runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 5);
+const RUNS = Math.min(10, runsFlag(5));
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
 const BASE = 0x50000000; // the window's base on qemu-virt-arm64 (RAM base 0x40000000)

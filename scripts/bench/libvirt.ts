@@ -8,9 +8,9 @@
  * Usage: deno task bench --only libvirt [--runs N]
  */
 import { must, startPeer, startVmanager } from "./libvirt_peers.ts";
+import { runsFlag } from "./measure.ts";
 
-const runsFlag = Deno.args.indexOf("--runs");
-const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 40;
+const RUNS = runsFlag(40);
 const WARMUP = 5;
 const ROUND_TRIPS = 2000;
 

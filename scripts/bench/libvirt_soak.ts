@@ -8,13 +8,10 @@
  * Usage: deno task bench --only libvirt_soak [--clients N] [--seconds S]
  */
 import { rssKiB, startVmanager } from "./libvirt_peers.ts";
+import { countFlag } from "./measure.ts";
 
-const flag = (name: string, fallback: number) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-};
-const CLIENTS = flag("--clients", 50);
-const SECONDS = flag("--seconds", 30);
+const CLIENTS = countFlag("--clients", 50);
+const SECONDS = countFlag("--seconds", 30);
 
 const daemon = await startVmanager();
 try {

@@ -40,12 +40,6 @@ export function loadAverage(): string {
   return Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
 }
 
-/** `uptime`'s line (the load the numbers were taken under). */
-export async function uptime(): Promise<string> {
-  const out = await new Deno.Command("uptime", { stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 /** min/median/max of a sample set, in its unit. */
 export interface Summary {
   /** Smallest sample. */
@@ -70,11 +64,21 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** The value after `name` on the bench's command line (`--board NAME`), if given. */
+export function flag(name: string): string | undefined {
+  const at = Deno.args.indexOf(name);
+  return at >= 0 ? Deno.args[at + 1] : undefined;
+}
+
+/** The positive whole number after `name` on the bench's command line, else `fallback`. */
+export function countFlag(name: string, fallback: number): number {
+  const value = Number(flag(name) ?? fallback);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
 /** The `--runs N` of the bench's command line, else `fallback`. */
 export function runsFlag(fallback: number): number {
-  const at = Deno.args.indexOf("--runs");
-  const runs = at >= 0 ? Number(Deno.args[at + 1]) : fallback;
-  return Number.isInteger(runs) && runs > 0 ? runs : fallback;
+  return countFlag("--runs", fallback);
 }
 
 /** One measurement: returns its value (milliseconds, bytes, …). */

@@ -18,16 +18,17 @@
  */
 import {
   interleave,
+  loadAverage,
   mib,
   ms,
   runsFlag,
   summarize,
   targetLine,
   type Timer,
-  uptime,
   vmanctlArgs,
 } from "./measure.ts";
 import { fixturesDir } from "../cache.ts";
+import { existsSync } from "../../core/files.ts";
 
 const RUNS = runsFlag(20);
 const KERNEL = `${fixturesDir()}/kernels/arm64/Image`;
@@ -86,9 +87,10 @@ function recording(run: () => Promise<Run>, rss: number[], stages?: Stages): Tim
   };
 }
 
+/** Each stage's median over the measured runs (the warm-up runs' samples left out). */
 function printStages(stages: Stages): void {
   for (const [name, samples] of stages) {
-    const s = summarize(samples);
+    const s = summarize(samples.slice(-RUNS));
     console.log(`    ${name.padEnd(32)} ${ms(s.median).padStart(9)}  (min ${ms(s.min)})`);
   }
 }
@@ -210,14 +212,14 @@ async function qemuSection(scratch: string): Promise<void> {
 
 async function main(): Promise<void> {
   for (const file of [KERNEL, INITRD, TIME]) {
-    if (!(await Deno.stat(file).then(() => true, () => false))) {
+    if (!existsSync(file)) {
       console.log(`start: skipped (no ${file}: bash scripts/setup.sh fetches it)`);
       return;
     }
   }
   const scratch = await Deno.makeTempDir({ prefix: "vman-bench-start-peer-" });
   try {
-    console.log(`uptime: ${await uptime()}`);
+    console.log(`load average: ${loadAverage()}`);
     await simSection(scratch);
     await qemuSection(scratch);
   } finally {
