@@ -10,22 +10,36 @@
  * @module
  */
 
-/** What dtc said about a DTB: its exit code and its message lines without the file name. */
+/** What dtc said about a DTB: its exit code and its message lines. */
 export interface DtcVerdict {
   /** dtc's exit code (0: it read the blob). */
   code: number;
-  /** Its non-empty stderr lines, each without the leading `FILE: `. */
+  /** Its non-empty stderr lines, each without the leading `/dev/null: ` (dtc names its output). */
   lines: string[];
 }
 
-/** Runs `dtc -I dtb -O dts -o /dev/null FILE`; throws when dtc is not installed. */
-export async function dtcWarnings(file: string): Promise<DtcVerdict> {
-  const r = await new Deno.Command("dtc", {
-    args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", file],
+/** The output dtc writes to, and names at the start of each message. */
+const OUTPUT = "/dev/null";
+
+/**
+ * Runs `dtc -I dtb -O dts -o /dev/null` on a DTB: the file at `source`, or the
+ * blob `source` given on stdin. Throws when dtc is not installed.
+ */
+export async function dtcWarnings(source: string | Uint8Array): Promise<DtcVerdict> {
+  const blob = typeof source === "string" ? undefined : source;
+  const child = new Deno.Command("dtc", {
+    args: ["-I", "dtb", "-O", "dts", "-o", OUTPUT, blob ? "-" : source as string],
+    stdin: blob ? "piped" : "null",
     stdout: "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (blob) {
+    const writer = child.stdin.getWriter();
+    await writer.write(blob);
+    await writer.close();
+  }
+  const r = await child.output();
   const lines = new TextDecoder().decode(r.stderr).split("\n").filter((l) => l.trim() !== "")
-    .map((l) => l.startsWith(`${file}: `) ? l.slice(file.length + 2) : l);
+    .map((l) => l.startsWith(`${OUTPUT}: `) ? l.slice(OUTPUT.length + 2) : l);
   return { code: r.code, lines };
 }

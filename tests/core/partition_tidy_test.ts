@@ -11,7 +11,7 @@ import type { FdtNode, FdtProperty, FdtTree } from "../../core/devicetree/tree.t
 import { cells, empty, str, u32 } from "../../core/devicetree/values.ts";
 import { partitionTree } from "../../core/devicetree/partition.ts";
 import { writeFdt } from "../../plugins/fdt/mod.ts";
-import { TOOLS } from "../plugins/fdt/tools.ts";
+import { dtcWarnings as dtcVerdict } from "../../scripts/dtc.ts";
 import { pathDevice, twoCoreBoard, u32sOf } from "./partition_helpers.ts";
 
 const INTC = 1, GPIO_A = 2, GPIO_B = 3, EP_CONNECTOR = 4, EP_ENCODER = 5, EP_PANEL = 6;
@@ -85,21 +85,11 @@ function prune(extra: FdtNode[], devices: Device[], given: string[]): FdtTree {
   });
 }
 
-/** dtc's warnings on a tree (none checked when dtc is missing). */
+/** dtc's messages on a tree (dtc must read it). */
 async function dtcWarnings(tree: FdtTree): Promise<string[]> {
-  if (!TOOLS.dtc) return [];
-  const child = new Deno.Command("dtc", {
-    args: ["-I", "dtb", "-O", "dts", "-o", "/dev/null", "-"],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(writeFdt(tree));
-  await writer.close();
-  const { code, stderr } = await child.output();
+  const { code, lines } = await dtcVerdict(writeFdt(tree));
   assert.equal(code, 0, "dtc reads the tree");
-  return new TextDecoder().decode(stderr).split("\n").filter((l) => l.trim() !== "");
+  return lines;
 }
 
 // --- graph_child_address -------------------------------------------------------------------------
