@@ -21,7 +21,7 @@ import type { ArchPlugin, CpuNodes } from "../registry/plugin.ts";
 import { BoardImportError } from "./import_error.ts";
 
 /** The cpu nodes as `detectCpu` sees them. */
-export function cpuNodesOf(nodes: readonly FdtNode[]): CpuNodes {
+function cpuNodesOf(nodes: readonly FdtNode[]): CpuNodes {
   const compatibles = nodes.flatMap((c) => {
     const prop = getProp(c, "compatible");
     return prop ? readStrings(prop.value) : [];

@@ -21,7 +21,7 @@ export const DEFAULT_MANAGEMENT_MEMORY = 256 * MiB;
  * The least it keeps when no {@linkcode DEFAULT_MANAGEMENT_MEMORY} is free in one
  * piece (a 512 MiB board whose firmware keeps a few pieces): 128 MiB.
  */
-export const MIN_MANAGEMENT_MEMORY = 128 * MiB;
+const MIN_MANAGEMENT_MEMORY = 128 * MiB;
 
 import { BoardImportError } from "./import_error.ts";
 import { detectArch } from "./detect_arch.ts";

@@ -10,9 +10,9 @@ import { MAX_DTB_BYTES, readRegularFile, readRegularTextFile } from "../files.ts
 import { type GivenMemory, MAX_IOMEM_BYTES, parseIomem } from "./memory.ts";
 
 /** Where the running board's device tree is, under the root. */
-export const LIVE_FDT = "sys/firmware/fdt";
+const LIVE_FDT = "sys/firmware/fdt";
 /** Where the running board's memory map is, under the root. */
-export const LIVE_IOMEM = "proc/iomem";
+const LIVE_IOMEM = "proc/iomem";
 
 /** What `--live` reads. */
 export interface LiveBoard {

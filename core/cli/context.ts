@@ -199,17 +199,11 @@ export class CliContext {
     const registry = await this.registry();
     if (!isBoardFile(nameOrFile)) return registry.get("board", nameOrFile);
     const { boardPluginFromFile } = await import("../board/load.ts");
-    const plugin = await boardPluginFromFile(
+    // An arch that is not registered is one of the file's problems.
+    return await boardPluginFromFile(
       nameOrFile,
       registry.list("arch").map((entry) => entry.plugin),
     );
-    if (!registry.has("arch", plugin.board.arch)) {
-      throw new InputError(
-        `board ${plugin.name} needs arch plugin '${plugin.board.arch}'`,
-        nameOrFile,
-      );
-    }
-    return plugin;
   }
 
   /** A board by name, or from a board YAML file when the value is a path. */

@@ -388,8 +388,6 @@ export async function listPartitions(store: StateStore): Promise<PartitionRecord
   return (await store.read())?.partitions ?? [];
 }
 
-export { getPartition, partitionIn } from "../state/lookup.ts";
-
 /** The monitor calls starting `record` would make, computed on the dry-run backend. */
 export async function planStart(
   board: Board,

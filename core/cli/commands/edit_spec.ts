@@ -10,7 +10,7 @@
 import type { CliContext } from "../context.ts";
 import { InputError } from "../../errors.ts";
 import { MAX_SPEC_BYTES, readRegularTextFile } from "../../files.ts";
-import { partitionIn } from "../../partition/lifecycle.ts";
+import { partitionIn } from "../../state/lookup.ts";
 import { specYaml } from "../../partition/spec_yaml.ts";
 import { definitionOf } from "../../partition/update.ts";
 import { applyUpdate, specOfFile } from "./update.ts";

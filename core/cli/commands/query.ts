@@ -105,7 +105,10 @@ export const planCommand: CommandSpec<CliContext> = {
     const name = input.args.NAME;
     const hasSpec = specOptions.some((o) => input.options[o.name] !== undefined);
     const store = await ctx.store();
-    const { partitionIn, planSpec, planStart, prepare, summary } = await loadLifecycle();
+    const [{ planSpec, planStart, prepare, summary }, { partitionIn }] = await Promise.all([
+      loadLifecycle(),
+      import("../../state/lookup.ts"),
+    ]);
     if (name !== undefined && !hasSpec) {
       const doc = await store.read();
       if (doc?.partitions.some((p) => p.name === name)) {
