@@ -9,8 +9,7 @@
 import assert from "node:assert/strict";
 import { buildRegistry } from "../../core/registry/discover.ts";
 import { BUILTIN_TABLE, builtinPlugins, commandPlugins } from "../../main.ts";
-import { VMANCTL_PERMISSIONS, VMANCTL_RUN_FLAGS } from "../../scripts/permissions.ts";
-import { arm64Image, ROOT, vmanctl, withTempDir } from "./helpers.ts";
+import { arm64Image, ROOT, vmanctl, VMANCTL_FLAGS, withTempDir } from "./helpers.ts";
 import { type CommandSpec, parseArgs } from "../../core/cli/args.ts";
 import type { CliContext } from "../../core/cli/context.ts";
 import { GLOBAL_OPTIONS } from "../../core/cli/app.ts";
@@ -24,7 +23,7 @@ import {
 /** The modules a vmanctl process loads (Deno's module loader log). */
 async function loaded(args: string[]): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...VMANCTL_PERMISSIONS, ...VMANCTL_RUN_FLAGS, `${ROOT}/main.ts`, ...args],
+    args: ["run", ...VMANCTL_FLAGS, `${ROOT}/main.ts`, ...args],
     env: { VMAN_PLUGIN_PATH: "", DENO_LOG: "deno::module_loader=debug" },
     stdout: "null",
     stderr: "piped",

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { hasTool, withTempDir } from "../cli/helpers.ts";
-import { domainXml, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+import { type ClientResult, domainXml, HAVE_VIRSH, run, startDaemon, virsh } from "./helpers.ts";
 
 const ROOT_USER = Deno.uid() === 0;
 const skip = !HAVE_VIRSH
@@ -16,18 +16,13 @@ const skip = !HAVE_VIRSH
 if (skip) console.log(`skipping the uri_aliases test: ${skip}`);
 
 /** virsh as an unprivileged user (nobody when the tests run as root) with `config` as XDG dir. */
-async function virshAs(config: string, ...args: string[]) {
-  const env = ["env", `HOME=${config}`, `XDG_CONFIG_HOME=${config}`, `XDG_CACHE_HOME=${config}`];
-  const [cmd, argv] = ROOT_USER
-    ? ["setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", ...env, "virsh"]]
-    : [env[0], [...env.slice(1), "virsh"]];
-  const out = await new Deno.Command(cmd, {
-    args: [...argv, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function virshAs(config: string, ...args: string[]): Promise<ClientResult> {
+  const env = { HOME: config, XDG_CONFIG_HOME: config, XDG_CACHE_HOME: config };
+  return ROOT_USER
+    ? run("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", "virsh", ...args], {
+      env,
+    })
+    : run("virsh", args, { env });
 }
 
 Deno.test({

@@ -13,15 +13,16 @@
  * defineXML as "already defined"; any other error fails the task.
  */
 import assert from "node:assert/strict";
-import { hasTool, ROOT, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { hasTool, ROOT } from "../cli/helpers.ts";
 import { GUESTS, missing, waitForConsole } from "../qemu/helpers.ts";
 import {
-  type Daemon,
+  field,
   HAVE_PYTHON_LIBVIRT,
   HAVE_VIRSH,
+  partitions,
   PYTHON,
-  startDaemon,
   virsh,
+  withDaemon,
 } from "./helpers.ts";
 
 /** The playbooks and the domain template. */
@@ -145,17 +146,6 @@ function succeeded(play: Play, changed: number | "some", what: string): void {
   else assert.equal(play.recap.changed, changed, `${what}:\n${play.output}`);
 }
 
-function field(text: string, name: string): string | undefined {
-  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1].trim();
-}
-
-/** `vmanctl list --json` of the daemon's state dir. */
-async function partitions(d: Daemon): Promise<{ name: string; state: string }[]> {
-  const list = await vmanctlProcess(["--state-dir", d.stateDir, "--json", "list"]);
-  assert.equal(list.code, 0, list.stderr);
-  return JSON.parse(list.stdout);
-}
-
 const UUID = "0b9f4c3e-6a71-4d2e-9a8b-5c4d3e2f1a0b";
 const OTHER_UUID = "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6";
 
@@ -164,114 +154,109 @@ Deno.test({
     "partition; a second run changes nothing; a define of held cores fails the play",
   ignore: skip !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "dry-run"]);
-      try {
-        const vars = { uri: d.uri, vm: "p1", uuid: UUID, cpuset: "2" };
+    await withDaemon(async (d, dir) => {
+      const vars = { uri: d.uri, vm: "p1", uuid: UUID, cpuset: "2" };
 
-        // The first run defines p1, starts it and marks it autostart.
-        const first = await playbook(dir, "present.yml", vars);
-        succeeded(first, "some", "the first run");
-        assert.equal(task(first, "Define the partition").status, "changed", first.output);
-        assert.equal(task(first, "Start it").status, "changed", first.output);
-        assert.equal(
-          task(first, "Start it when the daemon starts").status,
-          "changed",
-          first.output,
-        );
-        assert.equal(first.recap.changed, 3, first.output);
-        const reported = task(first, "What the module reported").result?.msg as {
-          info: Record<string, unknown>;
-          xml: string;
-          all: string[];
-          running: string[];
-        };
-        assert.ok(reported, first.output);
-        assert.equal(reported.info.state, "running");
-        assert.equal(reported.info.autostart, 1);
-        assert.equal(reported.info.maxMem, String(256 * 1024));
-        assert.equal(reported.info.nrVirtCpu, 1);
-        assert.match(reported.xml, /<name>p1<\/name>/);
-        assert.match(reported.xml, new RegExp(`<uuid>${UUID}</uuid>`));
-        assert.match(reported.xml, /<vcpu placement='static' cpuset='2'>1<\/vcpu>/);
-        assert.deepEqual(reported.all, ["p1"]);
-        assert.deepEqual(reported.running, ["p1"]);
-        // virsh and vmanctl see what Ansible made.
-        const info = await virsh(d.uri, "dominfo", "p1");
-        assert.equal(info.code, 0, info.stderr);
-        assert.equal(field(info.stdout, "State"), "running");
-        assert.equal(field(info.stdout, "UUID"), UUID);
-        assert.equal(field(info.stdout, "Autostart"), "enable");
-        assert.equal((await partitions(d)).find((p) => p.name === "p1")?.state, "running");
+      // The first run defines p1, starts it and marks it autostart.
+      const first = await playbook(dir, "present.yml", vars);
+      succeeded(first, "some", "the first run");
+      assert.equal(task(first, "Define the partition").status, "changed", first.output);
+      assert.equal(task(first, "Start it").status, "changed", first.output);
+      assert.equal(
+        task(first, "Start it when the daemon starts").status,
+        "changed",
+        first.output,
+      );
+      assert.equal(first.recap.changed, 3, first.output);
+      const reported = task(first, "What the module reported").result?.msg as {
+        info: Record<string, unknown>;
+        xml: string;
+        all: string[];
+        running: string[];
+      };
+      assert.ok(reported, first.output);
+      assert.equal(reported.info.state, "running");
+      assert.equal(reported.info.autostart, 1);
+      assert.equal(reported.info.maxMem, String(256 * 1024));
+      assert.equal(reported.info.nrVirtCpu, 1);
+      assert.match(reported.xml, /<name>p1<\/name>/);
+      assert.match(reported.xml, new RegExp(`<uuid>${UUID}</uuid>`));
+      assert.match(reported.xml, /<vcpu placement='static' cpuset='2'>1<\/vcpu>/);
+      assert.deepEqual(reported.all, ["p1"]);
+      assert.deepEqual(reported.running, ["p1"]);
+      // virsh and vmanctl see what Ansible made.
+      const info = await virsh(d.uri, "dominfo", "p1");
+      assert.equal(info.code, 0, info.stderr);
+      assert.equal(field(info.stdout, "State"), "running");
+      assert.equal(field(info.stdout, "UUID"), UUID);
+      assert.equal(field(info.stdout, "Autostart"), "enable");
+      assert.equal((await partitions(d)).find((p) => p.name === "p1")?.state, "running");
 
-        // The same play again: define finds the same inactive XML, nothing changes.
-        const second = await playbook(dir, "present.yml", vars);
-        succeeded(second, 0, "the second run");
-        assert.equal(task(second, "Define the partition").status, "ok", second.output);
+      // The same play again: define finds the same inactive XML, nothing changes.
+      const second = await playbook(dir, "present.yml", vars);
+      succeeded(second, 0, "the second run");
+      assert.equal(task(second, "Define the partition").status, "ok", second.output);
 
-        // The name with another UUID: defineXML fails with libvirt's "domain 'p1' already
-        // exists with uuid …" (OPERATION_FAILED, 9), which the module takes as "already
-        // defined": ok, nothing changed, the domain keeps its UUID.
-        const other = await playbook(dir, "present.yml", { ...vars, uuid: OTHER_UUID });
-        succeeded(other, 0, "the run with another UUID");
-        assert.equal(task(other, "Define the partition").status, "ok", other.output);
-        assert.equal((await virsh(d.uri, "domuuid", "p1")).stdout.trim(), UUID);
-        // The template without a UUID: nothing changes either (vmanager takes it as the
-        // definition of the domain of that name, whose inactive XML stays the same).
-        const { uuid: _, ...withoutUuid } = vars;
-        succeeded(await playbook(dir, "present.yml", withoutUuid), 0, "the run without a UUID");
-        assert.equal((await virsh(d.uri, "domuuid", "p1")).stdout.trim(), UUID);
+      // The name with another UUID: defineXML fails with libvirt's "domain 'p1' already
+      // exists with uuid …" (OPERATION_FAILED, 9), which the module takes as "already
+      // defined": ok, nothing changed, the domain keeps its UUID.
+      const other = await playbook(dir, "present.yml", { ...vars, uuid: OTHER_UUID });
+      succeeded(other, 0, "the run with another UUID");
+      assert.equal(task(other, "Define the partition").status, "ok", other.output);
+      assert.equal((await virsh(d.uri, "domuuid", "p1")).stdout.trim(), UUID);
+      // The template without a UUID: nothing changes either (vmanager takes it as the
+      // definition of the domain of that name, whose inactive XML stays the same).
+      const { uuid: _, ...withoutUuid } = vars;
+      succeeded(await playbook(dir, "present.yml", withoutUuid), 0, "the run without a UUID");
+      assert.equal((await virsh(d.uri, "domuuid", "p1")).stdout.trim(), UUID);
 
-        // A changed configuration: define reports the change ("config changed"); as in
-        // libvirt it is the next start's, the running domain keeps its own.
-        const changed = await playbook(dir, "present.yml", { ...vars, on_crash: "restart" });
-        succeeded(changed, 1, "the run with a changed on_crash");
-        assert.equal(task(changed, "Define the partition").status, "changed", changed.output);
-        const inactive = await virsh(d.uri, "dumpxml", "--inactive", "p1");
-        assert.equal(inactive.code, 0, inactive.stderr);
-        assert.match(inactive.stdout, /<on_crash>restart<\/on_crash>/);
-        assert.match((await virsh(d.uri, "dumpxml", "p1")).stdout, /<on_crash>destroy<\/on_crash>/);
-        succeeded(
-          await playbook(dir, "present.yml", { ...vars, on_crash: "restart" }),
-          0,
-          "the changed configuration again",
-        );
+      // A changed configuration: define reports the change ("config changed"); as in
+      // libvirt it is the next start's, the running domain keeps its own.
+      const changed = await playbook(dir, "present.yml", { ...vars, on_crash: "restart" });
+      succeeded(changed, 1, "the run with a changed on_crash");
+      assert.equal(task(changed, "Define the partition").status, "changed", changed.output);
+      const inactive = await virsh(d.uri, "dumpxml", "--inactive", "p1");
+      assert.equal(inactive.code, 0, inactive.stderr);
+      assert.match(inactive.stdout, /<on_crash>restart<\/on_crash>/);
+      assert.match((await virsh(d.uri, "dumpxml", "p1")).stdout, /<on_crash>destroy<\/on_crash>/);
+      succeeded(
+        await playbook(dir, "present.yml", { ...vars, on_crash: "restart" }),
+        0,
+        "the changed configuration again",
+      );
 
-        // Another partition on p1's core: define fails, the play stops there.
-        const held = await playbook(dir, "present.yml", { uri: d.uri, vm: "p2", cpuset: "2" });
-        assert.equal(held.code, 2, held.output);
-        assert.equal(held.recap.failed, 1, held.output);
-        assert.equal(held.recap.changed, 0, held.output);
-        const define = task(held, "Define the partition");
-        assert.equal(define.status, "fatal", held.output);
-        assert.match(String(define.result?.msg), /^libvirtError: .*core 2.*\bp1\b/, held.output);
-        assert.equal(held.tasks.length, 1, held.output);
-        assert.doesNotMatch((await virsh(d.uri, "list", "--all", "--name")).stdout, /\bp2\b/);
+      // Another partition on p1's core: define fails, the play stops there.
+      const held = await playbook(dir, "present.yml", { uri: d.uri, vm: "p2", cpuset: "2" });
+      assert.equal(held.code, 2, held.output);
+      assert.equal(held.recap.failed, 1, held.output);
+      assert.equal(held.recap.changed, 0, held.output);
+      const define = task(held, "Define the partition");
+      assert.equal(define.status, "fatal", held.output);
+      assert.match(String(define.result?.msg), /^libvirtError: .*core 2.*\bp1\b/, held.output);
+      assert.equal(held.tasks.length, 1, held.output);
+      assert.doesNotMatch((await virsh(d.uri, "list", "--all", "--name")).stdout, /\bp2\b/);
 
-        // state=shutdown asks the OS, which dry-run cannot: the task fails, saying so.
-        const shutdown = await playbook(dir, "shutdown.yml", { uri: d.uri, vm: "p1" });
-        assert.equal(shutdown.recap.failed, 1, shutdown.output);
-        const asked = task(shutdown, "Shut it down");
-        assert.equal(asked.status, "fatal", shutdown.output);
-        assert.match(String(asked.result?.msg), /cannot ask the OS of domain 'p1' to power off/);
-        assert.equal((await virsh(d.uri, "domstate", "p1")).stdout.trim(), "running");
+      // state=shutdown asks the OS, which dry-run cannot: the task fails, saying so.
+      const shutdown = await playbook(dir, "shutdown.yml", { uri: d.uri, vm: "p1" });
+      assert.equal(shutdown.recap.failed, 1, shutdown.output);
+      const asked = task(shutdown, "Shut it down");
+      assert.equal(asked.status, "fatal", shutdown.output);
+      assert.match(String(asked.result?.msg), /cannot ask the OS of domain 'p1' to power off/);
+      assert.equal((await virsh(d.uri, "domstate", "p1")).stdout.trim(), "running");
 
-        // state=destroyed, then undefine: gone for virsh and vmanctl; again, nothing to do.
-        const absent = await playbook(dir, "absent.yml", { uri: d.uri, vm: "p1" });
-        succeeded(absent, 1, "absent.yml");
-        assert.equal(task(absent, "Stop it").status, "changed", absent.output);
-        assert.equal(task(absent, "Undefine it").status, "ok", absent.output);
-        const list = await virsh(d.uri, "list", "--all", "--name");
-        assert.equal(list.code, 0, list.stderr);
-        assert.equal(list.stdout.trim(), "");
-        assert.deepEqual(await partitions(d), []);
-        const again = await playbook(dir, "absent.yml", { uri: d.uri, vm: "p1" });
-        succeeded(again, 0, "absent.yml again");
-        assert.equal(task(again, "Undefine it").status, "skipping", again.output);
-      } finally {
-        assert.equal(await d.stop(), 0);
-      }
-    });
+      // state=destroyed, then undefine: gone for virsh and vmanctl; again, nothing to do.
+      const absent = await playbook(dir, "absent.yml", { uri: d.uri, vm: "p1" });
+      succeeded(absent, 1, "absent.yml");
+      assert.equal(task(absent, "Stop it").status, "changed", absent.output);
+      assert.equal(task(absent, "Undefine it").status, "ok", absent.output);
+      const list = await virsh(d.uri, "list", "--all", "--name");
+      assert.equal(list.code, 0, list.stderr);
+      assert.equal(list.stdout.trim(), "");
+      assert.deepEqual(await partitions(d), []);
+      const again = await playbook(dir, "absent.yml", { uri: d.uri, vm: "p1" });
+      succeeded(again, 0, "absent.yml again");
+      assert.equal(task(again, "Undefine it").status, "skipping", again.output);
+    }, ["--backend", "dry-run"]);
   },
 });
 
@@ -279,39 +264,33 @@ Deno.test({
   name: "ansible: state=shutdown powers a Linux partition off on the qemu backend",
   ignore: skipQemu !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "qemu"]);
-      try {
-        const vars = {
-          uri: d.uri,
-          vm: "linux",
-          cpuset: "1",
-          kernel: GUESTS.arm64.kernel,
-          initrd: GUESTS.arm64.initrd,
-          cmdline: `console=${GUESTS.arm64.console} vmanager.stay`,
-          devices: ["uart0", "gpio0"],
-        };
-        succeeded(await playbook(dir, "present.yml", vars), "some", "present.yml");
-        await waitForConsole(d.stateDir, "linux", /vmanager-guest: staying up/);
+    await withDaemon(async (d, dir) => {
+      const vars = {
+        uri: d.uri,
+        vm: "linux",
+        cpuset: "1",
+        kernel: GUESTS.arm64.kernel,
+        initrd: GUESTS.arm64.initrd,
+        cmdline: `console=${GUESTS.arm64.console} vmanager.stay`,
+        devices: ["uart0", "gpio0"],
+      };
+      succeeded(await playbook(dir, "present.yml", vars), "some", "present.yml");
+      await waitForConsole(d.stateDir, "linux", /vmanager-guest: staying up/);
 
-        // The module presses the power button, then polls `status` until shut off.
-        const shutdown = await playbook(dir, "shutdown.yml", { uri: d.uri, vm: "linux" });
-        succeeded(shutdown, 1, "shutdown.yml");
-        assert.equal(task(shutdown, "Shut it down").status, "changed", shutdown.output);
-        assert.equal(task(shutdown, "Wait until it is off").status, "ok", shutdown.output);
-        const state = await virsh(d.uri, "domstate", "--reason", "linux");
-        assert.equal(state.stdout.trim(), "shut off (shutdown)", state.stderr);
-        assert.equal((await partitions(d)).find((p) => p.name === "linux")?.state, "stopped");
+      // The module presses the power button, then polls `status` until shut off.
+      const shutdown = await playbook(dir, "shutdown.yml", { uri: d.uri, vm: "linux" });
+      succeeded(shutdown, 1, "shutdown.yml");
+      assert.equal(task(shutdown, "Shut it down").status, "changed", shutdown.output);
+      assert.equal(task(shutdown, "Wait until it is off").status, "ok", shutdown.output);
+      const state = await virsh(d.uri, "domstate", "--reason", "linux");
+      assert.equal(state.stdout.trim(), "shut off (shutdown)", state.stderr);
+      assert.equal((await partitions(d)).find((p) => p.name === "linux")?.state, "stopped");
 
-        // Shut off already: state=destroyed has nothing to do; undefine removes it.
-        const absent = await playbook(dir, "absent.yml", { uri: d.uri, vm: "linux" });
-        succeeded(absent, 0, "absent.yml");
-        assert.equal(task(absent, "Stop it").status, "ok", absent.output);
-        assert.deepEqual(await partitions(d), []);
-      } finally {
-        await vmanctlProcess(["--state-dir", d.stateDir, "destroy", "linux"]);
-        assert.equal(await d.stop(), 0);
-      }
-    });
+      // Shut off already: state=destroyed has nothing to do; undefine removes it.
+      const absent = await playbook(dir, "absent.yml", { uri: d.uri, vm: "linux" });
+      succeeded(absent, 0, "absent.yml");
+      assert.equal(task(absent, "Stop it").status, "ok", absent.output);
+      assert.deepEqual(await partitions(d), []);
+    }, ["--backend", "qemu"]);
   },
 });

@@ -8,8 +8,7 @@
  * addresses (InterfaceAddresses by lease, ARP and agent).
  */
 import assert from "node:assert/strict";
-import { withTempDir } from "../cli/helpers.ts";
-import { HAVE_PYTHON_LIBVIRT, python, startDaemon } from "./helpers.ts";
+import { HAVE_PYTHON_LIBVIRT, python, withDaemon } from "./helpers.ts";
 
 if (!HAVE_PYTHON_LIBVIRT) {
   console.log("skipping the Cockpit replay: install python3-libvirt (scripts/setup.sh)");
@@ -149,88 +148,83 @@ Deno.test({
   name: "cockpit: python3-libvirt replays Cockpit's list-and-detail calls, which all succeed",
   ignore: !HAVE_PYTHON_LIBVIRT,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir);
-      try {
-        const run = await python(SCRIPT, d.uri, DOMAIN);
-        assert.equal(run.code, 0, `${run.stderr}\n${d.log()}`);
-        const out = JSON.parse(run.stdout) as Replay;
+    await withDaemon(async (d) => {
+      const run = await python(SCRIPT, d.uri, DOMAIN);
+      assert.equal(run.code, 0, `${run.stderr}\n${d.log()}`);
+      const out = JSON.parse(run.stdout) as Replay;
 
-        // The host: free memory is what partitions can still be given, before and after.
-        assert.equal(out.free0, FREE_RAM);
-        assert.equal(out.free1, FREE_RAM - 128 * 1024 * 1024);
-        assert.deepEqual(out.cells, [out.free1]);
-        assert.deepEqual(out.memstats, { total: BOARD_RAM / 1024, free: out.free1 / 1024 });
+      // The host: free memory is what partitions can still be given, before and after.
+      assert.equal(out.free0, FREE_RAM);
+      assert.equal(out.free1, FREE_RAM - 128 * 1024 * 1024);
+      assert.deepEqual(out.cells, [out.free1]);
+      assert.deepEqual(out.memstats, { total: BOARD_RAM / 1024, free: out.free1 / 1024 });
 
-        // Domain capabilities: the board's machine and arch, its free cores.
-        assert.equal(element(out.caps0, "domain"), "vmanager");
-        assert.equal(element(out.caps0, "machine"), "qemu-virt-arm64");
-        assert.equal(element(out.caps0, "arch"), "aarch64");
-        assert.match(out.caps0, /<vcpu max='3'\/>/); // cores 1-3: core 0 is the management's
-        assert.match(out.caps0, /<path>\/[^<]+<\/path>/);
+      // Domain capabilities: the board's machine and arch, its free cores.
+      assert.equal(element(out.caps0, "domain"), "vmanager");
+      assert.equal(element(out.caps0, "machine"), "qemu-virt-arm64");
+      assert.equal(element(out.caps0, "arch"), "aarch64");
+      assert.match(out.caps0, /<vcpu max='3'\/>/); // cores 1-3: core 0 is the management's
+      assert.match(out.caps0, /<path>\/[^<]+<\/path>/);
 
-        // The list and each domain's details.
-        assert.deepEqual(out.domains, ["ck1"]);
-        const ck1 = out.details.ck1;
-        assert.match(ck1.caps, /<vcpu max='1'\/>/); // ck1 holds two of the three
-        assert.deepEqual(ck1.parsed, { maxVcpu: "1", loader: "no", bus: ["virtio"] });
-        assert.equal(element(ck1.caps, "machine"), "qemu-virt-arm64");
-        assert.equal(ck1.props.Name, "ck1");
-        assert.equal(ck1.props.Persistent, 1);
-        assert.equal(ck1.props.Active, 0);
-        assert.equal(ck1.props.OSType, "hvm");
-        assert.deepEqual(ck1.state, [5, 0]); // shut off (unknown): never started
-        for (const xml of [ck1.xml, ck1.inactive]) {
-          assert.equal(element(xml, "title"), "Cockpit&apos;s first");
-          assert.equal(
-            element(xml, "description"),
-            "Made for the Cockpit replay &amp; nothing else",
-          );
-          assert.match(xml, new RegExp(`<libosinfo:libosinfo xmlns:libosinfo="${OSINFO}">`));
-          assert.match(xml, /<libosinfo:os id="http:\/\/debian.org\/debian\/12"\/>/);
-        }
-        assert.equal((out.stats as unknown[]).length, 1);
-        assert.deepEqual(out.allstats, ["ck1"]);
-
-        // Metadata set, then read back; in dumpxml; removed; refusals.
-        assert.equal(out.desc0, "Made for the Cockpit replay & nothing else");
-        assert.deepEqual(out.nodesc, [
-          80, // VIR_ERR_NO_DOMAIN_METADATA
-          "metadata not found: Requested metadata element is not present",
-        ]);
-        assert.deepEqual(out.meta.slice(0, 3), [
-          "Set by Cockpit <&>",
-          "Cockpit's first",
-          '<app version="2"><tag>x</tag></app>',
-        ]);
-        assert.match(out.meta[3], /^<libosinfo xmlns:libosinfo=|^<libosinfo>/);
-        assert.match(out.meta[3], /<os id="http:\/\/debian.org\/debian\/12"\/>/);
-        assert.equal(element(out.xml_after, "description"), "Set by Cockpit &lt;&amp;&gt;");
-        assert.match(
-          out.xml_after,
-          /<app:app version="2" xmlns:app="http:\/\/example.org\/app\/1"><app:tag>x<\/app:tag><\/app:app>/,
+      // The list and each domain's details.
+      assert.deepEqual(out.domains, ["ck1"]);
+      const ck1 = out.details.ck1;
+      assert.match(ck1.caps, /<vcpu max='1'\/>/); // ck1 holds two of the three
+      assert.deepEqual(ck1.parsed, { maxVcpu: "1", loader: "no", bus: ["virtio"] });
+      assert.equal(element(ck1.caps, "machine"), "qemu-virt-arm64");
+      assert.equal(ck1.props.Name, "ck1");
+      assert.equal(ck1.props.Persistent, 1);
+      assert.equal(ck1.props.Active, 0);
+      assert.equal(ck1.props.OSType, "hvm");
+      assert.deepEqual(ck1.state, [5, 0]); // shut off (unknown): never started
+      for (const xml of [ck1.xml, ck1.inactive]) {
+        assert.equal(element(xml, "title"), "Cockpit&apos;s first");
+        assert.equal(
+          element(xml, "description"),
+          "Made for the Cockpit replay &amp; nothing else",
         );
-        assert.match(out.xml_after, /<libosinfo:libosinfo /);
-        assert.equal((out.removed as [number])[0], 80);
-        assert.equal((out.newline as [number])[0], 8); // INVALID_ARG (the client checks it)
-        assert.equal((out.badxml as [number])[0], 27); // XML_ERROR
-
-        // Addresses: QEMU's user network gives its guest 10.0.2.15.
-        assert.deepEqual(Object.keys(out.lease), ["net0"]);
-        assert.deepEqual(out.lease.net0.addrs, [{ type: 0, addr: "10.0.2.15", prefix: 24 }]);
-        assert.deepEqual(out.arp, {});
-        assert.equal((out.agent as [number])[0], 74); // ARGUMENT_UNSUPPORTED: no guest agent
-        assert.equal((out.stopped_lease as [number])[0], 55); // OPERATION_INVALID: not running
-        assert.equal((out.live_meta as [number])[0], 55);
-
-        // Pausing: NO_SUPPORT, saying why.
-        for (const refused of [out.suspend, out.resume] as [number, string][]) {
-          assert.equal(refused[0], 3);
-          assert.match(refused[1], /partition 'ck1' cannot be paused/);
-        }
-      } finally {
-        assert.equal(await d.stop(), 0);
+        assert.match(xml, new RegExp(`<libosinfo:libosinfo xmlns:libosinfo="${OSINFO}">`));
+        assert.match(xml, /<libosinfo:os id="http:\/\/debian.org\/debian\/12"\/>/);
       }
-    });
+      assert.equal((out.stats as unknown[]).length, 1);
+      assert.deepEqual(out.allstats, ["ck1"]);
+
+      // Metadata set, then read back; in dumpxml; removed; refusals.
+      assert.equal(out.desc0, "Made for the Cockpit replay & nothing else");
+      assert.deepEqual(out.nodesc, [
+        80, // VIR_ERR_NO_DOMAIN_METADATA
+        "metadata not found: Requested metadata element is not present",
+      ]);
+      assert.deepEqual(out.meta.slice(0, 3), [
+        "Set by Cockpit <&>",
+        "Cockpit's first",
+        '<app version="2"><tag>x</tag></app>',
+      ]);
+      assert.match(out.meta[3], /^<libosinfo xmlns:libosinfo=|^<libosinfo>/);
+      assert.match(out.meta[3], /<os id="http:\/\/debian.org\/debian\/12"\/>/);
+      assert.equal(element(out.xml_after, "description"), "Set by Cockpit &lt;&amp;&gt;");
+      assert.match(
+        out.xml_after,
+        /<app:app version="2" xmlns:app="http:\/\/example.org\/app\/1"><app:tag>x<\/app:tag><\/app:app>/,
+      );
+      assert.match(out.xml_after, /<libosinfo:libosinfo /);
+      assert.equal((out.removed as [number])[0], 80);
+      assert.equal((out.newline as [number])[0], 8); // INVALID_ARG (the client checks it)
+      assert.equal((out.badxml as [number])[0], 27); // XML_ERROR
+
+      // Addresses: QEMU's user network gives its guest 10.0.2.15.
+      assert.deepEqual(Object.keys(out.lease), ["net0"]);
+      assert.deepEqual(out.lease.net0.addrs, [{ type: 0, addr: "10.0.2.15", prefix: 24 }]);
+      assert.deepEqual(out.arp, {});
+      assert.equal((out.agent as [number])[0], 74); // ARGUMENT_UNSUPPORTED: no guest agent
+      assert.equal((out.stopped_lease as [number])[0], 55); // OPERATION_INVALID: not running
+      assert.equal((out.live_meta as [number])[0], 55);
+
+      // Pausing: NO_SUPPORT, saying why.
+      for (const refused of [out.suspend, out.resume] as [number, string][]) {
+        assert.equal(refused[0], 3);
+        assert.match(refused[1], /partition 'ck1' cannot be paused/);
+      }
+    }, []);
   },
 });

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { GUESTS } from "../qemu/helpers.ts";
-import { hasTool, ROOT, VMANCTL_FLAGS } from "../cli/helpers.ts";
+import assert from "node:assert/strict";
+import { destroyAll, GUESTS } from "../qemu/helpers.ts";
+import { hasTool, ROOT, VMANCTL_FLAGS, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
 
 /** The Python that imports Debian's python3-libvirt. */
 export const PYTHON = "/usr/bin/python3";
@@ -133,6 +134,41 @@ export async function startDaemon(
   };
 }
 
+/**
+ * Runs `fn` with a daemon started with `extra` (default: the sim backend; `[]`: a
+ * new state dir's default, dry-run) in a temporary directory, then stops it and
+ * asserts it exited 0. On the qemu backend every partition is destroyed first, so
+ * no QEMU outlives the test.
+ */
+export async function withDaemon(
+  fn: (d: Daemon, dir: string) => Promise<void>,
+  extra: string[] = ["--backend", "sim"],
+): Promise<void> {
+  const backend = extra.indexOf("--backend");
+  const qemu = backend >= 0 && extra[backend + 1] === "qemu";
+  await withTempDir(async (dir) => {
+    const d = await startDaemon(dir, extra);
+    try {
+      await fn(d, dir);
+    } finally {
+      if (qemu) await destroyAll(d.stateDir);
+      assert.equal(await d.stop(), 0);
+    }
+  });
+}
+
+/** The value of `name` in a `Name: value` listing (virsh dominfo, vol-info…). */
+export function field(text: string, name: string): string | undefined {
+  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1].trim();
+}
+
+/** `vmanctl list --json` of the daemon's state dir. */
+export async function partitions(d: Daemon): Promise<{ name: string; state: string }[]> {
+  const list = await vmanctlProcess(["--state-dir", d.stateDir, "--json", "list"]);
+  assert.equal(list.code, 0, list.stderr);
+  return JSON.parse(list.stdout);
+}
+
 /** What a client run produced. */
 export interface ClientResult {
   /** Exit code. */
@@ -143,9 +179,27 @@ export interface ClientResult {
   stderr: string;
 }
 
-async function run(cmd: string, args: string[], stdin?: string): Promise<ClientResult> {
+/** How {@link run} runs a client. */
+export interface RunOptions {
+  /** What it reads on its standard input (none when undefined). */
+  stdin?: string;
+  /** Variables set for it (added to this process's, unless `clearEnv`). */
+  env?: Record<string, string>;
+  /** Gives it only `env`, nothing of this process's environment. */
+  clearEnv?: boolean;
+}
+
+/** Runs a client to its end, with `options`' input and environment. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<ClientResult> {
+  const { stdin, env, clearEnv } = options;
   const child = new Deno.Command(cmd, {
     args,
+    env,
+    clearEnv,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -176,7 +230,7 @@ export function virshWithin(
 
 /** Runs a Python script with `/usr/bin/python3` (python3-libvirt); `args` become sys.argv[1:]. */
 export function python(script: string, ...args: string[]): Promise<ClientResult> {
-  return run(PYTHON, ["-", ...args], script);
+  return run(PYTHON, ["-", ...args], { stdin: script });
 }
 
 /** Resolves after `ms` milliseconds. */

@@ -20,8 +20,8 @@ import {
   linuxDomainXml,
   python,
   sleep,
-  startDaemon,
   virsh,
+  withDaemon,
 } from "./helpers.ts";
 import { type EventWatcher, startPowerDaemon, watchEvents } from "./power_helpers.ts";
 
@@ -82,8 +82,7 @@ Deno.test({
     "a panic with on_crash restart boots it again",
   ignore: skip !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "qemu"]);
+    await withDaemon(async (d, dir) => {
       let events: EventWatcher | undefined;
       const boots = (n: number) =>
         waitForConsole(d.stateDir, "p", /vmanager-guest: staying up/, 120_000, n);
@@ -151,10 +150,8 @@ Deno.test({
         assert.equal(count(events.text(), /domain '?p'?: Stopped/), 1, events.text());
       } finally {
         await events?.stop();
-        await vmanctlProcess(["--state-dir", d.stateDir, "destroy", "p"]);
-        assert.equal(await d.stop(), 0);
       }
-    });
+    }, ["--backend", "qemu"]);
   },
 });
 
@@ -162,8 +159,7 @@ Deno.test({
   name: "qemu backend: a panic with on_crash preserve leaves the domain crashed (panicked)",
   ignore: skip !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "qemu"]);
+    await withDaemon(async (d, dir) => {
       let events: EventWatcher | undefined;
       try {
         events = await watchEvents(d.uri, dir);
@@ -189,10 +185,8 @@ Deno.test({
         assert.doesNotMatch(events.text(), /domain '?c'?: Stopped (Shutdown|Crashed|Failed)/);
       } finally {
         await events?.stop();
-        await vmanctlProcess(["--state-dir", d.stateDir, "destroy", "c"]);
-        assert.equal(await d.stop(), 0);
       }
-    });
+    }, ["--backend", "qemu"]);
   },
 });
 

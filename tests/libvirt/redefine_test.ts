@@ -5,7 +5,15 @@
  * --inactive`, `isUpdated()`), and the codes of the refusals.
  */
 import assert from "node:assert/strict";
-import { domainXml, HAVE_PYTHON_LIBVIRT, HAVE_VIRSH, python, virsh } from "./helpers.ts";
+import {
+  type ClientResult,
+  domainXml,
+  HAVE_PYTHON_LIBVIRT,
+  HAVE_VIRSH,
+  python,
+  run,
+  virsh,
+} from "./helpers.ts";
 import { withSimDaemon } from "./sim_daemon.ts";
 
 if (!HAVE_VIRSH || !HAVE_PYTHON_LIBVIRT) {
@@ -18,17 +26,11 @@ function memoryKiB(xml: string): number {
 }
 
 /** virsh with `EDITOR` (and no `VISUAL`), as `virsh edit` runs it. */
-async function virshWithEditor(uri: string, editor: string, ...args: string[]) {
-  const out = await new Deno.Command("virsh", {
-    args: ["-c", uri, ...args],
+function virshWithEditor(uri: string, editor: string, ...args: string[]): Promise<ClientResult> {
+  return run("virsh", ["-c", uri, ...args], {
     clearEnv: true,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: "/tmp", EDITOR: editor },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  });
 }
 
 Deno.test({

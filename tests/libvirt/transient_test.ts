@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { vmanctl } from "../cli/helpers.ts";
-import { type Daemon, domainXml, HAVE_VIRSH, virsh } from "./helpers.ts";
+import { type Daemon, domainXml, field, HAVE_VIRSH, virsh } from "./helpers.ts";
 import { withSimDaemon } from "./sim_daemon.ts";
 
 if (!HAVE_VIRSH) console.log("skipping transient tests: install libvirt-clients");
@@ -17,10 +17,6 @@ async function listed(d: Daemon): Promise<string[]> {
   assert.equal(list.code, 0, list.stderr);
   return list.stdout.split("\n").slice(2).map((l) => l.trim().split(/\s+/).slice(1).join(" "))
     .filter((l) => l !== "");
-}
-
-function field(text: string, name: string): string | undefined {
-  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1].trim();
 }
 
 Deno.test({

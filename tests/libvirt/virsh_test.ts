@@ -5,13 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { vmanctlProcess, withTempDir } from "../cli/helpers.ts";
-import { domainXml, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+import { domainXml, field, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
 
 if (!HAVE_VIRSH) console.log("skipping virsh tests: install libvirt-clients (scripts/setup.sh)");
-
-function field(text: string, name: string): string | undefined {
-  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1].trim();
-}
 
 Deno.test({
   name: "virsh: version, hostname, nodeinfo, capabilities describe the board",

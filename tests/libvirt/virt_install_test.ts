@@ -10,9 +10,17 @@
  * `<clock>`, `<console type='pty'>`) and libosinfo's metadata.
  */
 import assert from "node:assert/strict";
-import { hasTool, vmanctlProcess, withTempDir } from "../cli/helpers.ts";
+import { hasTool, vmanctlProcess } from "../cli/helpers.ts";
 import { GUESTS, missing, waitForConsole } from "../qemu/helpers.ts";
-import { type ClientResult, type Daemon, HAVE_VIRSH, startDaemon, virsh } from "./helpers.ts";
+import {
+  type ClientResult,
+  type Daemon,
+  field,
+  HAVE_VIRSH,
+  partitions,
+  virsh,
+  withDaemon,
+} from "./helpers.ts";
 
 const GUEST = GUESTS.arm64;
 
@@ -89,17 +97,6 @@ async function virtInstall(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-function field(text: string, name: string): string | undefined {
-  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1].trim();
-}
-
-/** `vmanctl list --json` of the daemon's state dir. */
-async function partitions(d: Daemon): Promise<{ name: string; state: string }[]> {
-  const list = await vmanctlProcess(["--state-dir", d.stateDir, "--json", "list"]);
-  assert.equal(list.code, 0, list.stderr);
-  return JSON.parse(list.stdout);
-}
-
 async function names(d: Daemon): Promise<string[]> {
   const list = await virsh(d.uri, "list", "--all", "--name");
   assert.equal(list.code, 0, list.stderr);
@@ -111,87 +108,82 @@ Deno.test({
     "--dry-run and --print-xml create nothing, --transient makes a transient one",
   ignore: skip !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "dry-run"]);
-      try {
-        const created = await virtInstall(dir, d, "v1");
-        assert.equal(created.code, 0, created.stdout + created.stderr);
-        assert.match(created.stdout, /Domain creation completed\./);
-        const list = await virsh(d.uri, "list");
-        assert.match(list.stdout, /^\s*\d+\s+v1\s+running\s*$/m, list.stdout);
-        const info = await virsh(d.uri, "dominfo", "v1");
-        assert.equal(info.code, 0, info.stderr);
-        assert.equal(field(info.stdout, "State"), "running");
-        assert.equal(field(info.stdout, "Persistent"), "yes");
-        assert.equal(field(info.stdout, "Max memory"), "262144 KiB");
-        assert.equal(field(info.stdout, "CPU\\(s\\)"), "1");
-        assert.deepEqual(
-          (await partitions(d)).map((p) => [p.name, p.state]),
-          [["v1", "running"]],
+    await withDaemon(async (d, dir) => {
+      const created = await virtInstall(dir, d, "v1");
+      assert.equal(created.code, 0, created.stdout + created.stderr);
+      assert.match(created.stdout, /Domain creation completed\./);
+      const list = await virsh(d.uri, "list");
+      assert.match(list.stdout, /^\s*\d+\s+v1\s+running\s*$/m, list.stdout);
+      const info = await virsh(d.uri, "dominfo", "v1");
+      assert.equal(info.code, 0, info.stderr);
+      assert.equal(field(info.stdout, "State"), "running");
+      assert.equal(field(info.stdout, "Persistent"), "yes");
+      assert.equal(field(info.stdout, "Max memory"), "262144 KiB");
+      assert.equal(field(info.stdout, "CPU\\(s\\)"), "1");
+      assert.deepEqual(
+        (await partitions(d)).map((p) => [p.name, p.state]),
+        [["v1", "running"]],
+      );
+      // The XML it sent, as the domain keeps it: boot images, command line and
+      // libosinfo's metadata (what virt-manager shows as the OS).
+      for (const flags of [[], ["--inactive"]]) {
+        const xml = await virsh(d.uri, "dumpxml", ...flags, "v1");
+        assert.equal(xml.code, 0, xml.stderr);
+        assert.match(xml.stdout, new RegExp(`<kernel>${GUEST.kernel}</kernel>`));
+        assert.match(xml.stdout, new RegExp(`<initrd>${GUEST.initrd}</initrd>`));
+        assert.match(xml.stdout, /<cmdline>console=ttyAMA0 vmanager\.stay<\/cmdline>/);
+        assert.match(
+          xml.stdout,
+          /<libosinfo:os id=["']http:\/\/libosinfo\.org\/linux\/2022["']\/>/,
         );
-        // The XML it sent, as the domain keeps it: boot images, command line and
-        // libosinfo's metadata (what virt-manager shows as the OS).
-        for (const flags of [[], ["--inactive"]]) {
-          const xml = await virsh(d.uri, "dumpxml", ...flags, "v1");
-          assert.equal(xml.code, 0, xml.stderr);
-          assert.match(xml.stdout, new RegExp(`<kernel>${GUEST.kernel}</kernel>`));
-          assert.match(xml.stdout, new RegExp(`<initrd>${GUEST.initrd}</initrd>`));
-          assert.match(xml.stdout, /<cmdline>console=ttyAMA0 vmanager\.stay<\/cmdline>/);
-          assert.match(
-            xml.stdout,
-            /<libosinfo:os id=["']http:\/\/libosinfo\.org\/linux\/2022["']\/>/,
-          );
-        }
-
-        // The name is taken: virt-install says so and changes nothing.
-        const again = await virtInstall(dir, d, "v1");
-        assert.equal(again.code, 1, again.stdout + again.stderr);
-        assert.match(again.stderr, /Guest name 'v1' is already in use/);
-        assert.deepEqual(await names(d), ["v1"]);
-
-        // --dry-run and --print-xml create nothing; the printed XML defines.
-        const dry = await virtInstall(dir, d, "v2", ["--dry-run"]);
-        assert.equal(dry.code, 0, dry.stdout + dry.stderr);
-        assert.match(dry.stdout, /Dry run completed successfully/);
-        const printed = await virtInstall(dir, d, "v3", ["--print-xml"]);
-        assert.equal(printed.code, 0, printed.stderr);
-        assert.match(printed.stdout, /^<domain type="vmanager">/);
-        assert.deepEqual(await names(d), ["v1"]);
-        await Deno.writeTextFile(`${dir}/v3.xml`, printed.stdout);
-        const define = await virsh(d.uri, "define", `${dir}/v3.xml`);
-        assert.equal(define.code, 0, define.stderr);
-        assert.equal((await virsh(d.uri, "undefine", "v3")).code, 0);
-
-        // Cores another partition holds: virt-install fails, nothing is left.
-        const v1Cores = /<vcpu placement='static' cpuset='(\d+)'>/.exec(
-          (await virsh(d.uri, "dumpxml", "v1")).stdout,
-        )?.[1];
-        assert.ok(v1Cores);
-        const held = await virtInstall(dir, d, "v4", [], `1,cpuset=${v1Cores}`);
-        assert.equal(held.code, 1, held.stdout + held.stderr);
-        assert.match(held.stderr, new RegExp(`core ${v1Cores} .*\\bv1\\b`));
-        assert.deepEqual(await names(d), ["v1"]);
-
-        // --transient: created and started, not persistent; gone once destroyed.
-        const transient = await virtInstall(dir, d, "t1", ["--transient"]);
-        assert.equal(transient.code, 0, transient.stdout + transient.stderr);
-        const tinfo = await virsh(d.uri, "dominfo", "t1");
-        assert.equal(tinfo.code, 0, tinfo.stderr);
-        assert.equal(field(tinfo.stdout, "State"), "running");
-        assert.equal(field(tinfo.stdout, "Persistent"), "no");
-        assert.equal((await partitions(d)).find((p) => p.name === "t1")?.state, "running");
-        const destroy = await virsh(d.uri, "destroy", "t1");
-        assert.equal(destroy.code, 0, destroy.stderr);
-        assert.deepEqual(await names(d), ["v1"]);
-        assert.deepEqual((await partitions(d)).map((p) => p.name), ["v1"]);
-
-        assert.equal((await virsh(d.uri, "destroy", "v1")).code, 0);
-        assert.equal((await virsh(d.uri, "undefine", "v1")).code, 0);
-        assert.deepEqual(await names(d), []);
-      } finally {
-        assert.equal(await d.stop(), 0);
       }
-    });
+
+      // The name is taken: virt-install says so and changes nothing.
+      const again = await virtInstall(dir, d, "v1");
+      assert.equal(again.code, 1, again.stdout + again.stderr);
+      assert.match(again.stderr, /Guest name 'v1' is already in use/);
+      assert.deepEqual(await names(d), ["v1"]);
+
+      // --dry-run and --print-xml create nothing; the printed XML defines.
+      const dry = await virtInstall(dir, d, "v2", ["--dry-run"]);
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.match(dry.stdout, /Dry run completed successfully/);
+      const printed = await virtInstall(dir, d, "v3", ["--print-xml"]);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.match(printed.stdout, /^<domain type="vmanager">/);
+      assert.deepEqual(await names(d), ["v1"]);
+      await Deno.writeTextFile(`${dir}/v3.xml`, printed.stdout);
+      const define = await virsh(d.uri, "define", `${dir}/v3.xml`);
+      assert.equal(define.code, 0, define.stderr);
+      assert.equal((await virsh(d.uri, "undefine", "v3")).code, 0);
+
+      // Cores another partition holds: virt-install fails, nothing is left.
+      const v1Cores = /<vcpu placement='static' cpuset='(\d+)'>/.exec(
+        (await virsh(d.uri, "dumpxml", "v1")).stdout,
+      )?.[1];
+      assert.ok(v1Cores);
+      const held = await virtInstall(dir, d, "v4", [], `1,cpuset=${v1Cores}`);
+      assert.equal(held.code, 1, held.stdout + held.stderr);
+      assert.match(held.stderr, new RegExp(`core ${v1Cores} .*\\bv1\\b`));
+      assert.deepEqual(await names(d), ["v1"]);
+
+      // --transient: created and started, not persistent; gone once destroyed.
+      const transient = await virtInstall(dir, d, "t1", ["--transient"]);
+      assert.equal(transient.code, 0, transient.stdout + transient.stderr);
+      const tinfo = await virsh(d.uri, "dominfo", "t1");
+      assert.equal(tinfo.code, 0, tinfo.stderr);
+      assert.equal(field(tinfo.stdout, "State"), "running");
+      assert.equal(field(tinfo.stdout, "Persistent"), "no");
+      assert.equal((await partitions(d)).find((p) => p.name === "t1")?.state, "running");
+      const destroy = await virsh(d.uri, "destroy", "t1");
+      assert.equal(destroy.code, 0, destroy.stderr);
+      assert.deepEqual(await names(d), ["v1"]);
+      assert.deepEqual((await partitions(d)).map((p) => p.name), ["v1"]);
+
+      assert.equal((await virsh(d.uri, "destroy", "v1")).code, 0);
+      assert.equal((await virsh(d.uri, "undefine", "v1")).code, 0);
+      assert.deepEqual(await names(d), []);
+    }, ["--backend", "dry-run"]);
   },
 });
 
@@ -200,58 +192,53 @@ Deno.test({
     "and becomes the partition's disk; a missing one is refused, nothing created",
   ignore: skip !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "dry-run"]);
-      try {
-        const image = `${dir}/v5.img`;
-        await Deno.writeFile(image, new Uint8Array(0));
-        await Deno.truncate(image, 16 * 1024 * 1024);
-        // virtinst picks bus 'sd' for an arm guest of a driver it does not know as qemu.
-        // A board device, which --hostdev cannot name, as XML (docs/libvirt.md).
-        const created = await virtInstall(dir, d, "v5", [
-          "--disk",
-          `${image},bus=virtio`,
-          ...["xpath.create=./devices/hostdev", "./devices/hostdev/@mode=subsystem"]
-            .flatMap((edit) => ["--xml", edit]),
-          ...["./devices/hostdev/@type=vmanager", "./devices/hostdev/source/@name=gpio0"]
-            .flatMap((edit) => ["--xml", edit]),
-        ]);
-        assert.equal(created.code, 0, created.stdout + created.stderr);
-        const xml = (await virsh(d.uri, "dumpxml", "v5")).stdout;
-        assert.match(xml, new RegExp(`<source file='${image}'/>`));
-        assert.match(xml, /<driver name='qemu' type='raw'\/>/);
-        assert.match(xml, /<target dev='vda' bus='virtio'\/>/);
-        assert.match(xml, /<hostdev mode='subsystem' type='vmanager'>\s*<source name='gpio0'\/>/);
-        const shown = await vmanctlProcess(["--state-dir", d.stateDir, "--json", "show", "v5"]);
-        assert.equal(shown.code, 0, shown.stderr);
-        const backings = JSON.parse(shown.stdout).backings as { kind: string; file: string }[];
-        assert.deepEqual(backings.map((b) => [b.kind, b.file]), [["disk", image]]);
+    await withDaemon(async (d, dir) => {
+      const image = `${dir}/v5.img`;
+      await Deno.writeFile(image, new Uint8Array(0));
+      await Deno.truncate(image, 16 * 1024 * 1024);
+      // virtinst picks bus 'sd' for an arm guest of a driver it does not know as qemu.
+      // A board device, which --hostdev cannot name, as XML (docs/libvirt.md).
+      const created = await virtInstall(dir, d, "v5", [
+        "--disk",
+        `${image},bus=virtio`,
+        ...["xpath.create=./devices/hostdev", "./devices/hostdev/@mode=subsystem"]
+          .flatMap((edit) => ["--xml", edit]),
+        ...["./devices/hostdev/@type=vmanager", "./devices/hostdev/source/@name=gpio0"]
+          .flatMap((edit) => ["--xml", edit]),
+      ]);
+      assert.equal(created.code, 0, created.stdout + created.stderr);
+      const xml = (await virsh(d.uri, "dumpxml", "v5")).stdout;
+      assert.match(xml, new RegExp(`<source file='${image}'/>`));
+      assert.match(xml, /<driver name='qemu' type='raw'\/>/);
+      assert.match(xml, /<target dev='vda' bus='virtio'\/>/);
+      assert.match(xml, /<hostdev mode='subsystem' type='vmanager'>\s*<source name='gpio0'\/>/);
+      const shown = await vmanctlProcess(["--state-dir", d.stateDir, "--json", "show", "v5"]);
+      assert.equal(shown.code, 0, shown.stderr);
+      const backings = JSON.parse(shown.stdout).backings as { kind: string; file: string }[];
+      assert.deepEqual(backings.map((b) => [b.kind, b.file]), [["disk", image]]);
 
-        // The same lookups through virsh; not on the read-only socket (they tell which
-        // files exist).
-        const vol = await virsh(d.uri, "vol-info", image);
-        assert.equal(vol.code, 0, vol.stderr);
-        assert.equal(field(vol.stdout, "Name"), "v5.img");
-        assert.equal(field(vol.stdout, "Type"), "file");
-        assert.equal(field(vol.stdout, "Capacity"), "16.00 MiB");
-        const ro = await virsh(d.roUri, "vol-info", image);
-        assert.equal(ro.code, 1);
-        assert.match(ro.stderr, /read only access prevents STORAGE_VOL_LOOKUP_BY_PATH/);
+      // The same lookups through virsh; not on the read-only socket (they tell which
+      // files exist).
+      const vol = await virsh(d.uri, "vol-info", image);
+      assert.equal(vol.code, 0, vol.stderr);
+      assert.equal(field(vol.stdout, "Name"), "v5.img");
+      assert.equal(field(vol.stdout, "Type"), "file");
+      assert.equal(field(vol.stdout, "Capacity"), "16.00 MiB");
+      const ro = await virsh(d.roUri, "vol-info", image);
+      assert.equal(ro.code, 1);
+      assert.match(ro.stderr, /read only access prevents STORAGE_VOL_LOOKUP_BY_PATH/);
 
-        // virt-install would make a pool and a volume for a file that does not exist.
-        const missingImage = await virtInstall(dir, d, "v6", [
-          "--disk",
-          `${dir}/missing.img,bus=virtio`,
-        ]);
-        assert.equal(missingImage.code, 1, missingImage.stdout + missingImage.stderr);
-        assert.match(missingImage.stderr, /creates no disk images; give an existing raw image/);
-        assert.deepEqual(await names(d), ["v5"]);
-        assert.equal((await virsh(d.uri, "destroy", "v5")).code, 0);
-        assert.equal((await virsh(d.uri, "undefine", "v5")).code, 0);
-      } finally {
-        assert.equal(await d.stop(), 0);
-      }
-    });
+      // virt-install would make a pool and a volume for a file that does not exist.
+      const missingImage = await virtInstall(dir, d, "v6", [
+        "--disk",
+        `${dir}/missing.img,bus=virtio`,
+      ]);
+      assert.equal(missingImage.code, 1, missingImage.stdout + missingImage.stderr);
+      assert.match(missingImage.stderr, /creates no disk images; give an existing raw image/);
+      assert.deepEqual(await names(d), ["v5"]);
+      assert.equal((await virsh(d.uri, "destroy", "v5")).code, 0);
+      assert.equal((await virsh(d.uri, "undefine", "v5")).code, 0);
+    }, ["--backend", "dry-run"]);
   },
 });
 
@@ -259,20 +246,14 @@ Deno.test({
   name: "virt-install boots Linux in a partition on the qemu backend",
   ignore: skipQemu !== undefined,
   async fn() {
-    await withTempDir(async (dir) => {
-      const d = await startDaemon(dir, ["--backend", "qemu"]);
-      try {
-        const created = await virtInstall(dir, d, "linux", [], "1,cpuset=2");
-        assert.equal(created.code, 0, created.stdout + created.stderr);
-        const text = await waitForConsole(d.stateDir, "linux", /vmanager-guest: staying up/);
-        assert.match(text, /Booting Linux on physical CPU 0x0*2 /);
-        assert.equal((await virsh(d.uri, "domstate", "linux")).stdout.trim(), "running");
-        assert.equal((await virsh(d.uri, "destroy", "linux")).code, 0);
-        assert.equal((await virsh(d.uri, "undefine", "linux")).code, 0);
-      } finally {
-        await vmanctlProcess(["--state-dir", d.stateDir, "destroy", "linux"]);
-        assert.equal(await d.stop(), 0);
-      }
-    });
+    await withDaemon(async (d, dir) => {
+      const created = await virtInstall(dir, d, "linux", [], "1,cpuset=2");
+      assert.equal(created.code, 0, created.stdout + created.stderr);
+      const text = await waitForConsole(d.stateDir, "linux", /vmanager-guest: staying up/);
+      assert.match(text, /Booting Linux on physical CPU 0x0*2 /);
+      assert.equal((await virsh(d.uri, "domstate", "linux")).stdout.trim(), "running");
+      assert.equal((await virsh(d.uri, "destroy", "linux")).code, 0);
+      assert.equal((await virsh(d.uri, "undefine", "linux")).code, 0);
+    }, ["--backend", "qemu"]);
   },
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { hasTool, ROOT, vmanctl, VMANCTL_FLAGS, withTempDir } from "../cli/helpers.ts";
 import { loadHelper } from "../../core/monitor/helper.ts";
 import { fixturesDir } from "../../scripts/cache.ts";
+import { isFile } from "../monitor/files.ts";
 
 // The qemu backend's monitor calls go to the sim, through the C helper: load it once
 // per process, before the tests (the resource sanitizer counts a library load).
@@ -52,14 +53,6 @@ export const GUESTS: Record<"arm64" | "armv7" | "riscv64", Guest> = {
     console: "ttyS0",
     qemu: "qemu-system-riscv64",
   },
-};
-
-const isFile = (path: string) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 };
 
 /** Why a guest cannot boot here (printed by the skipping test), or undefined. */
