@@ -134,7 +134,11 @@ export async function updateRecord(
   return { record: current(tx, written), changed: true, deferred: written.next !== undefined };
 }
 
-/** Updates the partition `name` with `spec` (`vmanctl update`, `edit`). */
+/**
+ * Updates the partition `name` with `spec` (`vmanctl update`, `edit`). A spec file
+ * cannot say what a libvirt client gave the partition (its title, description and
+ * other programs' metadata), so those are kept.
+ */
 export async function updatePartition(
   ctx: LifecycleContext,
   name: string,
@@ -142,7 +146,10 @@ export async function updatePartition(
 ): Promise<UpdateResult> {
   return await transact(ctx, {
     locate: byName(name),
-    apply: async (tx, record) =>
-      await updateRecord(tx, record, spec, await ctx.windowAlignment?.(tx.doc.board)),
+    apply: async (tx, record) => {
+      const { title, description, metadata } = definitionOf(record).spec;
+      const kept = { ...spec, title, description, metadata };
+      return await updateRecord(tx, record, kept, await ctx.windowAlignment?.(tx.doc.board));
+    },
   });
 }

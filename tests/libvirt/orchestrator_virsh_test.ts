@@ -188,6 +188,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "vmanctl update -f and edit keep the title, description and metadata virsh set",
+  ignore: !HAVE_VIRSH,
+  async fn() {
+    await withDaemon(async (d, dir) => {
+      assert.equal(
+        (await virsh(d.uri, "define", await file(dir, "m.xml", domainXml("m")))).code,
+        0,
+      );
+      assert.equal((await virsh(d.uri, "desc", "m", "--title", "Real-time loop")).code, 0);
+      assert.equal((await virsh(d.uri, "desc", "m", "Runs the motor control")).code, 0);
+      const uri = "http://example.org/orchestrator/1";
+      const meta = "<owner team='robots'><id>42</id></owner>";
+      assert.equal((await virsh(d.uri, "metadata", "m", uri, "--key", "o", "--set", meta)).code, 0);
+      const read = async () => ({
+        title: (await virsh(d.uri, "desc", "m", "--title")).stdout.trim(),
+        desc: (await virsh(d.uri, "desc", "m")).stdout.trim(),
+        meta: (await virsh(d.uri, "metadata", "m", uri)).stdout.trim(),
+        memory: (await virsh(d.uri, "dominfo", "m")).stdout.match(/^Max memory: +(\d+) KiB/m)?.[1],
+      });
+      const before = await read();
+      assert.equal(before.title, "Real-time loop");
+      const s = ["--state-dir", d.stateDir];
+      const spec = await file(dir, "m.yaml", "cpus: 1\nmemory: 256M\n");
+      const updated = await vmanctl([...s, "update", "m", "-f", spec]);
+      assert.equal(updated.code, 0, updated.stderr);
+      assert.deepEqual(await read(), { ...before, memory: String(256 * 1024) });
+      const edited = await vmanctl([...s, "edit", "m"], { EDITOR: "sed -i s/256M/128M/" });
+      assert.equal(edited.code, 0, edited.stderr);
+      assert.deepEqual(await read(), before);
+    }, []);
+  },
+});
+
+Deno.test({
   name: "virsh: suspend and resume say a partition cannot pause; nodememstats and freecell",
   ignore: !HAVE_VIRSH,
   async fn() {
