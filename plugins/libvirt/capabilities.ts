@@ -6,6 +6,7 @@
  */
 import type { Board } from "../../core/model.ts";
 import type { LibvirtArch } from "./arch.ts";
+import { escape } from "./xml_escape.ts";
 
 /** `virNodeInfo` as NODE_GET_INFO returns it. */
 export interface NodeInfo {
@@ -40,10 +41,6 @@ export function nodeInfo(board: Board, arch: LibvirtArch): NodeInfo {
     cores: board.cores.length,
     threads: 1,
   };
-}
-
-function escape(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll("'", "&apos;");
 }
 
 /**

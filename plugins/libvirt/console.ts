@@ -14,6 +14,8 @@ import { NoConsoleError } from "./driver.ts";
 import { RpcError } from "./errors.ts";
 import type { CallContext } from "./procedures.ts";
 import { ErrorCode } from "./protocol.ts";
+import { unsupportedFlags } from "./stats.ts";
+import { notRunning } from "./transactions.ts";
 
 /** `VIR_DOMAIN_CONSOLE_FORCE`: take the console over from the session that has it. */
 export const CONSOLE_FORCE = 1;
@@ -30,21 +32,9 @@ export async function openConsole(
   devName: string | undefined,
   flags: number,
 ): Promise<void> {
-  const unknown = flags & ~(CONSOLE_FORCE | CONSOLE_SAFE);
-  if (unknown) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: unsupported flags (0x${unknown.toString(16)}) in function ` +
-        `virDomainOpenConsole`,
-    );
-  }
+  unsupportedFlags(flags, CONSOLE_FORCE | CONSOLE_SAFE, "virDomainOpenConsole");
   const record = await ctx.driver.resolve(ref);
-  if (record.state !== "running") {
-    throw new RpcError(
-      ErrorCode.OPERATION_INVALID,
-      "Requested operation is not valid: domain is not running",
-    );
-  }
+  if (record.state !== "running") throw notRunning();
   if (devName !== undefined && !CONSOLE_DEVICES.includes(devName)) {
     throw new RpcError(
       ErrorCode.INTERNAL_ERROR,
@@ -84,10 +74,7 @@ function consoleError(error: unknown): unknown {
     );
   }
   if (error instanceof StateError) {
-    return new RpcError(
-      ErrorCode.OPERATION_INVALID,
-      `Requested operation is not valid: domain is not running (${error.line()})`,
-    );
+    return notRunning(`domain is not running (${error.line()})`);
   }
   return error;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { PartitionRecord } from "../../core/model.ts";
-import { definitionOf } from "../../core/partition/update.ts";
+import { settled } from "../../core/partition/definition.ts";
 
 /** `VIR_DOMAIN_XML_INACTIVE` of GET_XML_DESC's flags: the next start's definition. */
 export const XML_INACTIVE = 1 << 1;
@@ -16,9 +16,8 @@ export const XML_INACTIVE = 1 << 1;
  * its next definition swapped in, and no running id (libvirt's inactive XML has none).
  */
 export function inactive(record: PartitionRecord): PartitionRecord {
-  const { next: _, ...rest } = record;
   const state = record.state === "running" ? "defined" : record.state;
-  return { ...rest, ...definitionOf(record), state };
+  return { ...settled(record), state };
 }
 
 /** libvirt's IS_UPDATED: it runs, and its next start has another definition. */

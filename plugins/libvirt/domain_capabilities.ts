@@ -19,11 +19,11 @@
 import { assignable } from "../../core/board/assignable.ts";
 import type { Board, PartitionRecord } from "../../core/model.ts";
 import type { LibvirtArch } from "./arch.ts";
-import { RpcError } from "./errors.ts";
 import type { CallContext } from "./procedures.ts";
-import { ErrorCode, MAX_STRING } from "./protocol.ts";
-import { unsupportedFlags } from "./stats.ts";
+import { MAX_STRING } from "./protocol.ts";
+import { invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
+import { escape } from "./xml_escape.ts";
 
 /** What a client asked for (each absent: any). */
 export interface DomainCapsQuery {
@@ -40,19 +40,14 @@ export interface DomainCapsQuery {
 /** `VIR_CONNECT_GET_DOMAIN_CAPABILITIES_DISABLE_DEPRECATED_FEATURES`: nothing is deprecated. */
 const DISABLE_DEPRECATED_FEATURES = 1;
 
-function escape(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replaceAll("'", "&apos;");
-}
-
 /** The cores no reservation keeps and no partition holds. */
-export function freeCores(board: Board, records: readonly PartitionRecord[]): number[] {
+function freeCores(board: Board, records: readonly PartitionRecord[]): number[] {
   const held = new Set(records.flatMap((r) => r.allocation.cores));
   return assignable(board).cores.filter((id) => !held.has(id));
 }
 
 /** The devices a partition can be given now: unreserved, and shared or held by none. */
-export function freeDevices(board: Board, records: readonly PartitionRecord[]): string[] {
+function freeDevices(board: Board, records: readonly PartitionRecord[]): string[] {
   const held = new Set(records.flatMap((r) => r.allocation.devices));
   const shared = new Set(
     board.devices.filter((d) => d.sharing === "per-partition").map((d) => d.name),
@@ -60,8 +55,22 @@ export function freeDevices(board: Board, records: readonly PartitionRecord[]): 
   return assignable(board).devices.filter((name) => shared.has(name) || !held.has(name));
 }
 
-/** The absolute path of `program` on PATH, when it is there. */
+/** Where {@linkcode onPath} found each program (PATH is the daemon's, set at its start). */
+const pathCache = new Map<string, string>();
+
+/**
+ * The absolute path of `program` on PATH, when it is there: found once per program
+ * (one not found yet is looked for again, so one installed later is seen).
+ */
 function onPath(program: string): string | undefined {
+  const known = pathCache.get(program);
+  if (known !== undefined) return known;
+  const found = searchPath(program);
+  if (found !== undefined) pathCache.set(program, found);
+  return found;
+}
+
+function searchPath(program: string): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (!dir.startsWith("/")) continue;
     try {
@@ -74,7 +83,7 @@ function onPath(program: string): string | undefined {
 }
 
 /** The program that runs the partitions: the board's QEMU on `qemu`, else vmanctl. */
-export function emulatorPath(board: Board, backend: string): string {
+function emulatorPath(board: Board, backend: string): string {
   const binary = board.qemu?.binary;
   if (backend === "qemu" && binary) return onPath(binary) ?? `/usr/bin/${binary}`;
   const main = Deno.mainModule;
@@ -85,7 +94,7 @@ export function emulatorPath(board: Board, backend: string): string {
  * Refuses a query the board cannot answer, as libvirt's drivers do (INVALID_ARG);
  * `plugin` is the board's arch plugin (its `unameMachine` is libvirt's arch).
  */
-export function checkQuery(
+function checkQuery(
   board: Board,
   emulator: string,
   q: DomainCapsQuery,
@@ -93,9 +102,8 @@ export function checkQuery(
 ): void {
   const arch = plugin.unameMachine;
   const refuse = (what: string) => {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: ${what}: vmanager's board ${board.name} runs '${arch}' partitions ` +
+    throw invalidArgument(
+      `${what}: vmanager's board ${board.name} runs '${arch}' partitions ` +
         `of virttype 'vmanager' on machine '${board.name}' (emulator ${emulator})`,
     );
   };
@@ -149,7 +157,7 @@ function devicesLines(devices: readonly string[]): string[] {
  * libvirt's domain capabilities XML of the board, with what is free in `records`;
  * `arch` is the board's arch plugin.
  */
-export function domainCapabilitiesXml(
+function domainCapabilitiesXml(
   board: Board,
   records: readonly PartitionRecord[],
   emulator: string,
@@ -197,7 +205,7 @@ export async function getDomainCapabilities(
   unsupportedFlags(r.uint(), DISABLE_DEPRECATED_FEATURES, "virConnectGetDomainCapabilities");
   const board = await ctx.driver.board();
   const emulator = emulatorPath(board, await ctx.driver.backend());
-  const arch = await ctx.driver.arch();
+  const arch = await ctx.driver.arch(board);
   checkQuery(board, emulator, query, arch);
   w.string(domainCapabilitiesXml(board, await ctx.driver.records(), emulator, arch));
 }

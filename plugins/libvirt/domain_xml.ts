@@ -48,6 +48,7 @@ import { backingsXml, parseBackings, type XmlReader } from "./backings_xml.ts";
 import { interfaceMacs } from "./macs.ts";
 import { foreignMetadata } from "./metadata_xml.ts";
 import type { LibvirtArch } from "./arch.ts";
+import { escape } from "./xml_escape.ts";
 
 /** Largest domain XML document accepted, in bytes. */
 export const MAX_DOMAIN_XML = 1024 * 1024;
@@ -501,11 +502,6 @@ function devicesInOrder(record: PartitionRecord, board: Board): string[] {
     ...slots.filter((d) => devices.includes(d)),
     ...devices.filter((d) => virtio(d) && !slots.includes(d)),
   ];
-}
-
-function escape(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replaceAll("'", "&apos;").replaceAll('"', "&quot;");
 }
 
 function coreSet(ids: readonly number[]): string {

@@ -183,11 +183,11 @@ export class Driver {
   }
 
   /**
-   * The board's arch plugin, for libvirt's arch name and word size (a `StateError`
-   * when the daemon's context cannot look arch plugins up).
+   * The arch plugin of `board` (the one {@linkcode board} gave), for libvirt's arch
+   * name and word size (a `StateError` when the daemon's context cannot look arch
+   * plugins up).
    */
-  async arch(): Promise<LibvirtArch> {
-    const board = await this.board();
+  async arch(board: Board): Promise<LibvirtArch> {
     if (!this.lc.arch) {
       throw new StateError(`no arch plugin '${board.arch}' is known to the daemon`, board.name);
     }
@@ -304,7 +304,7 @@ export class Driver {
   /** The spec of a domain XML document, its name checked and its images resolved. */
   private async specOf(xml: string): Promise<PartitionSpec> {
     const board = await this.board();
-    const { spec } = await parseDomainXml(xml, board, this.lc.arch && await this.arch());
+    const { spec } = await parseDomainXml(xml, board, this.lc.arch && await this.arch(board));
     validateName(spec.name);
     const { resolveImages } = await import("../../core/partition/spec.ts");
     return await resolveImages(spec);

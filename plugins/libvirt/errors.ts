@@ -50,7 +50,7 @@ export function domainOf(code: number): number {
  * libvirt's message of an error of `code`: the code's prefix as libvirt's
  * `virErrorMsg` (src/util/virerror.c) writes it, then `text`.
  */
-export function libvirtMessage(code: number, text: string): string {
+function libvirtMessage(code: number, text: string): string {
   const prefix = PREFIXES.get(code);
   return prefix ? `${prefix}: ${text}` : text;
 }

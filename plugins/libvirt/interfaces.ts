@@ -25,17 +25,17 @@ import type { CallContext } from "./procedures.ts";
 import { interfaceMacs } from "./macs.ts";
 import { readDomain } from "./procedures.ts";
 import { ErrorCode } from "./protocol.ts";
-import { unsupportedFlags } from "./stats.ts";
+import { invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `virDomainInterfaceAddressesSource`. */
-export const AddressSource = { LEASE: 0, AGENT: 1, ARP: 2 } as const;
+const AddressSource = { LEASE: 0, AGENT: 1, ARP: 2 } as const;
 
 /** `virIPAddrType`: IPv4. */
 const IP_ADDR_TYPE_IPV4 = 0;
 
 /** QEMU's user network: its subnet and the address its DHCP server gives the guest. */
-export const USER_NET = { prefix: "10.0.2", guest: "10.0.2.15", length: 24 } as const;
+const USER_NET = { prefix: "10.0.2", guest: "10.0.2.15", length: 24 } as const;
 
 /** An IPv4 address with its prefix length. */
 export interface IpAddress {
@@ -128,10 +128,7 @@ export async function interfaceAddresses(
     );
   }
   if (source !== AddressSource.LEASE && source !== AddressSource.ARP) {
-    throw new RpcError(
-      ErrorCode.INVALID_ARG,
-      `invalid argument: Unknown IP address data source ${source}`,
-    );
+    throw invalidArgument(`Unknown IP address data source ${source}`);
   }
   const macs = interfaceMacs(await ctx.driver.board(), await ctx.driver.backend(), record);
   const known = source === AddressSource.LEASE ? knownAddresses(record, macs) : [];

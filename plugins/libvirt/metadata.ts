@@ -140,7 +140,7 @@ export function changedRecord(record: PartitionRecord, change: MetadataChange): 
  * Makes `change` to the spec of the partition with `record`'s UUID, under the state
  * lock, checking `flags` against its state there.
  */
-export async function setDomainMetadata(
+async function setDomainMetadata(
   driver: Driver,
   record: PartitionRecord,
   change: MetadataChange,
@@ -167,7 +167,7 @@ export async function setMetadata(ctx: CallContext, r: XdrReader): Promise<void>
 }
 
 /** What a partition has of one kind of metadata, as GET_METADATA returns it. */
-export async function metadataOf(
+async function metadataOf(
   spec: PartitionSpec,
   type: number,
   uri: string | undefined,

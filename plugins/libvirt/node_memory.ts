@@ -18,25 +18,25 @@ import { invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
 
 /** `REMOTE_NODE_MEMORY_STATS_MAX`. */
-export const NODE_MEMORY_STATS_MAX = 16;
+const NODE_MEMORY_STATS_MAX = 16;
 /** `REMOTE_NODE_MAX_CELLS`. */
-export const NODE_MAX_CELLS = 1024;
+const NODE_MAX_CELLS = 1024;
 /** `VIR_NODE_MEMORY_STATS_ALL_CELLS`. */
-export const ALL_CELLS = -1;
+const ALL_CELLS = -1;
 
 /** The RAM ranges no reservation keeps and no partition holds. */
-export function freeWindows(board: Board, records: readonly PartitionRecord[]): Range[] {
+function freeWindows(board: Board, records: readonly PartitionRecord[]): Range[] {
   const held = records.map((r) => r.allocation.memory);
   return assignable(board).memory.flatMap((range) => subtractRanges(range, held));
 }
 
 /** Bytes of the board's RAM partitions can still be given. */
-export function freeBytes(board: Board, records: readonly PartitionRecord[]): number {
+function freeBytes(board: Board, records: readonly PartitionRecord[]): number {
   return freeWindows(board, records).reduce((sum, r) => sum + r.size, 0);
 }
 
 /** Bytes of the board's RAM (what `nodeinfo` reports). */
-export function totalBytes(board: Board): number {
+function totalBytes(board: Board): number {
   return board.memory.reduce((sum, m) => sum + m.size, 0);
 }
 

@@ -315,17 +315,18 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
   [Proc.NODE_GET_INFO, {
     name: "NODE_GET_INFO",
     run: async (ctx, _r, w) => {
-      const info = nodeInfo(await ctx.driver.board(), await ctx.driver.arch());
+      const board = await ctx.driver.board();
+      const info = nodeInfo(board, await ctx.driver.arch(board));
       w.chars(info.model, 32).uhyper(info.memoryKiB).int(info.cpus).int(info.mhz).int(info.nodes)
         .int(info.sockets).int(info.cores).int(info.threads);
     },
   }],
   [Proc.CONNECT_GET_CAPABILITIES, {
     name: "CONNECT_GET_CAPABILITIES",
-    run: async (ctx, _r, w) =>
-      void w.string(
-        capabilitiesXml(await ctx.driver.board(), ctx.hostUuid, await ctx.driver.arch()),
-      ),
+    run: async (ctx, _r, w) => {
+      const board = await ctx.driver.board();
+      w.string(capabilitiesXml(board, ctx.hostUuid, await ctx.driver.arch(board)));
+    },
   }],
   [Proc.CONNECT_LIST_ALL_DOMAINS, {
     name: "CONNECT_LIST_ALL_DOMAINS",
@@ -473,7 +474,7 @@ export const PROCEDURES: ReadonlyMap<number, Procedure> = new Map<number, Proced
       const record = await domainArg(ctx, r);
       const shown = r.uint() & XML_INACTIVE ? inactive(record) : record;
       const board = await ctx.driver.board();
-      w.string(domainXml(shown, board, await ctx.driver.backend(), await ctx.driver.arch()));
+      w.string(domainXml(shown, board, await ctx.driver.backend(), await ctx.driver.arch(board)));
     },
   }],
   [Proc.DOMAIN_GET_MAX_MEMORY, {

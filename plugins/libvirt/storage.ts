@@ -26,13 +26,14 @@
  * @module
  */
 import { RpcError } from "./errors.ts";
-import type { Procedure } from "./procedures.ts";
+import { type Procedure, uuidBytes, uuidString } from "./procedures.ts";
 import { ErrorCode, MAX_STRING } from "./protocol.ts";
 import { unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
+import { escape } from "./xml_escape.ts";
 
 /** The storage procedures answered here. */
-export const StorageProc = {
+const StorageProc = {
   STORAGE_POOL_CREATE_XML: 76,
   STORAGE_POOL_DEFINE_XML: 77,
   STORAGE_POOL_LOOKUP_BY_NAME: 84,
@@ -52,15 +53,10 @@ export const StorageProc = {
   CONNECT_LIST_ALL_STORAGE_POOLS: 281,
 } as const;
 
-/** `VIR_ERR_NO_STORAGE_POOL`, `VIR_ERR_NO_STORAGE_VOL`. */
-export const NO_STORAGE_POOL = 49;
-/** `VIR_ERR_NO_STORAGE_VOL`. */
-export const NO_STORAGE_VOL = 50;
-
 /** The one pool the volumes are in. */
-export const POOL_NAME = "vmanager-files";
+const POOL_NAME = "vmanager-files";
 /** Its UUID (fixed: the pool is the same in every daemon). */
-export const POOL_UUID = "5d2c1f0e-7b3a-4c69-8e4d-766d616e6167";
+const POOL_UUID = "5d2c1f0e-7b3a-4c69-8e4d-766d616e6167";
 
 const VOL_FILE = 0; // virStorageVolType
 const POOL_RUNNING = 2; // virStoragePoolState
@@ -73,12 +69,13 @@ interface Volume {
   capacity: number;
   /** Bytes it takes on disk. */
   allocation: number;
-  /** `raw`, or `qcow2` for a file with QCOW's magic. */
-  format: "raw" | "qcow2";
 }
 
+/** A volume's format: `raw`, or `qcow2` for a file with QCOW's magic. */
+type VolumeFormat = "raw" | "qcow2";
+
 function noVolume(what: string): RpcError {
-  return new RpcError(NO_STORAGE_VOL, `Storage volume not found: ${what}`);
+  return new RpcError(ErrorCode.NO_STORAGE_VOL, `Storage volume not found: ${what}`);
 }
 
 /** The volume of `path`, or NO_STORAGE_VOL when it is no existing regular file. */
@@ -92,23 +89,26 @@ async function volumeAt(path: string): Promise<Volume> {
     throw missing();
   }
   if (!info.isFile) throw missing();
-  let format: Volume["format"] = "raw";
-  try {
-    using file = await Deno.open(path, { read: true });
-    const magic = new Uint8Array(4);
-    if ((await file.read(magic)) === 4 && magic.every((b, i) => b === QCOW_MAGIC[i])) {
-      format = "qcow2";
-    }
-  } catch {
-    // unreadable: its format is what the define that names it will find out
-  }
   const blocks = info.blocks ?? null;
   return {
     path,
     capacity: info.size,
     allocation: blocks === null ? info.size : blocks * 512,
-    format,
   };
+}
+
+/** The format of the file at `path`, from its first bytes (its XML tells it). */
+async function formatOf(path: string): Promise<VolumeFormat> {
+  try {
+    using file = await Deno.open(path, { read: true });
+    const magic = new Uint8Array(4);
+    if ((await file.read(magic)) === 4 && magic.every((b, i) => b === QCOW_MAGIC[i])) {
+      return "qcow2";
+    }
+  } catch {
+    // unreadable: its format is what the define that names it will find out
+  }
+  return "raw";
 }
 
 const QCOW_MAGIC = [0x51, 0x46, 0x49, 0xfb]; // "QFI\xfb"
@@ -131,7 +131,7 @@ function readPool(r: XdrReader): void {
 }
 
 function noPool(what: string): RpcError {
-  return new RpcError(NO_STORAGE_POOL, `Storage pool not found: ${what}`);
+  return new RpcError(ErrorCode.NO_STORAGE_POOL, `Storage pool not found: ${what}`);
 }
 
 /** Reads a `remote_nonnull_storage_vol` and finds its file (by its key, the path). */
@@ -141,11 +141,6 @@ async function readVolume(r: XdrReader): Promise<Volume> {
   const key = r.string(MAX_STRING);
   if (pool !== POOL_NAME) throw noVolume(`no storage vol with matching key '${key}'`);
   return await volumeAt(key);
-}
-
-function escape(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replaceAll("'", "&apos;").replaceAll('"', "&quot;");
 }
 
 /** The pool's XML (libvirt's storage pool format). */
@@ -165,8 +160,8 @@ export function poolXml(): string {
 `;
 }
 
-/** A volume's XML (libvirt's storage volume format). */
-function volumeXml(vol: Volume): string {
+/** A volume's XML (libvirt's storage volume format), its file being of `format`. */
+function volumeXml(vol: Volume, format: VolumeFormat): string {
   const path = escape(vol.path);
   return `<volume type='file'>
   <name>${escape(vol.path.slice(vol.path.lastIndexOf("/") + 1))}</name>
@@ -175,22 +170,10 @@ function volumeXml(vol: Volume): string {
   <allocation unit='bytes'>${vol.allocation}</allocation>
   <target>
     <path>${path}</path>
-    <format type='${vol.format}'/>
+    <format type='${format}'/>
   </target>
 </volume>
 `;
-}
-
-function uuidBytes(uuid: string): Uint8Array {
-  const hex = uuid.replaceAll("-", "");
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-function uuidString(bytes: Uint8Array): string {
-  const h = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** A procedure refused on read-only connections (it tells which files exist). */
@@ -270,7 +253,7 @@ export const STORAGE_PROCEDURES: ReadonlyArray<readonly [number, Procedure]> = [
     guarded("STORAGE_VOL_GET_XML_DESC", async (_ctx, r, w) => {
       const vol = await readVolume(r);
       unsupportedFlags(r.uint(), 0, "virStorageVolGetXMLDesc");
-      w.string(volumeXml(vol));
+      w.string(volumeXml(vol, await formatOf(vol.path)));
     }),
   ],
   // { vol } → { string name }

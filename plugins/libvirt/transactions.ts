@@ -43,12 +43,17 @@ import { NoDomainError } from "./driver.ts";
 import { RpcError } from "./errors.ts";
 import { ErrorCode } from "./protocol.ts";
 
+/** libvirt's refusal of an operation the domain's state does not allow (OPERATION_INVALID). */
+function notValid(message: string): RpcError {
+  return new RpcError(ErrorCode.OPERATION_INVALID, `Requested operation is not valid: ${message}`);
+}
+
 /**
  * libvirt's refusal of an operation on a domain that does not run (OPERATION_INVALID),
  * saying `message`.
  */
 export function notRunning(message = "domain is not running"): RpcError {
-  return new RpcError(ErrorCode.OPERATION_INVALID, `Requested operation is not valid: ${message}`);
+  return notValid(message);
 }
 
 /**
@@ -210,10 +215,7 @@ export async function undefineDomain(
     locate: byUuid(uuid),
     check(record) {
       if (record.transient) {
-        throw new RpcError(
-          ErrorCode.OPERATION_INVALID,
-          "Requested operation is not valid: cannot undefine transient domain",
-        );
+        throw notValid("cannot undefine transient domain");
       }
     },
     apply: (tx, record, runs) =>
@@ -236,10 +238,7 @@ export async function startDefinedWith(
     locate: byUuid(uuid),
     check(record, runs) {
       if (runs) {
-        throw new RpcError(
-          ErrorCode.OPERATION_INVALID,
-          `Requested operation is not valid: domain '${record.name}' is already active`,
-        );
+        throw notValid(`domain '${record.name}' is already active`);
       }
     },
     async apply(tx, record) {
