@@ -13,7 +13,7 @@ import { getProp } from "../../core/devicetree/tree.ts";
 import type { CpuDetection, CpuNodes } from "../../core/registry/plugin.ts";
 
 /** The confidence of a RISC-V match: certain (the ISA is named). */
-export const RISCV_CONFIDENCE = 100;
+const RISCV_CONFIDENCE = 100;
 
 /** `detectCpu` of riscv. */
 export function detectRiscv(cpus: CpuNodes): CpuDetection | undefined {

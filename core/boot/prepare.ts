@@ -100,14 +100,10 @@ export async function prepareBoot(
     throw error;
   }
   const initrdRegion = plan.regions.find((r) => r.name === "initrd");
-  const { blob } = buildPartitionDevicetree(
-    registry,
-    board,
-    boardDtb,
-    record,
-    initrdRegion,
-    rngSeed,
-  );
+  // Without an initrd the second DTB's inputs are the first's: the draft is final.
+  const { blob } = initrdSize === undefined && initrdRegion === undefined
+    ? draft
+    : buildPartitionDevicetree(registry, board, boardDtb, record, initrdRegion, rngSeed);
   if (blob.length !== draft.blob.length) {
     throw new StateError(
       `the device tree changed size (${draft.blob.length} → ${blob.length} bytes)`,

@@ -268,19 +268,6 @@ export class FdtIndex {
     return out;
   }
 
-  /** Node `i`'s properties as objects, each value a copy of its own. */
-  ownProps(i: number): FdtProperty[] {
-    const { propFirst, propNext, propName, valueStart, valueLength, propNames, bytes } = this.data;
-    const out: FdtProperty[] = [];
-    for (let p = propFirst[i]; p >= 0; p = propNext[p]) {
-      out.push({
-        name: propNames[propName[p]],
-        value: bytes.slice(valueStart[p], valueStart[p] + valueLength[p]),
-      });
-    }
-    return out;
-  }
-
   /**
    * Node `i` with its properties and, when `keep` allows each, its children (a
    * node's children are made before it is, in document order). Values are views of
@@ -336,8 +323,16 @@ export function decodeText(bytes: Uint8Array, start: number, end: number): strin
   return decoder.decode(bytes.subarray(start, end));
 }
 
+/** Grows `array` to at least `size` entries (doubling), keeping its values. */
+export function growInt32(array: Int32Array, size: number): Int32Array {
+  if (size <= array.length) return array;
+  const grown = new Int32Array(Math.max(array.length * 2, size));
+  grown.set(array);
+  return grown;
+}
+
 /** A growable Int32 column: its array doubles as it fills. */
-export class Int32Column {
+class Int32Column {
   /** The values; longer than what was set. */
   array: Int32Array;
   /** Starts with room for `size` values. */
@@ -346,11 +341,7 @@ export class Int32Column {
   }
   /** Sets value `i`, growing the array when needed. */
   set(i: number, value: number): void {
-    if (i >= this.array.length) {
-      const grown = new Int32Array(Math.max(this.array.length * 2, i + 1));
-      grown.set(this.array);
-      this.array = grown;
-    }
+    if (i >= this.array.length) this.array = growInt32(this.array, i + 1);
     this.array[i] = value;
   }
 }

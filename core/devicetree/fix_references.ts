@@ -21,8 +21,8 @@
  * @module
  */
 import type { FdtNode, FdtProperty, FdtTree } from "./tree.ts";
-import { getProp, removeProp, setProp } from "./tree.ts";
-import { readString, readStrings, readU32s, strs, u32 } from "./values.ts";
+import { getProp, removeProp, setProp, u32Prop } from "./tree.ts";
+import { readString, readU32s, stringsOf, strs, u32 } from "./values.ts";
 import type { Reference } from "./references.ts";
 import {
   holdsReferences,
@@ -108,11 +108,6 @@ function eachNode(node: FdtNode, visit: (node: FdtNode) => void): void {
   for (const child of node.children) eachNode(child, visit);
 }
 
-/** Whether `phandle` names a board node that is not in the partition's tree. */
-function isRemoved(removal: Removal, phandle: number): boolean {
-  return removal.isRemoved(phandle);
-}
-
 /** Fixes a reference property of `node` (a copy of a board node) that names a removed node. */
 function fixProperty(
   node: FdtNode,
@@ -122,7 +117,7 @@ function fixProperty(
 ): void {
   if (!holdsReferences(prop.name, getProp(node, "gpio-hog") !== undefined)) return;
   const refs = referencesWith(prop, removal.argsOf);
-  const removed = (phandle: number) => isRemoved(removal, phandle);
+  const removed = (phandle: number) => removal.isRemoved(phandle);
   if (!refs.some((r) => removed(r.phandle))) return;
   if (prop.name === "interrupts-extended") {
     const value = notConnected(prop, refs, removal, controllers);
@@ -197,11 +192,11 @@ function notConnected(
 ): Uint8Array | undefined {
   const cells = readU32s(prop.value);
   const own: Controller[] = refs
-    .filter((r) => !isRemoved(removal, r.phandle) && removal.argsOf(r.phandle, "") !== undefined)
+    .filter((r) => !removal.isRemoved(r.phandle) && removal.argsOf(r.phandle, "") !== undefined)
     .map((r) => ({ phandle: r.phandle, cells: r.count - 1 }));
   const out: number[] = [];
   for (const ref of refs) {
-    if (!isRemoved(removal, ref.phandle)) {
+    if (!removal.isRemoved(ref.phandle)) {
       out.push(...cells.slice(ref.first, ref.first + ref.count));
       continue;
     }
@@ -226,7 +221,7 @@ function dropAffinityPairs(
   refs: readonly Reference[],
   removal: Removal,
 ): void {
-  const keep = refs.map((r) => !isRemoved(removal, r.phandle));
+  const keep = refs.map((r) => !removal.isRemoved(r.phandle));
   const irqs = interruptEntries(original, removal);
   if (irqs && irqs.entries.length === refs.length) {
     const cells = readU32s(getProp(node, irqs.name)!.value);
@@ -235,14 +230,14 @@ function dropAffinityPairs(
     );
     setOrRemove(node, irqs.name, u32(...kept));
     const names = getProp(node, "interrupt-names");
-    const list = names && names.value.length > 0 ? stringsOf(names.value) : undefined;
-    if (list && list.length === refs.length) {
+    const list = stringsOf(names?.value);
+    if (list.length === refs.length) {
       const left = list.filter((_, i) => keep[i]);
       if (left.length > 0) setProp(node, "interrupt-names", strs(left));
       else removeProp(node, "interrupt-names");
     }
   }
-  setOrRemove(node, prop.name, withoutEntries(prop, refs, (ph) => isRemoved(removal, ph)));
+  setOrRemove(node, prop.name, withoutEntries(prop, refs, (ph) => removal.isRemoved(ph)));
 }
 
 /**
@@ -283,17 +278,6 @@ function interruptParent(node: FdtNode, removal: Removal): FdtNode | undefined {
     if (current && getProp(current, "#interrupt-cells")) return current;
   }
   return undefined;
-}
-
-/** A 4-byte property's value, or undefined. */
-function u32Prop(node: FdtNode, name: string): number | undefined {
-  const prop = getProp(node, name);
-  return prop && prop.value.length === 4 ? readU32s(prop.value)[0] : undefined;
-}
-
-/** The strings of a NUL-terminated string list, or undefined when it is not one. */
-function stringsOf(value: Uint8Array): string[] | undefined {
-  return value[value.length - 1] === 0 ? readStrings(value) : undefined;
 }
 
 /** Drops `cpu-map` entries whose `cpu` was removed, then empty clusters. */

@@ -19,8 +19,8 @@
  */
 import type { FdtNode, FdtTree } from "./tree.ts";
 import { getProp } from "./tree.ts";
-import { readStrings, readU32s } from "./values.ts";
-import { referencesOf } from "./references.ts";
+import { readU32s, stringsOf } from "./values.ts";
+import { isPinctrlN, referencesOf } from "./references.ts";
 
 /** What a provider provides. */
 export type ProviderKind = "clock" | "reset" | "power-domain" | "pinctrl";
@@ -43,7 +43,7 @@ export function providerKind(property: string): ProviderKind | undefined {
     case "power-domains":
       return "power-domain";
   }
-  return property.startsWith("pinctrl-") && /^pinctrl-\d+$/.test(property) ? "pinctrl" : undefined;
+  return isPinctrlN(property) ? "pinctrl" : undefined;
 }
 
 /** One provider one of the given devices depends on. */
@@ -212,9 +212,4 @@ function isEnabled(node: FdtNode): boolean {
 function isFixed(node: FdtNode): boolean {
   const prop = getProp(node, "compatible");
   return prop !== undefined && stringsOf(prop.value).some((c) => FIXED.has(c));
-}
-
-/** The strings of a string-list value; none when it is not one (no final NUL). */
-function stringsOf(value: Uint8Array): string[] {
-  return value.length > 0 && value[value.length - 1] === 0 ? readStrings(value) : [];
 }

@@ -88,7 +88,7 @@ export function holdsReferences(name: string, gpioHog: boolean): boolean {
 }
 
 /** Whether `name` is `pinctrl-N` (N decimal digits); no regex, which is slow to run first. */
-function isPinctrlN(name: string): boolean {
+export function isPinctrlN(name: string): boolean {
   if (!name.startsWith("pinctrl-") || name.length === 8) return false;
   for (let i = 8; i < name.length; i++) {
     const c = name.charCodeAt(i);

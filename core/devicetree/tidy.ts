@@ -19,8 +19,8 @@
  * @module
  */
 import type { FdtNode, FdtTree } from "./tree.ts";
-import { getProp, removeProp } from "./tree.ts";
-import { readString, readStrings, readU32s, str } from "./values.ts";
+import { getProp, removeProp, u32Prop } from "./tree.ts";
+import { readString, readU32s, str, stringsOf } from "./values.ts";
 
 /** A node renamed, by its full path before and after. */
 interface Rename {
@@ -81,18 +81,6 @@ function isGraphPort(node: FdtNode): boolean {
   );
 }
 
-/** The strings of a string-list property, [] without one. */
-function stringsOf(node: FdtNode, name: string): string[] {
-  const prop = getProp(node, name);
-  return prop && prop.value.at(-1) === 0 ? readStrings(prop.value) : [];
-}
-
-/** A u32 property's value, undefined without one. */
-function u32Of(node: FdtNode, name: string): number | undefined {
-  const prop = getProp(node, name);
-  return prop && prop.value.length === 4 ? readU32s(prop.value)[0] : undefined;
-}
-
 /**
  * Whether dtc takes the node for another kind of bus before a graph (its
  * pci_bridge, simple_bus_bridge, i2c_bus_bridge and spi_bus_bridge checks run
@@ -101,9 +89,9 @@ function u32Of(node: FdtNode, name: string): number | undefined {
 function isOtherBus(node: FdtNode): boolean {
   const base = baseName(node.name);
   if (["i2c", "i2c-bus", "i2c-arb", "spi"].includes(base)) return true;
-  if (stringsOf(node, "compatible").includes("simple-bus")) return true;
-  if (stringsOf(node, "device_type").includes("pci")) return true;
-  if (u32Of(node, "#address-cells") !== 1 || u32Of(node, "#size-cells") !== 0) return false;
+  if (stringsOf(getProp(node, "compatible")?.value).includes("simple-bus")) return true;
+  if (stringsOf(getProp(node, "device_type")?.value).includes("pci")) return true;
+  if (u32Prop(node, "#address-cells") !== 1 || u32Prop(node, "#size-cells") !== 0) return false;
   return node.children.some((c) => c.props.some((p) => p.name.startsWith("spi-")));
 }
 

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { readU32s } from "./values.ts";
 
 /** One property: its name and its raw big-endian value bytes. */
 export interface FdtProperty {
@@ -58,6 +59,12 @@ export function node(name: string, props: FdtProperty[] = [], children: FdtNode[
 /** The property `name` of `node`, or `undefined`. */
 export function getProp(node: FdtNode, name: string): FdtProperty | undefined {
   return node.props.find((prop) => prop.name === name);
+}
+
+/** The value of property `name` of `node` when it is 4 bytes long (one u32), else `undefined`. */
+export function u32Prop(node: FdtNode, name: string): number | undefined {
+  const prop = getProp(node, name);
+  return prop && prop.value.length === 4 ? readU32s(prop.value)[0] : undefined;
 }
 
 /** Sets property `name` to `value`: replaces the value in place (same position) or appends. */

@@ -152,6 +152,14 @@ export function readStrings(value: Uint8Array): string[] {
 }
 
 /**
+ * Every string of a string-list value, without throwing: `[]` for no value or one
+ * that is not a string list (no final NUL).
+ */
+export function stringsOf(value: Uint8Array | undefined): string[] {
+  return value !== undefined && value[value.length - 1] === 0 ? readStrings(value) : [];
+}
+
+/**
  * Splits a value into entries of `sizes` cells each: `readCells(reg, [2, 2])` gives
  * `[[address, size], ...]`, one array per entry. A size of 0 cells reads as `0n`
  * (e.g. `[1, 0]` for a cpu `reg` under `#size-cells = <0>`). Throws `bad-value` when

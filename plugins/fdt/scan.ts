@@ -16,7 +16,7 @@
  */
 import { FdtError } from "../../core/devicetree/errors.ts";
 import { MAX_DTB_BYTES } from "../../core/files.ts";
-import { decodeText, FdtIndex } from "../../core/devicetree/fdt_index.ts";
+import { decodeText, FdtIndex, growInt32 } from "../../core/devicetree/fdt_index.ts";
 import {
   align4,
   FDT_BEGIN_NODE,
@@ -127,14 +127,6 @@ class PropNames {
   }
 }
 
-/** Grows `array` to at least `size` entries (doubling), keeping its values. */
-function grow(array: Int32Array, size: number): Int32Array {
-  if (size <= array.length) return array;
-  const grown = new Int32Array(Math.max(array.length * 2, size));
-  grown.set(array);
-  return grown;
-}
-
 /**
  * The structure block's walk: the index's columns, filled in place (typed arrays
  * grown by doubling), the stack of open nodes and the position.
@@ -185,20 +177,20 @@ class Scan {
   /** Makes room for property `p`. */
   roomForProp(p: number): void {
     if (p < this.propNext.length) return;
-    this.propNext = grow(this.propNext, p + 1);
-    this.propName = grow(this.propName, p + 1);
-    this.valueStart = grow(this.valueStart, p + 1);
-    this.valueLength = grow(this.valueLength, p + 1);
+    this.propNext = growInt32(this.propNext, p + 1);
+    this.propName = growInt32(this.propName, p + 1);
+    this.valueStart = growInt32(this.valueStart, p + 1);
+    this.valueLength = growInt32(this.valueLength, p + 1);
   }
 
   /** Makes room for node `i`. */
   roomForNode(i: number): void {
     if (i < this.parent.length) return;
-    this.parent = grow(this.parent, i + 1);
-    this.end = grow(this.end, i + 1);
-    this.nameStart = grow(this.nameStart, i + 1);
-    this.nameLength = grow(this.nameLength, i + 1);
-    this.propFirst = grow(this.propFirst, i + 1);
+    this.parent = growInt32(this.parent, i + 1);
+    this.end = growInt32(this.end, i + 1);
+    this.nameStart = growInt32(this.nameStart, i + 1);
+    this.nameLength = growInt32(this.nameLength, i + 1);
+    this.propFirst = growInt32(this.propFirst, i + 1);
   }
 
   /** A BEGIN_NODE token at `at`: a new node, its name recorded in place. */
@@ -326,7 +318,7 @@ class Scan {
  * structure block; BEGIN_NODE/END_NODE balanced, a single root, exactly one END and
  * (version 17) nothing after it; depth and node count within `limits`. The index
  * reads names and values in `blob` itself: do not change `blob` while it is used
- * (its {@linkcode FdtIndex.toTree} and {@linkcode FdtIndex.ownProps} copy them).
+ * (its {@linkcode FdtIndex.toTree} copies them).
  *
  * @throws {FdtError} for every malformed blob, with the offset of the problem.
  */
