@@ -154,11 +154,15 @@ async function readKernelHead(
  * @param path The kernel file.
  * @param readers The arch plugins' readers.
  * @param maxBytes Size limit (default {@linkcode MAX_KERNEL_BYTES}).
+ * @param more More readers (other arch plugins'), asked for only when none of
+ *   `readers` takes the file, so that a kernel of another architecture is named as
+ *   such without loading every arch plugin for every start.
  */
 export async function readKernelFile(
   path: string,
   readers: readonly KernelReader[],
   maxBytes: number = MAX_KERNEL_BYTES,
+  more?: () => Promise<readonly KernelReader[]>,
 ): Promise<KernelImage> {
   let bytes: Uint8Array<ArrayBuffer>;
   let head: number | undefined;
@@ -174,13 +178,29 @@ export async function readKernelFile(
   }
   const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
   if (gzip) bytes = await gunzip(bytes, path, maxBytes);
+  let tried = readers;
+  let image = firstTaker(bytes, path, readers);
+  if (!image && more) {
+    const others = await more();
+    image = firstTaker(bytes, path, others);
+    tried = [...readers, ...others];
+  }
+  if (!image) throw new KernelImageError(unreadable(bytes, tried), path);
+  if (gzip) return { ...image, compression: "gzip" };
+  return head === undefined ? image : { ...image, head };
+}
+
+/** The image the first of `readers` that takes `bytes` makes, if one does. */
+function firstTaker(
+  bytes: Uint8Array,
+  path: string,
+  readers: readonly KernelReader[],
+): KernelImage | undefined {
   for (const reader of readers) {
     const image = reader.read(bytes, path);
-    if (!image) continue;
-    if (gzip) return { ...image, compression: "gzip" };
-    return head === undefined ? image : { ...image, head };
+    if (image) return image;
   }
-  throw new KernelImageError(unreadable(bytes, readers), path);
+  return undefined;
 }
 
 /**

@@ -8,10 +8,11 @@
  */
 import type { Board, PartitionRecord } from "../model.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { ArchPlugin } from "../registry/plugin.ts";
 import { StateError } from "../errors.ts";
 import { FileInputError, MAX_INITRD_BYTES, statRegularFile } from "../files.ts";
 import type { BootPlan, KernelImage } from "./types.ts";
-import { checkKernelArch, readKernelFile } from "./kernel.ts";
+import { checkKernelArch, type KernelReader, readKernelFile } from "./kernel.ts";
 import { buildPartitionDevicetree } from "../devicetree/build.ts";
 import { KernelImageError, PlacementError } from "./types.ts";
 import { stage } from "./stages.ts";
@@ -34,12 +35,25 @@ export interface PreparedBoot {
   initrd?: string;
 }
 
-/** Reads the kernel, plans the boot and makes the device tree of a partition that names a kernel. */
+/** The kernel readers of `plugins`, in their order. */
+function readersOf(plugins: readonly ArchPlugin[]): KernelReader[] {
+  return plugins.flatMap((plugin) =>
+    plugin.readKernel ? [{ arch: plugin.name, read: plugin.readKernel }] : []
+  );
+}
+
+/**
+ * Reads the kernel, plans the boot and makes the device tree of a partition that
+ * names a kernel. The kernel is read by the arch plugins of `registry`, the
+ * board's first; `otherArchs`, when given, are asked for only when none of those
+ * takes it (to name a kernel of another architecture as such).
+ */
 export async function prepareBoot(
   registry: Registry,
   board: Board,
   boardDtb: Uint8Array | undefined,
   record: PartitionRecord,
+  otherArchs?: () => Promise<readonly ArchPlugin[]>,
 ): Promise<PreparedBoot> {
   stage("plugins, board DTB");
   const { spec, allocation, name } = record;
@@ -54,9 +68,9 @@ export async function prepareBoot(
   // The board's own arch plugin reads first: a variant that shares a format with
   // another plugin (an external arm64 arch) takes its own board's kernels.
   const plugins = [arch, ...registry.list("arch").map((e) => e.plugin).filter((p) => p !== arch)];
-  const readers = plugins.flatMap((plugin) =>
-    plugin.readKernel ? [{ arch: plugin.name, read: plugin.readKernel }] : []
-  );
+  const readers = readersOf(plugins);
+  const more = otherArchs &&
+    (async () => readersOf((await otherArchs()).filter((p) => !plugins.includes(p))));
   // The monitor helper loads the initrd by its path; here it is checked to be a
   // regular file within its limit (first: it costs a stat), so a FIFO swapped in
   // is refused before anything is read or started.
@@ -69,7 +83,7 @@ export async function prepareBoot(
       throw new KernelImageError(error.message, spec.initrd, { cause: error });
     }
   }
-  const kernel = await readKernelFile(spec.kernel, readers);
+  const kernel = await readKernelFile(spec.kernel, readers, undefined, more);
   checkKernelArch(kernel, board.arch, name);
   stage("kernel read");
   // The DTB's size does not depend on where the initrd goes (its cells are fixed),

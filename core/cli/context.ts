@@ -259,15 +259,12 @@ export class CliContext {
         const { BOARD_DTB } = await import("../state/store.ts");
         const { prepareBoot } = await import("../boot/prepare.ts");
         const boardDtb = devicetree ?? store.readFile(BOARD_DTB);
-        const prepare = async (request: RegistryRequest) =>
-          await prepareBoot(await this.registry(request), board, boardDtb, record);
-        try {
-          // The board's arch plugin reads the kernel first: the others only matter when it fails.
-          return await prepare({ kinds: ["feature"], arch: board.arch });
-        } catch {
-          // Again with every arch plugin: a kernel of another architecture is named as such.
-          return await prepare({ kinds: ["arch", "feature"] });
-        }
+        // The board's arch plugin reads the kernel; the others are loaded only when it
+        // does not take it, so that a kernel of another architecture is named as such.
+        const otherArchs = async () =>
+          (await this.registry({ kinds: ["arch"] })).list("arch").map((entry) => entry.plugin);
+        const registry = await this.registry({ kinds: ["feature"], arch: board.arch });
+        return await prepareBoot(registry, board, boardDtb, record, otherArchs);
       },
       observe: async (doc) => await this.observer(doc),
       boardTree: async (board, devicetree) =>
