@@ -50,3 +50,15 @@ export function subtractRanges(from: Range, minus: readonly Range[]): Range[] {
   }
   return pieces.sort((a, b) => a.base - b.base);
 }
+
+/** The ranges in address order, those that overlap or touch merged (copies; the input is kept). */
+export function mergeRanges(ranges: readonly Range[]): Range[] {
+  const out: Range[] = [];
+  for (const r of [...ranges].sort((a, b) => a.base - b.base)) {
+    const last = out.at(-1);
+    if (last && r.base <= last.base + last.size) {
+      last.size = Math.max(last.size, r.base + r.size - last.base);
+    } else out.push({ ...r });
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Board, BoardDevice, MemoryRange, Range, Reservation } from "../model.ts";
-import { overlaps, subtractRanges } from "../ranges.ts";
+import { mergeRanges, overlaps, subtractRanges } from "../ranges.ts";
 import { alignUp, formatSize, MiB } from "../units.ts";
 import type { FdtNode, FdtTree } from "../devicetree/tree.ts";
 import { getProp } from "../devicetree/tree.ts";
@@ -370,19 +370,6 @@ function markConsole(tree: FdtTree, devices: BoardDevice[], notes: string[]): vo
   const device = devices.find((d) => d.path === path);
   if (device) device.console = true;
   else notes.push(`/chosen/stdout-path ${stdout} names no listed device`);
-}
-
-/** Ranges merged where they overlap or touch, in address order. */
-function mergeRanges(ranges: Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => a.base - b.base);
-  const out: Range[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.base <= last.base + last.size) {
-      last.size = Math.max(last.size, r.base + r.size - last.base);
-    } else out.push({ ...r });
-  }
-  return out;
 }
 
 /** `readCells`, refusing a malformed value with the node and property named. */

@@ -12,7 +12,7 @@ import type { FdtTree } from "../devicetree/tree.ts";
 import { getProp } from "../devicetree/tree.ts";
 import { readCells, readString } from "../devicetree/values.ts";
 import { cellCounts } from "../devicetree/partition.ts";
-import { formatRange } from "../ranges.ts";
+import { formatRange, mergeRanges } from "../ranges.ts";
 import { MAX_RANGE_LIST_RANGES } from "../range_list.ts";
 import { MiB } from "../units.ts";
 import { BoardImportError } from "./import_error.ts";
@@ -126,7 +126,7 @@ export function parseIomem(text: string, where: string): Range[] {
       );
     } else raw.push({ base: Number(base), size: Number(last - base) + 1 });
   }
-  const ranges = mergeTouching(raw);
+  const ranges = mergeRanges(raw);
   if (ranges.length > MAX_RANGE_LIST_RANGES) {
     throw new BoardImportError(`more than ${MAX_RANGE_LIST_RANGES} System RAM ranges`, where);
   }
@@ -138,16 +138,4 @@ export function parseIomem(text: string, where: string): Range[] {
       : "no System RAM listed",
     where,
   );
-}
-
-/** The ranges in address order, those that overlap or touch merged. */
-function mergeTouching(ranges: readonly Range[]): Range[] {
-  const out: Range[] = [];
-  for (const r of [...ranges].sort((a, b) => a.base - b.base)) {
-    const last = out.at(-1);
-    if (last && r.base <= last.base + last.size) {
-      last.size = Math.max(last.size, r.base + r.size - last.base);
-    } else out.push({ ...r });
-  }
-  return out;
 }
