@@ -32,12 +32,11 @@ const IDLE_TARGET = 64 * 1048576;
  */
 async function startDaemon(): Promise<Served> {
   const dir = await Deno.makeTempDir({ prefix: "vman-bench-daemon-memory-" });
-  const state = `${dir}/state`;
   await must(
     Deno.execPath(),
-    vmanctlArgs(state, "--board", "qemu-virt-arm64", "create", "b0", "--memory", "64M"),
+    vmanctlArgs(`${dir}/state`, "--board", "qemu-virt-arm64", "create", "b0", "--memory", "64M"),
   );
-  return await spawnDaemon(dir, state);
+  return await spawnDaemon(dir);
 }
 
 /** `count` samples of a process's resident set in bytes, `everyMs` apart. */

@@ -48,46 +48,19 @@ export async function must(cmd: string, args: string[]): Promise<string> {
 
 /**
  * `vmanctl daemon` (with vmanctl's flags, as it runs day to day) on the state dir
- * `state`, serving `<dir>/sock`, once it listens; `globals` go before `daemon`.
- * Its stop removes `dir`.
+ * `<dir>/state`, serving `<dir>/sock`, once it listens; `globals` go before
+ * `daemon`. Its stop removes `dir`.
  */
-export async function spawnDaemon(
-  dir: string,
-  state: string,
-  ...globals: string[]
-): Promise<Served> {
+export async function spawnDaemon(dir: string, ...globals: string[]): Promise<Served> {
   const socket = `${dir}/sock`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: vmanctlArgs(state, ...globals, "daemon", "--socket", socket),
+    args: vmanctlArgs(`${dir}/state`, ...globals, "daemon", "--socket", socket),
     env: { VMAN_PLUGIN_PATH: "" },
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
   await waitFor(socket, child, "vmanctl daemon");
-  return daemonServed(socket, child, dir);
-}
-
-/** A `vmanctl daemon` on a new state dir with `domains` partitions b0, b1…, of which b0 runs. */
-export async function startVmanager(domains = 3): Promise<Served> {
-  const dir = await Deno.makeTempDir({ prefix: "vman-bench-libvirt-" });
-  const served = await spawnDaemon(dir, `${dir}/state`, "--board", "qemu-virt-arm64");
-  const uri = served.uri;
-  for (let i = 0; i < domains; i++) {
-    const file = `${dir}/b${i}.xml`;
-    await Deno.writeTextFile(
-      file,
-      `<domain type='vmanager'><name>b${i}</name><memory unit='MiB'>64</memory>` +
-        `<vcpu>1</vcpu><os><type arch='aarch64'>hvm</type></os></domain>`,
-    );
-    await must("virsh", ["-c", uri, "define", file]);
-  }
-  await must("virsh", ["-c", uri, "start", "b0"]);
-  return served;
-}
-
-/** A listening `vmanctl daemon` on `socket` as a {@linkcode Served} (domain b0); its stop removes `dir`. */
-function daemonServed(socket: string, child: Deno.ChildProcess, dir: string): Served {
   return {
     uri: `vmanager+unix:///system?socket=${socket}`,
     domain: "b0",
@@ -98,6 +71,23 @@ function daemonServed(socket: string, child: Deno.ChildProcess, dir: string): Se
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** A `vmanctl daemon` on a new state dir with `domains` partitions b0, b1…, of which b0 runs. */
+export async function startVmanager(domains = 3): Promise<Served> {
+  const dir = await Deno.makeTempDir({ prefix: "vman-bench-libvirt-" });
+  const served = await spawnDaemon(dir, "--board", "qemu-virt-arm64");
+  for (let i = 0; i < domains; i++) {
+    const file = `${dir}/b${i}.xml`;
+    await Deno.writeTextFile(
+      file,
+      `<domain type='vmanager'><name>b${i}</name><memory unit='MiB'>64</memory>` +
+        `<vcpu>1</vcpu><os><type arch='aarch64'>hvm</type></os></domain>`,
+    );
+    await must("virsh", ["-c", served.uri, "define", file]);
+  }
+  await must("virsh", ["-c", served.uri, "start", "b0"]);
+  return served;
 }
 
 /** libvirtd with its test driver (domain `test`), or virsh's in-process test driver. */
