@@ -17,6 +17,7 @@
  * @module
  */
 import { assignable } from "../../core/board/assignable.ts";
+import { holders } from "../../core/partition/update.ts";
 import type { Board, PartitionRecord } from "../../core/model.ts";
 import type { LibvirtArch } from "./arch.ts";
 import type { CallContext } from "./procedures.ts";
@@ -40,15 +41,15 @@ export interface DomainCapsQuery {
 /** `VIR_CONNECT_GET_DOMAIN_CAPABILITIES_DISABLE_DEPRECATED_FEATURES`: nothing is deprecated. */
 const DISABLE_DEPRECATED_FEATURES = 1;
 
-/** The cores no reservation keeps and no partition holds. */
+/** The cores no reservation keeps and no partition holds (nor its next definition). */
 function freeCores(board: Board, records: readonly PartitionRecord[]): number[] {
-  const held = new Set(records.flatMap((r) => r.allocation.cores));
+  const held = new Set(holders(records).flatMap((h) => h.allocation.cores));
   return assignable(board).cores.filter((id) => !held.has(id));
 }
 
 /** The devices a partition can be given now: unreserved, and shared or held by none. */
 function freeDevices(board: Board, records: readonly PartitionRecord[]): string[] {
-  const held = new Set(records.flatMap((r) => r.allocation.devices));
+  const held = new Set(holders(records).flatMap((h) => h.allocation.devices));
   const shared = new Set(
     board.devices.filter((d) => d.sharing === "per-partition").map((d) => d.name),
   );

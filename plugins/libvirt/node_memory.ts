@@ -13,6 +13,7 @@
 import { assignable } from "../../core/board/assignable.ts";
 import type { Board, PartitionRecord, Range } from "../../core/model.ts";
 import { subtractRanges } from "../../core/ranges.ts";
+import { holders } from "../../core/partition/update.ts";
 import type { CallContext } from "./procedures.ts";
 import { invalidArgument, unsupportedFlags } from "./stats.ts";
 import type { XdrReader, XdrWriter } from "./xdr.ts";
@@ -24,9 +25,9 @@ const NODE_MAX_CELLS = 1024;
 /** `VIR_NODE_MEMORY_STATS_ALL_CELLS`. */
 const ALL_CELLS = -1;
 
-/** The RAM ranges no reservation keeps and no partition holds. */
+/** The RAM ranges no reservation keeps and no partition holds (nor its next definition). */
 function freeWindows(board: Board, records: readonly PartitionRecord[]): Range[] {
-  const held = records.map((r) => r.allocation.memory);
+  const held = holders(records).map((h) => h.allocation.memory);
   return assignable(board).memory.flatMap((range) => subtractRanges(range, held));
 }
 

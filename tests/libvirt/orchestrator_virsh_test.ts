@@ -251,6 +251,17 @@ Deno.test({
       }
       const state = await virsh(d.uri, "domstate", "s");
       assert.equal(state.stdout.trim(), "running");
+
+      // Redefined while it runs: what its next definition holds is not free either.
+      const vcpuMax = async () =>
+        Number(/<vcpu max='(\d+)'\/>/.exec((await virsh(d.uri, "domcapabilities")).stdout)?.[1]);
+      const cores = await vcpuMax();
+      const bigger = domainXml("s", "", "<vcpu>2</vcpu>")
+        .replace("<memory unit='MiB'>128</memory>", "<memory unit='MiB'>256</memory>");
+      assert.equal((await virsh(d.uri, "define", await file(dir, "s2.xml", bigger))).code, 0);
+      assert.match((await virsh(d.uri, "freecell")).stdout, /Total: 1572864 KiB/); // less 256 MiB
+      assert.equal(memstat((await virsh(d.uri, "nodememstats")).stdout, "free"), 1572864);
+      assert.equal(await vcpuMax(), cores - 1);
     }, []);
   },
 });
