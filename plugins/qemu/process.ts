@@ -32,6 +32,9 @@ export interface Timeouts {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long a failed start waits for QEMU's exit status to be recorded. */
+const EXIT_GRACE_MS = 2000;
+
 /** How often a launch looks whether the broker is up. */
 const POLL_MS = 5;
 
@@ -126,22 +129,24 @@ async function spawnQemu(files: QemuFiles, binary: string, args: string[]): Prom
 /**
  * Opens a QMP session on the QEMU {@linkcode spawnQemu} started, once QEMU serves
  * its socket and answers on it. Throws a `MonitorError` with QEMU's own last
- * message when it exits first, and one saying so when it does not come up in
- * `ms` (the caller kills it).
+ * message when it exits first, and one with the reason when it does not come up
+ * (it does not answer within `ms`; the caller kills it).
  */
 async function qemuUp(files: QemuFiles, binary: string, ms: number): Promise<QmpSession> {
   try {
     return await QmpSession.open(files.qmp, ms, undefined, files.exit);
   } catch (error) {
-    const status = await exitStatus(files);
-    if (status !== undefined) {
+    // QEMU may have exited just now (a connection it accepted is reset as it goes):
+    // its supervisor records the status a moment later.
+    const status = await waitExit(files, EXIT_GRACE_MS);
+    if (status !== undefined && status >= 0) {
       const said = (await lastLines(files.messages, 3)).join("; ");
       throw new MonitorError(
         `${describeStatus(binary, status)} at start${said ? `: ${said}` : ""}`,
       );
     }
     throw new MonitorError(
-      `${binary} did not come up within ${ms} ms: ${(error as Error).message}`,
+      `${binary} did not come up: ${(error as Error).message}`,
       undefined,
       { cause: error },
     );
