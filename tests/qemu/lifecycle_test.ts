@@ -42,6 +42,41 @@ async function qemuPids(state: string): Promise<number[]> {
   return (await qemuProcesses(state)).map((p) => p.pid);
 }
 
+/** Creates `p` (one core, 256M) with `kernel` on the qemu backend with `board`. */
+async function createOnQemu(state: string, board: string, kernel: string): Promise<void> {
+  await ok(
+    state,
+    "--board",
+    board,
+    "--backend",
+    "qemu",
+    "create",
+    "p",
+    "--cpus",
+    "1",
+    "--memory",
+    "256M",
+    "--kernel",
+    kernel,
+  );
+}
+
+/**
+ * Starts `p`, which must fail with exit `code` and one line matching `line`; no
+ * QEMU of the state dir runs after, and `p` stays defined (then it is destroyed).
+ */
+async function startRefused(state: string, code: number, ...lines: RegExp[]): Promise<void> {
+  const result = await vmanctl(["--state-dir", state, "start", "p"]);
+  assert.equal(result.code, code, result.stderr);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  for (const line of lines) assert.match(result.stderr, line);
+  assert.equal((await qemuPids(state)).length, 0);
+  await assert.rejects(Deno.stat(`${state}/qemu/1/qemu.pid`));
+  const list = JSON.parse(await ok(state, "--json", "list"));
+  assert.equal(list[0].state, "defined");
+  await ok(state, "destroy", "p");
+}
+
 Deno.test({
   name: "qemu: two partitions run at once on one memory file; destroying one leaves the other",
   ignore: why !== undefined,
@@ -102,32 +137,9 @@ for (
       withTempDir(async (state) => {
         const kernel = `${state}/Image`;
         await Deno.copyFile(guest.kernel, kernel);
-        await ok(
-          state,
-          "--board",
-          guest.board,
-          "--backend",
-          "qemu",
-          "create",
-          "p",
-          "--cpus",
-          "1",
-          "--memory",
-          "256M",
-          "--kernel",
-          kernel,
-        );
+        await createOnQemu(state, guest.board, kernel);
         await bad.make(kernel);
-        const result = await vmanctl(["--state-dir", state, "start", "p"]);
-        assert.equal(result.code, 2, result.stderr);
-        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
-        assert.match(result.stderr, bad.line);
-        assert.match(result.stderr, /Image/);
-        assert.equal((await qemuPids(state)).length, 0);
-        await assert.rejects(Deno.stat(`${state}/qemu/1/qemu.pid`));
-        const list = JSON.parse(await ok(state, "--json", "list"));
-        assert.equal(list[0].state, "defined");
-        await ok(state, "destroy", "p");
+        await startRefused(state, 2, bad.line, /Image/);
       }),
   });
 }
@@ -145,32 +157,12 @@ Deno.test({
       assert.match(yaml, /no-such-cpu/);
       await Deno.writeTextFile(`${dir}/bad-cpu-arm64.yaml`, yaml);
       const state = `${dir}/state`;
-      await ok(
+      await createOnQemu(state, `${dir}/bad-cpu-arm64.yaml`, guest.kernel);
+      await startRefused(
         state,
-        "--board",
-        `${dir}/bad-cpu-arm64.yaml`,
-        "--backend",
-        "qemu",
-        "create",
-        "p",
-        "--cpus",
-        "1",
-        "--memory",
-        "256M",
-        "--kernel",
-        guest.kernel,
-      );
-      const result = await vmanctl(["--state-dir", state, "start", "p"]);
-      assert.equal(result.code, 1, result.stderr);
-      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
-      assert.match(
-        result.stderr,
+        1,
         /qemu-system-aarch64 exited with status 1 at start: .*no-such-cpu/,
       );
-      assert.equal((await qemuPids(state)).length, 0);
-      const list = JSON.parse(await ok(state, "--json", "list"));
-      assert.equal(list[0].state, "defined");
-      await ok(state, "destroy", "p");
     }),
 });
 
